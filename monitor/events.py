@@ -250,4 +250,3 @@ EVENT_TYPES: dict[type, str] = {
 
 def call_id_of(event: Event) -> str | None:
     return getattr(event, "call_id", None)
-

@@ -1,0 +1,468 @@
+"""`callmon`: the command line.
+
+callmon demo [--once] [--json] [--fast]   serve the board and replay the sample calls live
+callmon replay FILE|DIR ...               run recordings through the pipeline, print/store
+callmon serve                             the live server (board, agent panel, websockets)
+callmon models list|fetch|train           speech and text models
+callmon samples render                    render the bundled sample calls to WAV
+callmon report CALL_ID                    a QA report of a stored call
+callmon devices                           audio input devices (agent desktop mode)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from monitor import __version__
+from monitor.config import DEFAULT_STORE, REPO_ROOT, ConfigError, MonitorConfig
+from monitor.sources.base import SourceError
+
+AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3"}
+WEB_DIR = REPO_ROOT / "web"
+
+
+def say(msg: str) -> None:
+    """Progress for people: always on stderr, so stdout stays clean for --json."""
+    print(msg, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- shared setup
+
+
+def _monitor_config(args: argparse.Namespace) -> MonitorConfig:
+    cfg = MonitorConfig.load(getattr(args, "config", None))
+    store: Path | None = cfg.store_path
+    if getattr(args, "store", None):
+        store = Path(args.store)
+    elif store is None and not getattr(args, "no_store", False):
+        store = DEFAULT_STORE
+    if getattr(args, "no_store", False):
+        store = None
+    return MonitorConfig(
+        engine=getattr(args, "engine", None) or cfg.engine,
+        vosk_model=getattr(args, "vosk_model", None) or cfg.vosk_model,
+        classifier_path=cfg.classifier_path,
+        playbook=cfg.playbook,
+        store_path=store,
+        retention_days=cfg.retention_days,
+        redact=cfg.redact and not getattr(args, "no_redact", False),
+        source_path=cfg.source_path,
+    )
+
+
+def _install_stop_signals(stop: asyncio.Event) -> None:
+    """Signal handlers only set a flag; the main task does the orderly shutdown."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+
+async def _start_server(args: argparse.Namespace, bus: Any, agent_ids: Sequence[str]) -> Any:
+    from monitor.server import MonitorServer, ServerConfig
+
+    cfg = ServerConfig.load(Path(args.config) if args.config else None)
+    overrides: dict[str, Any] = {}
+    if args.host:
+        overrides["host"] = args.host
+    if args.port is not None:
+        overrides["port"] = args.port
+    if overrides:
+        import dataclasses
+
+        cfg = dataclasses.replace(cfg, **overrides)
+    if not cfg.tokens:
+        cfg = cfg.with_generated_tokens(agent_ids)
+    handlers = []
+    store = getattr(args, "_store", None)
+    if store is not None:
+        from monitor.store.http import make_handler
+
+        handlers.append(make_handler(store))
+    server = MonitorServer(bus, cfg, WEB_DIR, http_handlers=handlers)
+    await server.start()
+    return server
+
+
+def _print_urls(server: Any) -> None:
+    say("")
+    for label, url in server.urls().items():
+        say(f"  {label:<22} {url}")
+    say("")
+
+
+# ---------------------------------------------------------------- demo
+
+
+def _sample_calls(fast: bool) -> list[tuple[Any, Any]]:
+    from monitor.pipeline import CallMeta
+    from monitor.samples import render_all
+    from monitor.sources import FileSource
+
+    rendered = render_all(REPO_ROOT / "samples" / "audio", progress=say)
+    calls = []
+    for r in rendered:
+        s = r.script
+        meta = CallMeta(name=s.name, agent_id=s.agent_id, queue=s.queue, language=s.language)
+        calls.append((FileSource(r.wav, realtime=not fast), meta))
+    return calls
+
+
+def _print_summary(summaries: Sequence[Any]) -> None:
+    print(
+        f"{'call':<22} {'utts':>4} {'alerts':>6} {'cards':>5} {'max risk':>8}  "
+        f"{'level':<10} {'sentiment':<9} ended"
+    )
+    for s in summaries:
+        d = s.to_dict()
+        print(
+            f"{d['name']:<22} {d['utterances']:>4} {d['alerts']:>6} {d['cards']:>5} "
+            f"{d['max_risk']:>8.1f}  {d['final_level']:<10} {d['final_sentiment']:<9} "
+            f"{d['ended']}{(': ' + d['error']) if d['error'] else ''}"
+        )
+
+
+async def _demo(args: argparse.Namespace) -> int:
+    from monitor.bus import EventBus
+    from monitor.pipeline import Monitor
+
+    stop = asyncio.Event()
+    _install_stop_signals(stop)
+    calls = _sample_calls(args.fast)
+    if args.calls:
+        calls = calls[: args.calls]
+    bus = EventBus()
+    monitor = await Monitor.create(_monitor_config(args), bus, progress=say)
+    args._store = monitor.store
+    server = None
+    try:
+        if not args.no_server:
+            server = await _start_server(args, bus, sorted({m.agent_id for _, m in calls}))
+            say("callmon demo: open the supervisor board and the agent panels:")
+            _print_urls(server)
+        say(
+            f"replaying {len(calls)} sample calls "
+            + ("as fast as possible" if args.fast else "in real time")
+            + ("" if args.once else " (looping; Ctrl-C to stop)")
+        )
+        rounds = 0
+        while True:
+            rounds += 1
+            batch = calls if rounds == 1 else _sample_calls(args.fast)
+            run = asyncio.create_task(monitor.run_calls(batch, stagger_s=0.0 if args.fast else 4.0))
+            stopper = asyncio.create_task(stop.wait())
+            done, _ = await asyncio.wait({run, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            if run not in done:
+                run.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await run
+                say("stopped")
+                return 130
+            stopper.cancel()
+            summaries = run.result()
+            if args.once:
+                if args.json:
+                    print(json.dumps([s.to_dict() for s in summaries], indent=2))
+                else:
+                    _print_summary(summaries)
+                return 0
+            _print_summary(summaries)
+            say("round finished; replaying again in 5 s")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 5)
+            if stop.is_set():
+                return 0
+    finally:
+        if server is not None:
+            await server.stop()
+        await monitor.aclose()
+
+
+# ---------------------------------------------------------------- replay
+
+
+def _collect_files(paths: Sequence[str]) -> list[Path]:
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(f for f in p.rglob("*") if f.suffix.lower() in AUDIO_SUFFIXES)
+            if not found:
+                raise SourceError(f"{p}: no audio files (.wav, .flac, .ogg, .mp3) in this folder")
+            files.extend(found)
+        else:
+            files.append(p)
+    return files
+
+
+class _Progress:
+    """A one-line progress bar on stderr for batch replays."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.done, self.failed = total, 0, 0
+        self.tty = sys.stderr.isatty()
+
+    def step(self, name: str, ok: bool) -> None:
+        self.done += 1
+        self.failed += not ok
+        width = 30
+        filled = int(width * self.done / self.total)
+        line = (
+            f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total}"
+            f"{f' ({self.failed} failed)' if self.failed else ''} {name}"
+        )
+        print(
+            ("\r" + line + "\033[K") if self.tty else line,
+            file=sys.stderr,
+            end="" if self.tty else "\n",
+            flush=True,
+        )
+        if self.tty and self.done == self.total:
+            print(file=sys.stderr)
+
+
+async def _replay(args: argparse.Namespace) -> int:
+    from monitor.bus import EventBus
+    from monitor.console import ConsolePrinter
+    from monitor.pipeline import CallMeta, Monitor
+    from monitor.sources import FileSource
+
+    files = _collect_files(args.files)
+    # check every file before loading models: a bad file is reported at once, clearly
+    sources: list[tuple[Any, Any]] = []
+    errors: list[str] = []
+    for f in files:
+        try:
+            src = FileSource(
+                f,
+                realtime=args.realtime,
+                customer_channel=args.customer_channel,
+                agent_channel=args.agent_channel,
+            )
+        except SourceError as exc:
+            errors.append(str(exc))
+            continue
+        meta = CallMeta(name=f.stem, agent_id=args.agent, language=args.language)
+        sources.append((src, meta))
+    for e in errors:
+        say(f"error: {e}")
+    if not sources:
+        return 2
+    bus = EventBus()
+    monitor = await Monitor.create(
+        _monitor_config(args), bus, progress=say if not args.json else None
+    )
+    printer = None
+    printer_task = None
+    single = len(sources) == 1
+    if not args.json and (single or args.verbose):
+        printer = ConsolePrinter(bus, show_call=not single)
+        printer_task = asyncio.create_task(printer.run())
+    progress = None if single or args.json else _Progress(len(sources))
+    sem = asyncio.Semaphore(max(1, args.jobs))
+    summaries = []
+    try:
+
+        async def one(src: Any, meta: Any) -> Any:
+            async with sem:
+                s = await monitor.run_call(src, meta)
+            if progress:
+                progress.step(meta.name, not s.error)
+            return s
+
+        async with asyncio.TaskGroup() as tg:
+            tasks = [tg.create_task(one(s, m)) for s, m in sources]
+        summaries = [t.result() for t in tasks]
+    finally:
+        if printer is not None and printer_task is not None:
+            printer.sub.close()
+            await printer_task
+        await monitor.aclose()
+    if args.json:
+        print(json.dumps([s.to_dict() for s in summaries], indent=2))
+    elif not single:
+        _print_summary(summaries)
+    if monitor.store is not None and not args.json:
+        say(f"stored in {monitor.config.store_path}")
+    failed = errors or any(s.error for s in summaries)
+    return 1 if failed else 0
+
+
+# ---------------------------------------------------------------- serve
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    from monitor.bus import EventBus
+    from monitor.pipeline import CallMeta, Monitor
+    from monitor.sources import FileSource
+
+    stop = asyncio.Event()
+    _install_stop_signals(stop)
+    bus = EventBus()
+    monitor = await Monitor.create(_monitor_config(args), bus, progress=say)
+    args._store = monitor.store
+    server = await _start_server(args, bus, [args.agent])
+    _print_urls(server)
+    feed: asyncio.Task[Any] | None = None
+    try:
+        if args.replay:
+            calls = [
+                (FileSource(f, realtime=True), CallMeta(name=f.stem, agent_id=args.agent))
+                for f in _collect_files(args.replay)
+            ]
+            feed = asyncio.create_task(monitor.run_calls(calls, stagger_s=2.0))
+        await stop.wait()
+        say("shutting down: closing connections, flushing calls")
+    finally:
+        if feed is not None and not feed.done():
+            feed.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await feed
+        await server.stop()
+        await monitor.aclose()
+    return 0
+
+
+# ---------------------------------------------------------------- small commands
+
+
+def _models(args: argparse.Namespace, rest: list[str]) -> int:
+    if args.action in ("list", "fetch"):
+        from monitor.asr.models import models_main
+
+        return models_main([args.action, *rest])
+    from monitor.scoring.train import main as train_main
+
+    return train_main(rest)
+
+
+def _devices(_args: argparse.Namespace) -> int:
+    from monitor.sources.mic import list_input_devices
+
+    devices = list_input_devices()
+    if not devices:
+        say("no audio input devices found")
+        return 1
+    for d in devices:
+        print(f"{d['index']:>3}  {d['name']}  ({d['channels']} ch)")
+    return 0
+
+
+def _add_common(p: argparse.ArgumentParser, server: bool = False) -> None:
+    p.add_argument("--config", help="TOML config file (see README: Configuration)")
+    p.add_argument("--engine", choices=["auto", "vosk", "whisper"], help="speech engine")
+    p.add_argument("--vosk-model", help="path to an unpacked Vosk model folder")
+    p.add_argument(
+        "--store", help=f"SQLite store path (default {DEFAULT_STORE.relative_to(REPO_ROOT)})"
+    )
+    p.add_argument("--no-store", action="store_true", help="do not keep calls")
+    p.add_argument(
+        "--no-redact", action="store_true", help="keep card/phone numbers in transcripts"
+    )
+    if server:
+        p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+        p.add_argument("--port", type=int, help="port (default 8765; 0 picks a free one)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="callmon", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action="version", version=f"callmon {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="serve the board and replay the sample calls as if live")
+    _add_common(p, server=True)
+    p.add_argument("--once", action="store_true", help="exit when the calls end, print a summary")
+    p.add_argument("--json", action="store_true", help="with --once: the summary as JSON")
+    p.add_argument("--fast", action="store_true", help="replay as fast as possible, not real time")
+    p.add_argument("--calls", type=int, help="replay only the first N sample calls")
+    p.add_argument("--no-server", action="store_true", help="no board, just the pipeline")
+
+    p = sub.add_parser("replay", help="run recorded calls through the pipeline")
+    _add_common(p)
+    p.add_argument("files", nargs="+", help="WAV/FLAC files or folders of them")
+    p.add_argument("--realtime", action="store_true", help="pace like a live call")
+    p.add_argument("--customer-channel", type=int, default=0, help="customer's channel (default 0)")
+    p.add_argument("--agent-channel", type=int, help="agent's channel (default: the other one)")
+    p.add_argument(
+        "--language",
+        default="en",
+        choices=["en", "id", "ms", "ro"],
+        help="the agent's language for cards and cues (default en)",
+    )
+    p.add_argument("--agent", default="agent-1", help="agent id recorded with the call")
+    p.add_argument("--jobs", "-j", type=int, default=2, help="calls processed at once (default 2)")
+    p.add_argument("--json", action="store_true", help="print the per-call summaries as JSON")
+
+    p = sub.add_parser("serve", help="run the live server (board, agent panel, websockets)")
+    _add_common(p, server=True)
+    p.add_argument("--replay", nargs="*", default=[], help="also replay these files live")
+    p.add_argument("--agent", default="agent-1", help="agent id for --replay calls")
+
+    p = sub.add_parser("models", help="speech and text models: list | fetch vosk-en | train")
+    p.add_argument("action", choices=["list", "fetch", "train"])
+
+    p = sub.add_parser("samples", help="render the bundled sample calls: samples render")
+    p.add_argument("action", choices=["render"])
+
+    p = sub.add_parser("report", help="QA report of a stored call")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+
+    sub.add_parser("devices", help="list audio input devices")
+    return parser
+
+
+Handler = Callable[[argparse.Namespace], Any]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args, rest = parser.parse_known_args(argv)
+    if rest and args.command not in ("models", "samples"):
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    try:
+        if args.command == "demo":
+            return asyncio.run(_demo(args))
+        if args.command == "replay":
+            return asyncio.run(_replay(args))
+        if args.command == "serve":
+            return asyncio.run(_serve(args))
+        if args.command == "models":
+            return _models(args, rest)
+        if args.command == "samples":
+            from monitor.samples import main as samples_main
+
+            return int(samples_main(["render", *rest]))
+        if args.command == "report":
+            from monitor.store.report import report_main
+
+            return report_main(args.rest)
+        if args.command == "devices":
+            return _devices(args)
+    except (SourceError, ConfigError) as exc:
+        say(f"error: {exc}")
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,115 @@
+"""Process configuration: one TOML file, every key optional, defaults embedded.
+
+```toml
+[asr]
+engine = "auto"            # auto | vosk | whisper
+vosk_model = "models/vosk-model-small-en-us-0.15"
+
+[scoring]
+model = "models/text-classifier"
+
+[rules]
+playbook = "my-playbook.toml"
+
+[store]
+path = "var/callmon.db"    # "" disables the store
+retention_days = 30        # audio older than this is deleted; text and scores stay
+redact = true              # mask card/phone numbers and e-mails before store and broadcast
+
+[server]                   # see monitor/server (host, port, tokens, limits)
+```
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_STORE = REPO_ROOT / "var" / "callmon.db"
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorConfig:
+    engine: str = "auto"
+    vosk_model: str | None = None
+    classifier_path: Path | None = None
+    playbook: Path | None = None
+    store_path: Path | None = None  # None: no store
+    retention_days: int | None = None
+    redact: bool = True
+    source_path: Path | None = None  # the file this config came from
+
+    def with_(self, **changes: Any) -> MonitorConfig:
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @classmethod
+    def load(cls, path: Path | str | None) -> MonitorConfig:
+        if path is None:
+            return cls()
+        p = Path(path)
+        try:
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{p}: config file not found") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{p}: not valid TOML: {exc}") from None
+        known = {
+            "asr": {"engine", "vosk_model"},
+            "scoring": {"model"},
+            "rules": {"playbook"},
+            "store": {"path", "retention_days", "redact"},
+            "server": None,
+        }
+        for section, body in data.items():
+            if section not in known:
+                raise ConfigError(f"{p}: unknown section [{section}] (known: {', '.join(known)})")
+            allowed = known[section]
+            if allowed is not None and isinstance(body, dict):
+                for key in body:
+                    if key not in allowed:
+                        known_keys = ", ".join(sorted(allowed))
+                        raise ConfigError(
+                            f"{p}: [{section}] unknown key {key!r} (known: {known_keys})"
+                        )
+        asr, scoring = data.get("asr", {}), data.get("scoring", {})
+        rules, store = data.get("rules", {}), data.get("store", {})
+        base = p.parent
+
+        def rel(value: object, where: str) -> Path | None:
+            if value in (None, ""):
+                return None
+            if not isinstance(value, str):
+                raise ConfigError(f"{p}: {where} must be a path string")
+            q = Path(value).expanduser()
+            return q if q.is_absolute() else base / q
+
+        engine = asr.get("engine", "auto")
+        if engine not in ("auto", "vosk", "whisper", "pocketsphinx"):
+            raise ConfigError(f"{p}: [asr] engine {engine!r}: use auto, vosk or whisper")
+        retention = store.get("retention_days")
+        if retention is not None and (not isinstance(retention, int) or retention < 1):
+            raise ConfigError(f"{p}: [store] retention_days must be a whole number >= 1")
+        redact = store.get("redact", True)
+        if not isinstance(redact, bool):
+            raise ConfigError(f"{p}: [store] redact must be true or false")
+        vosk_model = rel(asr.get("vosk_model"), "[asr] vosk_model")
+        return cls(
+            engine=engine,
+            vosk_model=str(vosk_model) if vosk_model else None,
+            classifier_path=rel(scoring.get("model"), "[scoring] model"),
+            playbook=rel(rules.get("playbook"), "[rules] playbook"),
+            store_path=rel(store.get("path"), "[store] path") if "path" in store else None,
+            retention_days=retention,
+            redact=redact,
+            source_path=p,
+        )
+
+
+CONFIG_FIELDS = tuple(f.name for f in fields(MonitorConfig))
