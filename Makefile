@@ -1,0 +1,72 @@
+# callmon — targets a newcomer can guess. Every target installs what it needs first.
+SHELL := /bin/bash
+VENV  ?= .venv
+PY    := $(VENV)/bin/python
+PIP   := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed
+# Debian packages: PortAudio for sounddevice, libsndfile for soundfile, espeak-ng + sox for
+# synthetic test speech, Chromium for the browser tests.
+APT_PACKAGES := libportaudio2 libsndfile1 espeak-ng sox chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: install system-deps samples models demo test check bench eval clean help
+
+help:
+	@echo "make install  — .venv with every dependency (Debian packages too)"
+	@echo "make demo     — serve the board and replay the sample calls live"
+	@echo "make test     — the test suite (real models, real audio, real browser)"
+	@echo "make check    — ruff (format + lint) and mypy"
+	@echo "make bench    — speed figures -> bench/results.json"
+	@echo "make eval     — quality figures -> eval/results.json"
+	@echo "make models   — retrain the text classifier (weights ship in models/)"
+	@echo "make samples  — render the sample calls to samples/audio/"
+
+install: $(STAMP)
+
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(STAMP): pyproject.toml
+	@$(MAKE) --no-print-directory system-deps
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	@# the local CPU build first, so nothing pulls CUDA wheels
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e ".[dev]"
+	@touch $@
+
+samples: install
+	$(PY) -m monitor samples render
+
+models: install
+	$(PY) -m monitor models train
+
+demo: install samples
+	$(PY) -m monitor demo
+
+test: install samples
+	$(PY) -m pytest
+
+check: install
+	$(VENV)/bin/ruff format --check monitor tests bench eval
+	$(VENV)/bin/ruff check monitor tests bench eval
+	$(VENV)/bin/mypy
+
+bench: install samples
+	$(PY) -m bench.bench_asr
+	$(PY) -m bench.bench_scoring
+	$(PY) -m bench.bench_board
+
+eval: install samples
+	$(PY) -m eval.eval_text
+	$(PY) -m eval.eval_calls
+
+clean:
+	rm -rf $(VENV) samples/audio .pytest_cache .mypy_cache .ruff_cache var
