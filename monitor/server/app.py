@@ -1,0 +1,412 @@
+"""MonitorServer: one asyncio server, one port, the web pages and the live websocket.
+
+The server subscribes to the bus once. A pump task applies every event to the
+board state and offers it to the bounded outbox of every client allowed to see
+it; it never awaits a client, so a slow browser cannot slow the pipeline or the
+other clients. Each connection has a sender task that drains its outbox and a
+receiver loop that turns acknowledgements and card feedback into events
+published on the bus (so the store and every board see them).
+
+Close codes: 1001 server shutting down, 1008 too many messages (rate limit),
+1009 message too big, 1013 client too slow (reconnect to resync).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import re
+import time
+from collections import deque
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qs, quote, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
+from websockets.http11 import Request, Response
+
+from monitor import events as ev
+from monitor import wire
+from monitor.bus import EventBus, Subscription
+from monitor.server import messages as msg
+from monitor.server.config import Role, ServerConfig
+from monitor.server.http import DEFAULT_WEB_DIR, HttpHandler, StaticFiles, route, text_response
+from monitor.server.outbox import RESYNC, ClientOutbox
+from monitor.server.state import BoardState, Viewer, conflation_key
+
+log = logging.getLogger("monitor.server")
+WS_PATH = "/ws"
+CLOSE_SLOW = CloseCode.TRY_AGAIN_LATER  # 1013
+CLOSE_RATE = CloseCode.POLICY_VIOLATION  # 1008
+
+
+class _RedactTokens(logging.Filter):
+    """websockets logs request lines at debug level; tokens ride in the query string."""
+
+    _pattern = re.compile(r"(token=|Bearer\s+)[^&\s'\"]+", re.IGNORECASE)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if "token" in text.lower() or "bearer" in text.lower():
+            record.msg, record.args = self._pattern.sub(r"\1<redacted>", text), ()
+        return True
+
+
+_ws_log = logging.getLogger("monitor.server.ws")
+_ws_log.addFilter(_RedactTokens())
+
+
+@dataclass(slots=True)
+class _Client:
+    name: str
+    ws: ServerConnection
+    viewer: Viewer
+    outbox: ClientOutbox
+    rate: float
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    allowance: float = 0.0
+    last_check: float = field(default_factory=time.monotonic)
+    violations: int = 0
+    sent: int = 0
+    resync_times: deque[float] = field(default_factory=lambda: deque(maxlen=64))
+
+    def push(self, text: str, key: Hashable | None = None) -> None:
+        self.outbox.put(text, key)
+        self.wake.set()
+
+    def take_token(self) -> bool:
+        """Token bucket: ``rate`` messages a second, bursts of one second's worth."""
+        now = time.monotonic()
+        self.allowance = min(self.rate, self.allowance + (now - self.last_check) * self.rate)
+        self.last_check = now
+        if self.allowance < 1.0:
+            return False
+        self.allowance -= 1.0
+        return True
+
+
+class MonitorServer:
+    def __init__(
+        self,
+        bus: EventBus,
+        config: ServerConfig,
+        web_dir: Path | None = None,
+        http_handlers: Sequence[HttpHandler] = (),
+    ) -> None:
+        self.bus = bus
+        self.config = config
+        self.state = BoardState(
+            max_ended_calls=config.max_ended_calls,
+            max_log_per_call=config.max_utterances_per_call * 3,
+            max_alerts=config.max_alerts,
+        )
+        root = web_dir or (Path(config.web_dir) if config.web_dir else DEFAULT_WEB_DIR)
+        self._http_handlers: list[HttpHandler] = [*http_handlers, StaticFiles(root)]
+        self._clients: set[_Client] = set()
+        self._pending: dict[ServerConnection, Viewer] = {}
+        self._names = itertools.count(1)
+        self._server: Server | None = None
+        self._sub: Subscription | None = None
+        self._pump_task: asyncio.Task[None] | None = None
+        self._stopped = asyncio.Event()
+        self._stopping = False
+        self._bus_dropped = 0
+        self.closed_slow = 0  # clients closed with 1013
+
+    # ---- lifecycle --------------------------------------------------------------------------
+    async def start(self) -> None:
+        if self._server is not None:
+            raise RuntimeError("MonitorServer.start() was already called")
+        cfg = self.config
+        self._sub = self.bus.subscribe("server", cfg.bus_queue_size, "drop_oldest")
+        self._pump_task = asyncio.create_task(self._pump(), name="server-pump")
+        try:
+            self._server = await serve(
+                self._handle,
+                cfg.host,
+                cfg.port,
+                process_request=self._process_request,
+                max_size=cfg.max_message_bytes,
+                max_queue=8,
+                ping_interval=cfg.ping_interval_s,
+                ping_timeout=cfg.ping_interval_s,
+                close_timeout=2.0,
+                logger=_ws_log,
+            )
+        except OSError as exc:
+            self._sub.close()
+            self._pump_task.cancel()
+            raise OSError(
+                exc.errno,
+                f"cannot listen on {cfg.host}:{cfg.port} ({exc.strerror}); "
+                "pick another --port (0 = any free port) or stop the other server",
+            ) from None
+        log.info("listening on http://%s:%d", cfg.host, self.port)
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the server is not started; await start() first")
+        return int(next(iter(self._server.sockets)).getsockname()[1])
+
+    def urls(self) -> dict[str, str]:
+        """Ready-to-open page URLs carrying their token: 'board', 'agent:<id>', 'ingest'."""
+        host = self.config.host if self.config.host not in ("", "0.0.0.0", "::") else "127.0.0.1"
+        base = f"http://{host}:{self.port}"
+        out: dict[str, str] = {}
+        for token, role in self.config.tokens.items():
+            t = quote(token, safe="")
+            if role == "supervisor":
+                out.setdefault("board", f"{base}/?token={t}")
+            elif role == "ingest":
+                out.setdefault("ingest", f"ws://{host}:{self.port}{WS_PATH}?token={t}")
+            else:
+                out.setdefault(role, f"{base}/agent.html?token={t}")
+        return out
+
+    async def serve_forever(self) -> None:
+        if self._server is None:
+            await self.start()
+        try:
+            await self._stopped.wait()
+        except asyncio.CancelledError:
+            await self.stop()
+            raise
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Stop accepting, flush what is queued, close every client with 1001, exit."""
+        if self._stopping:
+            await self._stopped.wait()
+            return
+        self._stopping = True
+        deadline = time.monotonic() + timeout
+        server = self._server
+        if server is not None:
+            server.server.close()  # stop listening; open connections stay for the flush
+        # flush: let the pump apply what the bus queued, and the senders drain the outboxes
+        while time.monotonic() < deadline - timeout / 2:
+            if (self._sub is None or self._sub.qsize() == 0) and all(
+                len(c.outbox) == 0 for c in self._clients
+            ):
+                break
+            await asyncio.sleep(0.02)
+        if server is not None:
+            server.close(close_connections=True, reason="server shutting down")  # 1001
+            try:
+                await asyncio.wait_for(server.wait_closed(), max(0.1, deadline - time.monotonic()))
+            except TimeoutError:
+                log.warning("clients did not close within %.1f s; dropping them", timeout)
+                for client in list(self._clients):
+                    client.ws.transport.abort()
+        if self._sub is not None:
+            self._sub.close()
+        if self._pump_task is not None:
+            self._pump_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pump_task
+        self._stopped.set()
+        log.info("server stopped")
+
+    def stats(self) -> dict[str, int]:
+        boxes = [c.outbox for c in self._clients]
+        return {
+            "clients": len(self._clients),
+            "bus_dropped": self._bus_dropped,
+            "outbox_high_water": max((b.high_water for b in boxes), default=0),
+            "conflated": sum(b.conflated for b in boxes),
+            "resyncs": sum(b.resyncs for b in boxes),
+            "closed_slow": self.closed_slow,
+        }
+
+    # ---- fan-out ----------------------------------------------------------------------------
+    async def _pump(self) -> None:
+        assert self._sub is not None
+        sub = self._sub
+        async for event in sub:
+            self.state.apply(event)
+            if sub.dropped != self._bus_dropped:
+                # the server fell behind the bus; state may be incomplete, resync everyone
+                log.warning("server lost %d bus events; resyncing clients", sub.dropped)
+                self._bus_dropped = sub.dropped
+                for client in self._clients:
+                    client.outbox.request_resync()
+                    client.wake.set()
+            text: str | None = None
+            key = conflation_key(event)
+            for client in self._clients:
+                if self.state.visible(event, client.viewer):
+                    if text is None:
+                        text = wire.to_json(event)
+                    client.push(text, key)
+
+    async def _send_loop(self, client: _Client) -> None:
+        ws, cfg = client.ws, self.config
+        while True:
+            text = client.outbox.pop()
+            if text is None:
+                client.wake.clear()
+                await client.wake.wait()
+                continue
+            reason = "connect" if client.sent == 0 else "resync"
+            if text == RESYNC:
+                now = time.monotonic()
+                client.resync_times.append(now)
+                recent = [t for t in client.resync_times if now - t < 60.0]
+                if reason == "resync" and len(recent) > cfg.max_resyncs_per_minute:
+                    await self._close_slow(client, "client too slow: keeps overflowing its outbox")
+                    return
+                text = self._snapshot(client.viewer, reason)
+            try:
+                await asyncio.wait_for(ws.send(text), cfg.send_timeout_s)
+            except TimeoutError:
+                await self._close_slow(client, "client too slow: not reading")
+                return
+            client.sent += 1
+
+    async def _close_slow(self, client: _Client, reason: str) -> None:
+        self.closed_slow += 1
+        log.info("closing %s (1013): %s", client.name, reason)
+        # the socket may be stuck: don't wait on a polite close for long
+        close = asyncio.create_task(client.ws.close(CLOSE_SLOW, f"{reason}; reconnect to resync"))
+        try:
+            await asyncio.wait_for(asyncio.shield(close), 2.0)
+        except TimeoutError:
+            client.ws.transport.abort()
+
+    def _snapshot(self, viewer: Viewer, reason: str) -> str:
+        events = self.state.snapshot(viewer)
+        role = viewer.role
+        return msg.snapshot_message(
+            events, role.kind, role.agent_id, viewer.queue, reason, self.state.applied
+        )
+
+    # ---- handshake --------------------------------------------------------------------------
+    def _process_request(self, ws: ServerConnection, request: Request) -> Response | None:
+        parts = urlsplit(request.path)
+        if request.headers.get("Upgrade", "").lower() != "websocket":
+            if self._stopping:
+                return text_response(503, "server is shutting down\n")
+            return route(request.path, self._http_handlers)
+        if parts.path != WS_PATH:
+            return text_response(404, f"no websocket endpoint at {parts.path}; use {WS_PATH}\n")
+        if self._stopping:
+            return text_response(503, "server is shutting down\n")
+        query = parse_qs(parts.query)
+        token = (query.get("token") or [""])[0]
+        auth = request.headers.get("Authorization", "")
+        if not token and auth.lower().startswith("bearer "):
+            token = auth[7:].strip()
+        role = self.config.role_of(token)
+        if role is None:
+            why = "missing token" if not token else "unknown token"
+            log.info("refused a connection: %s", why)
+            return text_response(
+                401, f"{why}: open the URL that `callmon serve` printed (it carries a token)\n"
+            )
+        origin = request.headers.get("Origin")
+        if origin is not None and not self._origin_ok(origin, request.headers.get("Host", "")):
+            log.info("refused a connection: origin %s not allowed", origin)
+            return text_response(
+                403, f"origin {origin} is not allowed; add it to [server].allowed_origins\n"
+            )
+        if len(self._clients) + len(self._pending) >= self.config.max_connections:
+            return text_response(503, "too many connections; try again later\n")
+        queue = (query.get("queue") or [""])[0] if role.kind == "supervisor" else ""
+        self._pending[ws] = Viewer(role, queue)
+        return None
+
+    def _origin_ok(self, origin: str, host: str) -> bool:
+        if origin in self.config.allowed_origins:
+            return True
+        return origin in (f"http://{host}", f"https://{host}")
+
+    # ---- one connection ---------------------------------------------------------------------
+    async def _handle(self, ws: ServerConnection) -> None:
+        viewer = self._pending.pop(ws, None)
+        if viewer is None:  # handshake accepted without process_request: cannot happen
+            await ws.close(CloseCode.INTERNAL_ERROR, "no role")
+            return
+        role = viewer.role
+        rate = (
+            self.config.max_ingest_messages_per_s
+            if role.kind == "ingest"
+            else self.config.max_messages_per_s
+        )
+        client = _Client(
+            f"{role.kind}#{next(self._names)}",
+            ws,
+            viewer,
+            ClientOutbox(self.config.outbox_size),
+            rate,
+            allowance=rate,
+        )
+        if role.kind != "ingest":
+            client.outbox.request_resync()  # the first message is the snapshot
+        self._clients.add(client)
+        log.info("%s connected", client.name)
+        sender = asyncio.create_task(self._send_loop(client), name=f"send-{client.name}")
+        try:
+            await self._receive_loop(client)
+        except ConnectionClosed:
+            pass
+        finally:
+            self._clients.discard(client)
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
+            log.info("%s disconnected (%s)", client.name, ws.close_code)
+
+    async def _receive_loop(self, client: _Client) -> None:
+        async for raw in client.ws:
+            if not client.take_token():
+                client.violations += 1
+                if client.violations > self.config.max_rate_violations:
+                    await client.ws.close(CLOSE_RATE, "too many messages; slow down")
+                    return
+                client.push(msg.error_message("rate_limited", "too many messages; slow down"))
+                continue
+            try:
+                if client.viewer.role.kind == "ingest":
+                    await self.bus.publish(msg.parse_ingest(raw))
+                else:
+                    await self._command(client, msg.parse_command(raw))
+            except msg.ProtocolError as exc:
+                client.push(msg.error_message(exc.code, str(exc), exc.ref))
+
+    async def _command(self, client: _Client, cmd: msg.Command) -> None:
+        role = client.viewer.role
+        if isinstance(cmd, msg.Ping):
+            client.push(msg.pong_message(cmd.ref))
+        elif isinstance(cmd, msg.AckAlert):
+            alert = self.state.alert(cmd.alert_id)
+            if role.kind != "supervisor":
+                raise msg.ProtocolError(
+                    "forbidden", "only a supervisor acknowledges alerts", cmd.ref
+                )
+            if alert is None or not self.state.visible(alert, client.viewer):
+                raise msg.ProtocolError("not_found", f"no alert {cmd.alert_id!r}", cmd.ref)
+            await self.bus.publish(
+                ev.AlertAcknowledged(
+                    cmd.alert_id, alert.call_id, cmd.by or str(role), assigned_to=cmd.assign_to
+                )
+            )
+        elif isinstance(cmd, msg.MarkCard):
+            card = self.state.card(cmd.card_id)
+            # same answer for "no such card" and "not your call": nothing leaks across agents
+            if card is None or not self._may_mark(role, card):
+                raise msg.ProtocolError(
+                    "not_found", f"no card {cmd.card_id!r} on your call", cmd.ref
+                )
+            await self.bus.publish(
+                ev.CardFeedback(cmd.card_id, card.call_id, cmd.action, by=str(role))
+            )
+
+    def _may_mark(self, role: Role, card: ev.PromptCard) -> bool:
+        if role.kind == "supervisor":
+            return True
+        return role.kind == "agent" and self.state.owner_of(card.call_id) == role.agent_id

@@ -1,0 +1,83 @@
+"""``serve_main``: run the server alone (an empty board fed by ``ingest`` clients or the lead's
+``callmon serve`` wiring, which passes a bus that a Monitor publishes on)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from monitor.bus import EventBus
+from monitor.server.app import MonitorServer
+from monitor.server.config import ConfigError, ServerConfig
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="callmon serve", description=__doc__)
+    p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default 8765; 0 = any free port)")
+    p.add_argument("--config", type=Path, help="TOML file with [server] and [tokens]")
+    p.add_argument(
+        "--agents",
+        default="agent-1,agent-2",
+        help="comma-separated agent ids that get a generated token when the config has none",
+    )
+    return p
+
+
+def load_config(args: argparse.Namespace) -> ServerConfig:
+    config = ServerConfig.load(args.config)
+    changes: dict[str, object] = {}
+    if args.host is not None:
+        changes["host"] = args.host
+    if args.port is not None:
+        changes["port"] = args.port
+    config = dataclasses.replace(config, **changes)  # type: ignore[arg-type]
+    agents = [a.strip() for a in args.agents.split(",") if a.strip()]
+    return config.with_generated_tokens(agents)
+
+
+def print_urls(server: MonitorServer, out: TextIO | None = None) -> None:
+    stream = out or sys.stdout
+    for name, url in server.urls().items():
+        print(f"  {name:<16} {url}", file=stream)
+
+
+async def run_server(server: MonitorServer) -> None:
+    """Start, print the URLs, serve until SIGINT/SIGTERM (handlers only set a flag)."""
+    await server.start()
+    print(f"callmon server on port {server.port}; open:", flush=True)
+    print_urls(server)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    waiter = asyncio.create_task(stop.wait())
+    forever = asyncio.create_task(server.serve_forever())
+    await asyncio.wait({waiter, forever}, return_when=asyncio.FIRST_COMPLETED)
+    await server.stop()
+    for task in (waiter, forever):
+        task.cancel()
+
+
+def serve_main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        config = load_config(args)
+    except ConfigError as exc:
+        print(f"callmon serve: {exc}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(run_server(MonitorServer(EventBus(), config)))
+    except OSError as exc:
+        print(f"callmon serve: {exc}", file=sys.stderr)
+        return 1
+    return 0
