@@ -1,0 +1,46 @@
+from pathlib import Path
+
+import pytest
+
+from monitor.config import ConfigError, MonitorConfig
+
+
+def test_defaults_without_a_file() -> None:
+    cfg = MonitorConfig.load(None)
+    assert cfg.engine == "auto" and cfg.redact and cfg.store_path is None
+
+
+def test_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
+    f = tmp_path / "callmon.toml"
+    f.write_text(
+        '[asr]\nengine = "whisper"\n[store]\npath = "data/c.db"\nretention_days = 30\n'
+        '[rules]\nplaybook = "pb.toml"\n[server]\nport = 9000\n'
+    )
+    cfg = MonitorConfig.load(f)
+    assert cfg.engine == "whisper"
+    assert cfg.store_path == tmp_path / "data" / "c.db"
+    assert cfg.playbook == tmp_path / "pb.toml"
+    assert cfg.retention_days == 30
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[asr\n", "not valid TOML"),
+        ("[nope]\n", r"unknown section \[nope\]"),
+        ("[asr]\nengin = 'x'\n", "unknown key 'engin'"),
+        ("[asr]\nengine = 'kaldi'\n", "engine 'kaldi'"),
+        ("[store]\nretention_days = 0\n", "retention_days"),
+        ("[store]\nredact = 'yes'\n", "redact must be true or false"),
+    ],
+)
+def test_bad_config_names_the_problem(tmp_path: Path, text: str, message: str) -> None:
+    f = tmp_path / "c.toml"
+    f.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        MonitorConfig.load(f)
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        MonitorConfig.load(tmp_path / "absent.toml")
