@@ -106,15 +106,15 @@ def _print_urls(server: Any) -> None:
 
 def _sample_calls(fast: bool) -> list[tuple[Any, Any]]:
     from monitor.pipeline import CallMeta
-    from monitor.samples import render_all
+    from monitor.samples import list_scripts, load_script, render_all
     from monitor.sources import FileSource
 
-    rendered = render_all(REPO_ROOT / "samples" / "audio", progress=say)
+    scripts = {s.name: s for s in map(load_script, list_scripts())}
     calls = []
-    for r in rendered:
-        s = r.script
+    for r in render_all(REPO_ROOT / "samples" / "audio", progress=say):
+        s = scripts[r.name]
         meta = CallMeta(name=s.name, agent_id=s.agent_id, queue=s.queue, language=s.language)
-        calls.append((FileSource(r.wav, realtime=not fast), meta))
+        calls.append((FileSource(r.wav_path, realtime=not fast), meta))
     return calls
 
 

@@ -33,6 +33,7 @@ from monitor.sources.resample import StreamResampler
 if TYPE_CHECKING:
     from monitor.asr import Engine
     from monitor.rules import Playbook, StrainTracker
+    from monitor.scoring.classifier import TextClassifier
     from monitor.scoring.service import ScoringService
     from monitor.store.db import CallStore
 
@@ -166,8 +167,15 @@ class Monitor:
         config: MonitorConfig | None = None,
         bus: EventBus | None = None,
         progress: Callable[[str], None] | None = None,
+        *,
+        engine: Engine | None = None,
+        classifier: TextClassifier | None = None,
     ) -> Monitor:
-        """Load the models (ASR, text classifier), the playbook and the store."""
+        """Load the models (ASR, text classifier), the playbook and the store.
+
+        ``engine`` and ``classifier`` may be passed in already loaded (they are shared,
+        thread-safe models: tests and benchmarks load them once per process).
+        """
         from monitor.asr import load_engine
         from monitor.rules import Playbook, StrainTracker
         from monitor.scoring.classifier import TextClassifier
@@ -176,10 +184,12 @@ class Monitor:
         config = config or MonitorConfig()
         bus = bus or EventBus()
         say = progress or (lambda _msg: None)
-        say(f"loading speech recognition (engine={config.engine})")
-        engine = await asyncio.to_thread(load_engine, config.engine, config.vosk_model)
-        say(f"loaded {engine.name}; loading the text classifier")
-        classifier = await asyncio.to_thread(TextClassifier.load, config.classifier_path)
+        if engine is None:
+            say(f"loading speech recognition (engine={config.engine})")
+            engine = await asyncio.to_thread(load_engine, config.engine, config.vosk_model)
+        if classifier is None:
+            say(f"speech engine: {engine.name}; loading the text classifier")
+            classifier = await asyncio.to_thread(TextClassifier.load, config.classifier_path)
         scoring = ScoringService(classifier)
         await scoring.start()
         playbook = Playbook.load(config.playbook)
