@@ -1,0 +1,119 @@
+"""Early warning on whole calls: `python -m eval.eval_calls` (part of `make eval`).
+
+Every bundled sample call runs through the real pipeline (ASR, classifier, rules) as
+fast as possible. For each escalating call (one with a scripted blow-up turn) we measure
+the seconds between the monitor's first warning and the start of the blow-up; for the
+calm calls, the alerts they raised per hour of audio (should be zero).
+
+A *warning* is the first supervisor alert of severity warning/critical, or the first
+time the call's risk level reached "at_risk" — whichever came first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from bench.results import EVAL_FILE, update_results  # after the environment above
+from monitor import events as ev
+from monitor.config import REPO_ROOT, MonitorConfig
+
+
+def first_warning(events: list[ev.Event]) -> float | None:
+    times = [
+        e.at
+        for e in events
+        if (isinstance(e, ev.Alert) and e.severity in ("warning", "critical"))
+        or (isinstance(e, ev.CallRisk) and e.level in ("at_risk", "escalated"))
+    ]
+    return min(times) if times else None
+
+
+async def run() -> dict[str, Any]:
+    from monitor.pipeline import CallMeta, Monitor
+    from monitor.samples import list_scripts, load_script, render_all
+    from monitor.sources import FileSource
+
+    say = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    rendered = render_all(REPO_ROOT / "samples" / "audio", progress=say)
+    scripts = {s.name: s for s in map(load_script, list_scripts())}
+    monitor = await Monitor.create(MonitorConfig(), progress=say)
+    sub = monitor.bus.subscribe("eval", maxsize=1_000_000, overflow="wait")
+    t0 = time.monotonic()
+    calls = [
+        (
+            FileSource(r.wav_path),
+            CallMeta(
+                r.name, scripts[r.name].agent_id, scripts[r.name].queue, scripts[r.name].language
+            ),
+        )
+        for r in rendered
+    ]
+    say(f"running {len(calls)} sample calls through the pipeline")
+    summaries = await monitor.run_calls(calls)
+    sub.close()
+    events = [e async for e in sub]
+    await monitor.aclose()
+    say(f"done in {time.monotonic() - t0:.0f} s")
+
+    per_call: dict[str, Any] = {}
+    escalating = warned = 0
+    calm_alerts, calm_seconds = 0, 0.0
+    leads: list[float] = []
+    for r, s in zip(rendered, summaries, strict=True):
+        mine = [e for e in events if ev.call_id_of(e) == s.call_id]
+        warn = first_warning(mine)
+        entry: dict[str, Any] = {
+            "expected": r.expected,
+            "duration_s": round(r.duration, 1),
+            "alerts": s.alerts,
+            "alert_kinds": s.alert_kinds,
+            "max_risk": round(s.max_risk, 1),
+            "first_warning_s": None if warn is None else round(warn, 2),
+        }
+        if r.first_blowup is not None:
+            escalating += 1
+            lead = None if warn is None else r.first_blowup - warn
+            entry["blowup_s"] = round(r.first_blowup, 2)
+            entry["lead_s"] = None if lead is None else round(lead, 2)
+            if lead is not None and lead > 0:
+                warned += 1
+                leads.append(lead)
+        if r.expected == "calm":
+            calm_alerts += s.alerts
+            calm_seconds += r.duration
+        per_call[r.name] = entry
+    return {
+        "escalating_calls": escalating,
+        "warned_before_blowup": warned,
+        "mean_lead_s": round(sum(leads) / len(leads), 2) if leads else None,
+        "min_lead_s": round(min(leads), 2) if leads else None,
+        "false_alerts_calm_calls": calm_alerts,
+        "calm_call_hours": round(calm_seconds / 3600, 4),
+        "false_alerts_per_calm_call_hour": round(calm_alerts / (calm_seconds / 3600), 2)
+        if calm_seconds
+        else None,
+        "engine": monitor.engine.name,
+        "per_call": per_call,
+    }
+
+
+def main() -> int:
+    result = asyncio.run(run())
+    update_results("early_warning", result, EVAL_FILE)
+    print(
+        f"early warning: {result['warned_before_blowup']}/{result['escalating_calls']} escalating "
+        f"calls warned before the blow-up (mean lead {result['mean_lead_s']} s); "
+        f"{result['false_alerts_calm_calls']} alerts on calm calls"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
