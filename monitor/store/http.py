@@ -1,0 +1,106 @@
+"""The QA page's HTTP API over the call store, as a handler for the monitor's server.
+
+    GET /api/calls?q=&agent=&date_from=&date_to=&min_sentiment=&max_sentiment=&alert=&limit=
+    GET /api/calls/<id>               the call: transcript, scores, risk, alerts, cards,
+                                      talk-overs, incident, timeline, coaching notes
+    GET /api/calls/<id>/audio.wav     the recording (410 once retention deleted it)
+    GET /api/calls/<id>/report.html   the self-contained report
+    GET /api/calls/<id>/report.json   the JSON export
+    GET /api/calls/<id>/incident.json the incident record (404 when the call has none)
+
+The handler returns ``(status, content_type, body)``, or None for paths that are not its own.
+Errors are JSON ``{"error": "..."}`` naming the problem.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import unquote
+
+from monitor.store.db import CallStore
+from monitor.store.report import build_report, render_html
+
+HttpResult = tuple[int, str, bytes]
+PREFIX = "/api/calls"
+JSON = "application/json; charset=utf-8"
+_FILTERS = ("q", "agent", "date_from", "date_to", "alert")
+_NUMBERS = ("min_sentiment", "max_sentiment")
+
+
+def _json(status: int, data: Any) -> HttpResult:
+    body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return status, JSON, body
+
+
+def _error(status: int, message: str) -> HttpResult:
+    return _json(status, {"error": message})
+
+
+def _one(query: dict[str, list[str]], name: str) -> str | None:
+    values = query.get(name)
+    return values[0] if values and values[0] != "" else None
+
+
+def make_handler(
+    store: CallStore,
+) -> Callable[[str, dict[str, list[str]]], HttpResult | None]:
+    def handle(path: str, query: dict[str, list[str]]) -> HttpResult | None:
+        if path != PREFIX and not path.startswith(PREFIX + "/"):
+            return None
+        try:
+            return _route(store, path, query)
+        except KeyError as exc:
+            return _error(404, str(exc.args[0]) if exc.args else "not found")
+        except ValueError as exc:
+            return _error(400, str(exc))
+
+    return handle
+
+
+def _route(store: CallStore, path: str, query: dict[str, list[str]]) -> HttpResult:
+    if path in (PREFIX, PREFIX + "/"):
+        return _search(store, query)
+    rest = path[len(PREFIX) + 1 :]
+    call_part, _, leaf = rest.partition("/")
+    call_id = unquote(call_part)
+    if leaf == "":
+        return _json(200, build_report(store.get_call(call_id)))
+    if leaf == "audio.wav":
+        store.get_call(call_id)  # 404 for an unknown call
+        audio = store.audio_path(call_id)
+        if audio is None:
+            return _error(410, f"the recording of {call_id!r} is not kept (retention or none)")
+        return 200, "audio/wav", audio.read_bytes()
+    if leaf == "report.html":
+        html = render_html(build_report(store.get_call(call_id)))
+        return 200, "text/html; charset=utf-8", html.encode("utf-8")
+    if leaf == "report.json":
+        return _json(200, build_report(store.get_call(call_id)))
+    if leaf == "incident.json":
+        incident = build_report(store.get_call(call_id))["incident"]
+        if incident is None:
+            return _error(404, f"call {call_id!r} has no incident (no abuse or threats)")
+        return _json(200, incident)
+    return _error(404, f"unknown call resource {leaf!r}: use audio.wav, report.html, "
+                       "report.json or incident.json")  # fmt: skip
+
+
+def _search(store: CallStore, query: dict[str, list[str]]) -> HttpResult:
+    kwargs: dict[str, Any] = {name: _one(query, name) for name in _FILTERS}
+    for name in _NUMBERS:
+        raw = _one(query, name)
+        if raw is not None:
+            try:
+                kwargs[name] = float(raw)
+            except ValueError:
+                raise ValueError(f"{name} must be a number between -1 and 1, got {raw!r}") from None
+    for name, default in (("limit", 100), ("offset", 0)):
+        raw = _one(query, name)
+        try:
+            kwargs[name] = int(raw) if raw is not None else default
+        except ValueError:
+            raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
+    calls = store.search(**kwargs)
+    return _json(200, {"calls": calls, "count": len(calls)})

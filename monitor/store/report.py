@@ -1,0 +1,259 @@
+"""Per-call QA reports: a self-contained HTML page, a JSON export, an incident record.
+
+``callmon report CALL_ID [--format html|json|pdf] [--store PATH] [--out DIR]``
+
+The HTML has no external references: styles are inline, the curve is an inline SVG. PDF is
+printed by the Chromium already used for the browser tests (``--print-to-pdf``), when one is
+installed. Coaching notes are rules over what was stored; they are deterministic, like the
+rest of the report, so a replayed call gets the same report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from monitor.store.chart import curve_svg, mmss
+from monitor.store.db import CallStore
+from monitor.store.incident import export_incident, incident_record, timeline
+
+FORMATS = ("html", "json", "pdf")
+FAST_WORDS_PER_S = 3.3
+CHROMIUM = ("chromium", "chromium-browser", "google-chrome")
+
+_CSS = """
+body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:960px;color:#222}
+h1{font-size:1.5em;margin-bottom:.2em} h2{margin-top:1.6em;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;width:100%} td,th{padding:4px 8px;border-bottom:1px solid #eee;
+text-align:left;vertical-align:top} .meta td:first-child{color:#666;width:12em}
+.customer{color:#1a3f8a} .agent{color:#2b6b2b} .t{color:#888;white-space:nowrap}
+.critical{color:#b00;font-weight:bold} .warning{color:#c60} .incident{border:2px solid #b00;
+padding:.5em 1em;background:#fff5f5} .notes li{margin:.3em 0}
+"""
+
+
+def build_report(call: dict[str, Any]) -> dict[str, Any]:
+    """The JSON export: the stored call plus the derived notes, incident and timeline."""
+    return {
+        **call,
+        "coaching_notes": coaching_notes(call),
+        "incident": incident_record(call),
+        "timeline": timeline(call),
+    }
+
+
+def coaching_notes(call: dict[str, Any]) -> list[str]:
+    """Plain-language notes for the agent's coach, from the stored call."""
+    notes: list[str] = []
+    overs = [t for t in call["talk_overs"] if t["speaker"] == "agent"]
+    if overs:
+        notes.append(
+            f"Talked over the customer {len(overs)} time(s), first at {mmss(overs[0]['start'])}:"
+            " let them finish; acknowledging comes before solving."
+        )
+    cust = [s for s in call["scores"] if s["speaker"] == "customer"]
+    if len(cust) >= 2:
+        first, last = cust[0]["polarity"], cust[-1]["polarity"]
+        trend = "recovered" if last > first + 0.2 else "worsened" if last < first - 0.2 else "held"
+        notes.append(
+            f"Customer sentiment {trend}: {first:+.2f} at the start, {last:+.2f} at the end."
+        )
+        if last < -0.3:
+            notes.append(
+                "The call ended with the customer still unhappy: close with a recap and ask "
+                "whether every question is answered."
+            )
+    if call["risks"]:
+        peak = max(call["risks"], key=lambda r: (r["risk"], -r["at"]))
+        before = [u for u in call["utterances"] if u["end"] <= peak["at"] + 1e-6]
+        said = f' after "{before[-1]["text"]}"' if before else ""
+        notes.append(
+            f"Risk peaked at {peak['risk']:.0f} ({peak['level']}) at {mmss(peak['at'])}{said}."
+        )
+    for c in call["cards"]:
+        done = {"used": "used it", "dismissed": "dismissed it"}.get(c["feedback"] or "", "")
+        notes.append(
+            f'At {mmss(c["at"])} the monitor suggested "{c["title"]}"'
+            + (f"; the agent {done}." if done else "; no feedback from the agent.")
+        )
+    for a in call["alerts"]:
+        if a["severity"] == "critical" and not a["acked_by"]:
+            notes.append(
+                f"Critical alert {a['kind']} at {mmss(a['at'])} was never acknowledged by a "
+                "supervisor."
+            )
+    rates = [
+        u["features"]["speech_rate"]
+        for u in call["utterances"]
+        if u["speaker"] == "agent" and u["features"]
+    ]
+    if rates and sum(rates) / len(rates) > FAST_WORDS_PER_S:
+        notes.append(
+            f"Spoke fast ({sum(rates) / len(rates):.1f} words/s on average): slow down, "
+            "especially while the customer is upset."
+        )
+    if incident_record(call) is not None:
+        notes.append(
+            "Abuse or threats in this call: it is kept as an incident record; the agent should "
+            "tell their supervisor and take a short break."
+        )
+    return notes
+
+
+def render_html(report: dict[str, Any]) -> str:
+    meta = report["call"]
+    rows = [
+        ("Call", meta["name"]),
+        ("Call id", meta["call_id"]),
+        ("Agent", meta["agent_id"]),
+        ("Queue / language", f"{meta['queue']} / {meta['language']}"),
+        ("Status", meta["status"]),
+        ("Length", mmss(meta["end_at"] or 0.0)),
+        ("Lowest sentiment", _num(meta["sentiment_min"], "{:+.2f}")),
+        ("Peak risk", _num(meta["risk_max"], "{:.0f}")),
+    ]
+    h = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>QA report: {escape(meta['name'])}</title><style>{_CSS}</style></head><body>",
+        f"<h1>QA report: {escape(meta['name'])}</h1><table class='meta'>",
+        *(f"<tr><td>{k}</td><td>{escape(str(v))}</td></tr>" for k, v in rows),
+        "</table><h2>Risk and sentiment</h2>",
+        "<p><span class='critical'>red</span>: escalation risk 0-100; blue: customer "
+        "sentiment -1..+1; triangles: alerts; green dots: cards.</p>",
+        curve_svg(report),
+    ]
+    incident = report["incident"]
+    if incident:
+        span = incident["span"]
+        h.append(
+            f"<div class='incident'><h2>Incident: {escape(', '.join(incident['kinds']))}</h2>"
+            f"<p>Span {mmss(span['start'])}-{mmss(span['end'])}; supervisor informed: "
+            f"{'yes' if incident['supervisor_informed'] else 'no'}.</p><table>"
+        )
+        for e in incident["timeline"]:
+            h.append(f"<tr><td class='t'>{mmss(e['at'])}</td><td>{escape(_describe(e))}</td></tr>")
+        h.append("</table></div>")
+    h.append("<h2>Coaching notes</h2><ul class='notes'>")
+    h += [f"<li>{escape(n)}</li>" for n in report["coaching_notes"]]
+    h.append("</ul><h2>Alerts</h2><table><tr><th>at</th><th>severity</th><th>kind</th>"
+             "<th>message</th><th>acknowledged by</th></tr>")  # fmt: skip
+    for a in report["alerts"]:
+        h.append(
+            f"<tr><td class='t'>{mmss(a['at'])}</td><td class='{escape(a['severity'])}'>"
+            f"{escape(a['severity'])}</td><td>{escape(a['kind'])}</td>"
+            f"<td>{escape(a['message'])}</td><td>{escape(a['acked_by'] or '-')}</td></tr>"
+        )
+    h.append("</table><h2>Cards</h2><table><tr><th>at</th><th>card</th><th>text</th>"
+             "<th>agent</th></tr>")  # fmt: skip
+    for c in report["cards"]:
+        h.append(
+            f"<tr><td class='t'>{mmss(c['at'])}</td><td>{escape(c['title'])}</td>"
+            f"<td>{escape(c['body'])}</td><td>{escape(c['feedback'] or '-')}</td></tr>"
+        )
+    h.append("</table><h2>Transcript</h2><table>")
+    scores = {s["seq"]: s for s in report["scores"]}
+    for u in report["utterances"]:
+        s = scores.get(u["seq"])
+        mood = f"{s['sentiment']} {s['polarity']:+.2f}" if s else ""
+        h.append(
+            f"<tr><td class='t'>{mmss(u['start'])}</td><td class='{u['speaker']}'>"
+            f"{u['speaker']}</td><td>{escape(u['text'])}</td><td class='t'>{mood}</td></tr>"
+        )
+    h.append("</table></body></html>\n")
+    return "".join(h)
+
+
+def _num(value: float | None, fmt: str) -> str:
+    return "-" if value is None else fmt.format(value)
+
+
+def _describe(e: dict[str, Any]) -> str:
+    kind = e["type"]
+    if kind == "utterance":
+        return f"{e['speaker']}: {e['text']}"
+    if kind == "alert":
+        ack = f" (acknowledged by {e['acked_by']})" if e["acked_by"] else " (not acknowledged)"
+        return f"{e['severity']} alert {e['kind']}: {e['message']}{ack}"
+    if kind == "card":
+        return f"card shown: {e['title']}" + (f" ({e['feedback']})" if e["feedback"] else "")
+    if kind == "risk_level":
+        return f"risk level {e['level']} ({e['risk']:.0f})"
+    return f"{e['speaker']} talked over the other party"
+
+
+def report_stem(call_id: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in call_id)
+
+
+def write_report(store: CallStore, call_id: str, out_dir: Path, fmt: str = "html") -> list[Path]:
+    """Write the report of a stored call; returns the files written: the HTML (or PDF) and
+    the JSON export, plus the incident record (JSON and audio clip) when there is one."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown report format {fmt!r}; use one of {', '.join(FORMATS)}")
+    report = build_report(store.get_call(call_id))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = report_stem(call_id)
+    written: list[Path] = []
+    if fmt in ("html", "pdf"):
+        html = out_dir / f"{stem}.html"
+        html.write_text(render_html(report), encoding="utf-8")
+        written.append(_print_pdf(html) if fmt == "pdf" else html)
+        if fmt == "pdf":
+            html.unlink()
+    export = out_dir / f"{stem}.json"
+    export.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    written.append(export)
+    if report["incident"] is not None:
+        written += export_incident(report["incident"], store.audio_path(call_id), out_dir, stem)
+    return written
+
+
+def _print_pdf(html: Path) -> Path:
+    browser = next((b for b in map(shutil.which, CHROMIUM) if b), None)
+    if browser is None:
+        raise RuntimeError(
+            "--format pdf prints with Chromium, and none is installed; "
+            "install it (apt-get install chromium) or use --format html"
+        )
+    pdf = html.with_suffix(".pdf")
+    cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
+           f"--print-to-pdf={pdf}", html.resolve().as_uri()]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+    if done.returncode != 0 or not pdf.exists():
+        raise RuntimeError(f"Chromium could not print {html.name}: {done.stderr.strip()[-300:]}")
+    return pdf
+
+
+def report_main(argv: list[str]) -> int:
+    from monitor.config import DEFAULT_STORE
+
+    parser = argparse.ArgumentParser(prog="callmon report", description=__doc__.split("\n")[0])
+    parser.add_argument("call_id", help="the call's id (see the QA page or `callmon replay`)")
+    parser.add_argument("--format", choices=FORMATS, default="html")
+    parser.add_argument("--store", type=Path, default=DEFAULT_STORE, help="the SQLite store")
+    parser.add_argument("--out", type=Path, default=Path("reports"), help="output folder")
+    args = parser.parse_args(argv)
+    if not args.store.exists():
+        print(f"error: no call store at {args.store}; replay a call first or pass --store",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    with CallStore(args.store) as store:
+        try:
+            paths = write_report(store, args.call_id, args.out, args.format)
+        except KeyError:
+            known = [c["call_id"] for c in store.list_calls(limit=5)]
+            print(f"error: no call {args.call_id!r} in {args.store}; recent calls: "
+                  f"{', '.join(known) or 'none'}", file=sys.stderr)  # fmt: skip
+            return 2
+        except RuntimeError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    for path in paths:
+        print(path)
+    return 0
