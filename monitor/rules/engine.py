@@ -1,0 +1,317 @@
+"""CallRules: one call's playbook in action — risk, supervisor alerts and agent cards.
+
+Synchronous, free of I/O and deterministic: the same utterances, scores and ticks in the same
+order give the same events with the same ids, so a replay matches the live call exactly.
+Flooding is prevented three ways: each rule has a cooldown, the same card is not shown again
+within ``card_repeat`` seconds, and at most ``max_cards`` cards reach the agent per
+``card_window`` (cards of critical rules still get through: abuse and threats matter most).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from monitor.events import (
+    RISK_LEVELS,
+    Alert,
+    CallRisk,
+    CallStarted,
+    Event,
+    FinalUtterance,
+    PromptCard,
+    RiskLevel,
+    TalkOver,
+    UtteranceScore,
+)
+from monitor.rules.coaching import SpeakerBaseline
+from monitor.rules.playbook import Playbook, Rule
+from monitor.scoring.risk import EscalationScorer
+
+
+@dataclass(slots=True)
+class _PendingAck:
+    """A strongly negative customer turn waiting for the agent to acknowledge it."""
+
+    deadline: float
+    replied: bool = False
+
+
+class CallRules:
+    """Applies a playbook to one call."""
+
+    def __init__(self, playbook: Playbook, call: CallStarted) -> None:
+        self.playbook = playbook
+        self.call = call
+        self.call_id = call.call_id
+        # The agent's language when the catalogue has it; English otherwise.
+        self.language = call.language if call.language in ("en", "id", "ms", "ro") else "en"
+        self.scorer = EscalationScorer(
+            call.call_id, playbook.risk, language=playbook.settings.board_language
+        )
+        self._baselines = {"customer": SpeakerBaseline(), "agent": SpeakerBaseline()}
+        self._last_fired: dict[str, float] = {}
+        self._matches: dict[str, int] = {}
+        self._card_shown: dict[str, float] = {}
+        self._card_times: deque[float] = deque()
+        self._talk_overs: dict[str, deque[float]] = {"customer": deque(), "agent": deque()}
+        self._pending: dict[str, _PendingAck] = {}
+        self._last_speech_end: float | None = None
+        self._silence_fired: set[str] = set()
+        self._hold_reported = False
+        self._alerts = 0
+        self._cards = 0
+        self._suppressed = 0
+        self._fired_counts: dict[str, int] = {}
+        self._finished = False
+
+    # ---- inputs -------------------------------------------------------------------------
+
+    def on_utterance(self, utt: FinalUtterance, score: UtteranceScore) -> list[Event]:
+        """Returns the call's CallRisk, then any Alerts and PromptCards the playbook raises."""
+        events: list[Event] = self._due_acknowledgements(utt.start)
+        previous = self.scorer.level
+        risk = self.scorer.on_utterance(utt, score)
+        events.append(risk)
+        self._last_speech_end = max(self._last_speech_end or 0.0, utt.end)
+        self._silence_fired.clear()
+        self._hold_reported = False
+        voice = None
+        if utt.features is not None:
+            voice = self._baselines[utt.speaker].compare(utt.features)
+        at = utt.end
+        for rule in self.playbook.rules:
+            if rule.trigger == "risk_level":
+                hit = self._crossed(rule, previous, risk.level)
+            elif rule.trigger == "no_acknowledgement":
+                self._track_acknowledgement(rule, utt, score)
+                continue
+            else:
+                hit = self._utterance_hit(rule, utt, score, voice)
+            if hit:
+                events.extend(self._fire(rule, at))
+        return events
+
+    def on_talk_over(self, event: TalkOver) -> list[Event]:
+        """Counts talk-overs: the customer's raise the risk, the agent's are coached."""
+        self.scorer.on_talk_over(event)
+        times = self._talk_overs[event.speaker]
+        times.append(event.start)
+        events: list[Event] = []
+        for rule in self.playbook.rules:
+            if rule.trigger != "talk_over" or rule.params["speaker"] != event.speaker:
+                continue
+            recent = sum(1 for t in times if t >= event.start - rule.params["window"])
+            if recent >= rule.params["min_count"]:
+                events.extend(self._fire(rule, event.end))
+        while times and times[0] < event.start - 600.0:  # bounded: only recent ones matter
+            times.popleft()
+        return events
+
+    def tick(self, at: float) -> list[Event]:
+        """Audio time has reached ``at``: silences, holds and overdue acknowledgements."""
+        events: list[Event] = self._due_acknowledgements(at)
+        if self._last_speech_end is None or self._finished:
+            return events
+        silence = at - self._last_speech_end
+        if silence >= self.scorer.config.hold_seconds and not self._hold_reported:
+            self._hold_reported = True
+            previous = self.scorer.level
+            risk = self.scorer.on_hold(at, silence)
+            events.append(risk)
+            for rule in self.playbook.rules:
+                if rule.trigger == "risk_level" and self._crossed(rule, previous, risk.level):
+                    events.extend(self._fire(rule, at))
+        for rule in self.playbook.rules:
+            if (
+                rule.trigger == "silence"
+                and silence >= rule.params["seconds"]
+                and rule.name not in self._silence_fired
+            ):
+                self._silence_fired.add(rule.name)
+                events.extend(self._fire(rule, at))
+        return events
+
+    def finish(self, at: float) -> list[Event]:
+        """The call ended: rules on how it ended (cards here are for the QA record)."""
+        if self._finished:
+            return []
+        self._finished = True
+        self._pending.clear()
+        events: list[Event] = []
+        polarity = self.scorer.polarity
+        for rule in self.playbook.rules:
+            if (
+                rule.trigger == "call_end"
+                and polarity is not None
+                and polarity <= rule.params["max_sentiment"]
+            ):
+                events.extend(self._fire(rule, at))
+        return events
+
+    # ---- results ------------------------------------------------------------------------
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """The call in numbers, for the store, the QA report and the agent strain tracker."""
+        settings = self.playbook.settings
+        scorer = self.scorer
+        hostile_intent = any(scorer.intent_counts.get(i, 0) for i in settings.hostile_intents)
+        reached = RISK_LEVELS.index(scorer.max_level) >= RISK_LEVELS.index(settings.hostile_level)
+        return {
+            "call_id": self.call_id,
+            "agent_id": self.call.agent_id,
+            "language": self.language,
+            "max_risk": scorer.max_risk,
+            "max_level": scorer.max_level,
+            "final_risk": scorer.current.risk,
+            "final_level": scorer.current.level,
+            "sentiment": round(scorer.polarity or 0.0, 3),
+            "alerts": self._alerts,
+            "cards": self._cards,
+            "cards_suppressed": self._suppressed,
+            "intents": dict(sorted(scorer.intent_counts.items())),
+            "fired": dict(sorted(self._fired_counts.items())),
+            "hostile": bool(hostile_intent or reached),
+        }
+
+    @property
+    def risk(self) -> CallRisk:
+        return self.scorer.current
+
+    # ---- triggers -----------------------------------------------------------------------
+
+    @staticmethod
+    def _crossed(rule: Rule, previous: RiskLevel, now: RiskLevel) -> bool:
+        target = RISK_LEVELS.index(rule.params["level"])
+        return RISK_LEVELS.index(previous) < target <= RISK_LEVELS.index(now)
+
+    def _utterance_hit(
+        self,
+        rule: Rule,
+        utt: FinalUtterance,
+        score: UtteranceScore,
+        voice: dict[str, float] | None,
+    ) -> bool:
+        p = rule.params
+        trigger = rule.trigger
+        if trigger == "intent":
+            if utt.speaker != p["speaker"]:
+                return False
+            probability = dict(score.intents).get(p["intent"], 0.0)
+            if probability < p["min_probability"]:
+                return False
+            return self._count(rule) >= p["min_count"]
+        if trigger == "sentiment_drop":
+            return utt.speaker == "customer" and self.scorer.sentiment_drop(p["turns"]) >= p["drop"]
+        if trigger == "acoustic":
+            return (
+                utt.speaker == p["speaker"]
+                and voice is not None
+                and (voice[p["feature"]] >= p["above"])
+            )
+        if trigger == "speech_rate":
+            words = len(utt.words) or len(utt.text.split())
+            return (
+                utt.speaker == p["speaker"]
+                and utt.features is not None
+                and words >= p["min_words"]
+                and utt.features.speech_rate >= p["above"]
+            )
+        if trigger == "agent_phrase":
+            if utt.speaker != "agent":
+                return False
+            if not self.playbook.phrases.find(p["phrases"], self.language, utt.text):
+                return False
+            polarity = self.scorer.polarity if self.scorer.polarity is not None else 0.0
+            return self._count(rule) >= p["min_count"] and polarity <= p["max_sentiment"]
+        return False
+
+    def _count(self, rule: Rule) -> int:
+        self._matches[rule.name] = self._matches.get(rule.name, 0) + 1
+        return self._matches[rule.name]
+
+    def _track_acknowledgement(
+        self, rule: Rule, utt: FinalUtterance, score: UtteranceScore
+    ) -> None:
+        pending = self._pending.get(rule.name)
+        if utt.speaker == "customer":
+            if score.probabilities[0] >= rule.params["min_negative"]:
+                if pending is None:
+                    self._pending[rule.name] = _PendingAck(utt.end + rule.params["within"])
+                else:  # still venting: the agent gets the full window after the last turn
+                    pending.deadline = utt.end + rule.params["within"]
+            return
+        if pending is None or utt.start > pending.deadline:
+            return
+        if self.playbook.phrases.find("acknowledgement", self.language, utt.text):
+            del self._pending[rule.name]
+        else:
+            pending.replied = True
+
+    def _due_acknowledgements(self, now: float) -> list[Event]:
+        """Fire no-acknowledgement rules whose window passed with only unacknowledging replies."""
+        events: list[Event] = []
+        for name, pending in list(self._pending.items()):
+            if now <= pending.deadline:
+                continue
+            del self._pending[name]
+            if pending.replied:
+                rule = next(r for r in self.playbook.rules if r.name == name)
+                events.extend(self._fire(rule, pending.deadline))
+        return events
+
+    # ---- actions ------------------------------------------------------------------------
+
+    def _fire(self, rule: Rule, at: float) -> list[Event]:
+        last = self._last_fired.get(rule.name)
+        if last is not None and at - last < rule.cooldown:
+            return []
+        self._last_fired[rule.name] = at
+        self._fired_counts[rule.name] = self._fired_counts.get(rule.name, 0) + 1
+        events: list[Event] = []
+        if rule.alert is not None:
+            self._alerts += 1
+            events.append(
+                Alert(
+                    call_id=self.call_id,
+                    alert_id=f"{self.call_id}-a{self._alerts}",
+                    at=at,
+                    severity=rule.alert,
+                    kind=rule.name,
+                    message=rule.message,
+                    reasons=self.scorer.current.reasons,
+                )
+            )
+        if rule.card is not None:
+            card = self._card(rule, at)
+            if card is not None:
+                events.append(card)
+        return events
+
+    def _card(self, rule: Rule, at: float) -> PromptCard | None:
+        assert rule.card is not None
+        settings = self.playbook.settings
+        shown = self._card_shown.get(rule.card)
+        while self._card_times and self._card_times[0] <= at - settings.card_window:
+            self._card_times.popleft()
+        repeated = shown is not None and at - shown < settings.card_repeat
+        flooded = len(self._card_times) >= settings.max_cards and rule.alert != "critical"
+        if repeated or flooded:
+            self._suppressed += 1
+            return None
+        self._card_shown[rule.card] = at
+        self._card_times.append(at)
+        self._cards += 1
+        text = self.playbook.cards.text(rule.card, self.language)
+        return PromptCard(
+            call_id=self.call_id,
+            card_id=f"{self.call_id}-c{self._cards}",
+            at=at,
+            language=self.language,
+            kind=rule.card,
+            title=text.title,
+            body=text.body,
+            trigger=rule.name,
+        )
