@@ -50,8 +50,9 @@ _REPEATERS: dict[str, int] = {"double": 2, "triple": 3}
 _WEAK_ZERO = {"oh", "o"}
 
 _TOKEN = re.compile(r"[A-Za-z]+|\d+")
-# What may sit between two tokens of one number: spaces, commas, hyphens, dots, brackets, plus.
-_GAP = re.compile(r"[\s,.\-()/+]*")
+# What may sit between two tokens of one number: spaces, commas, hyphens, dots, brackets, plus
+# (not "/": "12/05/2024" is a date, and "A / B" separates two things).
+_GAP = re.compile(r"[\s,.\-()+]*")
 
 _EMAIL_WRITTEN = re.compile(r"[\w.+%-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
 _TLD = r"(?:com|net|org|edu|gov|io|co|uk|id|my|ro|de|fr|info|biz|me|us|ca|au)"
