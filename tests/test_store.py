@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 import sqlite3
 import wave
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -228,7 +228,7 @@ def test_schema_migrates_from_version_1_and_refuses_newer(tmp_path: Path) -> Non
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
     conn.close()
-    with pytest.raises(SchemaError, match="newer|knows only"):
+    with pytest.raises(SchemaError, match=r"knows only"):
         CallStore(path)
 
 

@@ -48,7 +48,8 @@ CHILD = textwrap.dedent(
                 "live-1", "customer", seq, text, start, start + 0.5)))
             await bus.publish(ev.UtteranceScore(
                 "live-1", seq, "customer", start + 0.5, "negative", (0.7, 0.2, 0.1)))
-            await bus.publish(ev.CallRisk("live-1", start + 0.5, min(99.0, seq * 3.0), "watch", -0.6))
+            risk = min(99.0, seq * 3.0)
+            await bus.publish(ev.CallRisk("live-1", start + 0.5, risk, "watch", -0.6))
             print(seq, writer.frames_written, flush=True)
             seq += 1
             time.sleep(0.005)
