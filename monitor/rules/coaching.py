@@ -27,6 +27,7 @@ PHRASE_LISTS: tuple[str, ...] = (
     "vague_time",
     "acknowledgement",
     "closing",
+    "heated",
 )
 
 _APOSTROPHES = re.compile(r"[’'`´]")

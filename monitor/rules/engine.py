@@ -72,7 +72,10 @@ class CallRules:
         """Returns the call's CallRisk, then any Alerts and PromptCards the playbook raises."""
         events: list[Event] = self._due_acknowledgements(utt.start)
         previous = self.scorer.level
-        risk = self.scorer.on_utterance(utt, score)
+        heated = 0
+        if utt.speaker == "customer":
+            heated = len(self.playbook.phrases.find("heated", self.language, utt.text))
+        risk = self.scorer.on_utterance(utt, score, heated)
         events.append(risk)
         self._last_speech_end = max(self._last_speech_end or 0.0, utt.end)
         self._silence_fired.clear()

@@ -179,9 +179,12 @@ def _settings(raw: Any, problems: Problems) -> Settings:
                 problems.add(at, key, f"{value!r} is not one of {', '.join(RISK_LEVELS[1:])}")
                 continue
         else:
+            before = len(problems.items)
             value = _check_value(value, default, at, key, problems)
-            if _is_number(value) and value < 0:
+            if isinstance(value, float) and value < 0:
                 problems.add(at, key, f"must not be negative, got {value}")
+            if len(problems.items) > before:
+                continue  # keep the default so later checks do not repeat this problem
         values[key] = value
     return dataclasses.replace(defaults, **values)
 
@@ -258,7 +261,7 @@ def _rule(
         if default is _REQUIRED and key in _CHOICES:
             sample = ""
         value = _check_value(raw[key], sample, (*at, key), key, problems)
-        if _is_number(value) and value < 0 and key != "max_sentiment":
+        if isinstance(value, float) and value < 0 and key != "max_sentiment":
             problems.add((*at, key), key, f"must not be negative, got {value}")
         params[key] = value
     for key in raw:

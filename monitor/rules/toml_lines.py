@@ -126,11 +126,13 @@ def locate_lines(text: str) -> dict[Path, int]:
             index = counts.get(name, 0)
             counts[name] = index + 1
             table = (*name, index)
-            lines.setdefault(table, number)
+            for depth in range(1, len(table) + 1):  # parents too: [cards.x.en] defines cards.x
+                lines.setdefault(table[:depth], number)
             continue
         if line.startswith("["):
             table = tuple(_split_key(line[1 : line.index("]")]))
-            lines.setdefault(table, number)
+            for depth in range(1, len(table) + 1):
+                lines.setdefault(table[:depth], number)
             continue
         end = _key_end(line)
         if end < 0:

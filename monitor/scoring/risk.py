@@ -86,6 +86,18 @@ REASON_TEXT: dict[str, dict[str, str]] = {
         "ms": "mengadu dipindahkan berulang kali",
         "ro": "s-a plâns că e tot transferat",
     },
+    "heated": {
+        "en": "heated language",
+        "id": "bahasa yang memanas",
+        "ms": "bahasa yang semakin panas",
+        "ro": "limbaj tot mai aprins",
+    },
+    "negative_run": {
+        "en": "negative for {n} turns in a row",
+        "id": "negatif {n} giliran berturut-turut",
+        "ms": "negatif {n} giliran berturut-turut",
+        "ro": "negativ {n} replici la rând",
+    },
     "negative": {
         "en": "negative sentiment",
         "id": "sentimen negatif",
@@ -162,8 +174,14 @@ class RiskConfig:
         }
     )
     intent_decay: float = 0.8  # strength kept per later customer turn
-    sentiment_points: float = 20.0  # at smoothed polarity -1
+    sentiment_points: float = 30.0  # at smoothed polarity -1 ...
+    sentiment_from: float = -0.2  # ... from 0 points at this polarity (mild talk is not risk)
     sentiment_alpha: float = 0.5  # weight of the newest customer turn in the smoothed polarity
+    heat_points: float = 12.0  # per heated phrase ("you people", "are you serious")
+    heat_cap: float = 24.0
+    negative_run_from: float = 0.7  # P(negative) that makes a turn count in a negative run
+    negative_run_points: float = 8.0  # per turn of the run after the first
+    negative_run_cap: float = 16.0
     trend_points: float = 20.0  # cap for falling sentiment
     trend_min_turns: int = 3  # a run of this many falling turns counts as a trend
     trend_step: float = 0.1  # a turn "falls" when its polarity is this much below the last one
@@ -245,6 +263,8 @@ class EscalationScorer:
         self.intent_counts: dict[str, int] = {}  # customer turns that carried each intent
         self.polarity: float | None = None  # smoothed customer polarity, -1..1
         self.polarities: list[float] = []  # raw customer polarity per turn
+        self.negative_run = 0  # consecutive strongly negative customer turns
+        self._heat = 0.0
         self._baseline: list[tuple[float, float | None, float]] = []
         self.arousal = VoiceArousal()
         self._voice_points: dict[str, float] = {}
@@ -260,13 +280,17 @@ class EscalationScorer:
 
     # ---- inputs -------------------------------------------------------------------------
 
-    def on_utterance(self, utt: FinalUtterance, score: UtteranceScore) -> CallRisk:
-        """Update with one final utterance and its text score; returns the call's new risk."""
+    def on_utterance(self, utt: FinalUtterance, score: UtteranceScore, heated: int = 0) -> CallRisk:
+        """Update with one final utterance and its text score; returns the call's new risk.
+
+        ``heated`` counts heated phrases in a customer turn (CallRules finds them with the
+        playbook's phrase lists): rhetorical, hostile talk that is not yet an explicit intent.
+        """
         self._talk.append((utt.start, utt.end, utt.speaker == "customer"))
         while self._talk and self._talk[0][1] < utt.end - self.config.talk_ratio_window:
             self._talk.popleft()
         if utt.speaker == "customer":
-            self._customer_turn(utt, score)
+            self._customer_turn(utt, score, heated)
         return self._update(utt.end)
 
     def on_talk_over(self, event: TalkOver) -> None:
@@ -307,8 +331,13 @@ class EscalationScorer:
 
     # ---- internals ----------------------------------------------------------------------
 
-    def _customer_turn(self, utt: FinalUtterance, score: UtteranceScore) -> None:
+    def _customer_turn(self, utt: FinalUtterance, score: UtteranceScore, heated: int) -> None:
         cfg = self.config
+        self._heat = min(cfg.heat_cap, self._heat * cfg.intent_decay + cfg.heat_points * heated)
+        if score.probabilities[0] >= cfg.negative_run_from:
+            self.negative_run += 1
+        else:
+            self.negative_run = 0
         for intent in self._intent_strength:
             self._intent_strength[intent] *= cfg.intent_decay
         for intent, probability in score.intents:
@@ -359,8 +388,14 @@ class EscalationScorer:
         parts: list[tuple[float, str, int | None]] = []
         for intent, strength in self._intent_strength.items():
             parts.append((cfg.intent_points[intent] * strength, intent, None))
-        if self.polarity is not None and self.polarity < 0:
-            parts.append((cfg.sentiment_points * -self.polarity, "negative", None))
+        if self.polarity is not None and self.polarity < cfg.sentiment_from:
+            share = (cfg.sentiment_from - self.polarity) / (1.0 + cfg.sentiment_from)
+            parts.append((cfg.sentiment_points * min(1.0, share), "negative", None))
+        if self.negative_run >= 2:
+            points = min(cfg.negative_run_cap, cfg.negative_run_points * (self.negative_run - 1))
+            parts.append((points, "negative_run", self.negative_run))
+        if self._heat >= 1.0:
+            parts.append((self._heat, "heated", None))
         run = self.falling_turns()
         if run >= cfg.trend_min_turns:
             drop = self.sentiment_drop(run - 1)

@@ -1,0 +1,223 @@
+"""EscalationScorer: risk 0..100 with a level, hysteresis and reasons in words.
+
+The inputs are the real input types of the scorer: FinalUtterance (with measured acoustic
+features) and the UtteranceScore the text classifier produces, built here directly.
+"""
+
+from __future__ import annotations
+
+from monitor.events import AcousticFeatures, FinalUtterance, TalkOver, UtteranceScore
+from monitor.scoring.risk import EscalationScorer, RiskConfig, reason_text
+
+CALM = (0.05, 0.80, 0.15)
+NEGATIVE = (0.93, 0.06, 0.01)
+
+
+class Call:
+    """Feeds one call's turns to a scorer on a simple clock."""
+
+    def __init__(self, language: str = "en", config: RiskConfig | None = None) -> None:
+        self.scorer = EscalationScorer("c1", config, language=language)
+        self.seq = 0
+        self.clock = 0.0
+
+    def say(
+        self,
+        speaker: str,
+        text: str,
+        probs: tuple[float, float, float] = CALM,
+        intents: tuple[tuple[str, float], ...] = (),
+        loud: float | None = None,
+        rate: float = 2.6,
+        pitch: float = 200.0,
+    ):
+        start = self.clock + 0.5
+        end = start + max(1.0, len(text.split()) / 2.5)
+        self.clock = end
+        features = None
+        if loud is not None:
+            features = AcousticFeatures(loud, pitch, rate, end - start, 0.5)
+        utt = FinalUtterance("c1", speaker, self.seq, text, start, end, features=features)  # type: ignore[arg-type]
+        sentiment = ("negative", "neutral", "positive")[max(range(3), key=lambda i: probs[i])]
+        score = UtteranceScore("c1", self.seq, speaker, end, sentiment, probs, intents)  # type: ignore[arg-type]
+        self.seq += 1
+        return self.scorer.on_utterance(utt, score)
+
+
+def test_calm_call_stays_calm() -> None:
+    call = Call()
+    for _ in range(6):
+        call.say("agent", "how can i help you today")
+        risk = call.say("customer", "i would like to move my payment date please", CALM)
+        assert risk.level == "calm"
+        assert risk.risk < 10
+    assert call.scorer.max_level == "calm"
+
+
+def test_hard_negative_factual_complaint_is_not_escalated() -> None:
+    # "my internet is slow": strongly negative, harmless. It may be watched, never at risk.
+    call = Call()
+    call.say("agent", "how can i help")
+    risk = call.say("customer", "my internet has been really slow since monday", NEGATIVE)
+    assert risk.level in ("calm", "watch")
+    call.say("agent", "let me check the line for you")
+    risk = call.say("customer", "it keeps dropping in the evening too", NEGATIVE)
+    call.say("agent", "i can see a fault on the line")
+    risk = call.say("customer", "the speed test says two megabits", NEGATIVE)
+    assert risk.level in ("calm", "watch")
+    assert risk.risk < 50
+    assert "negative sentiment" in risk.reasons
+
+
+def test_manager_demand_in_neutral_words_raises_risk_and_says_why() -> None:
+    # Sentiment calls this neutral; the intent is what matters.
+    call = Call()
+    call.say("customer", "hi i have a question about my bill", CALM)
+    risk = call.say(
+        "customer",
+        "i want to speak to your manager",
+        (0.30, 0.65, 0.05),
+        (("manager_demand", 0.96),),
+    )
+    assert risk.risk >= 25
+    assert risk.reasons[0] == "asked for a manager"
+
+
+def test_abuse_and_threat_in_one_turn_escalate() -> None:
+    call = Call()
+    risk = call.say(
+        "customer",
+        "you useless idiot i am calling my lawyer",
+        NEGATIVE,
+        (("abuse", 0.95), ("legal_threat", 0.9)),
+    )
+    assert risk.level == "escalated"
+    assert set(risk.reasons[:2]) == {"abusive language", "threatened legal action or a regulator"}
+
+
+def test_agent_intents_do_not_count() -> None:
+    call = Call()
+    risk = call.say("agent", "i will get my manager for you", CALM, (("manager_demand", 0.9),))
+    assert risk.risk == 0
+
+
+def test_intent_evidence_decays_over_later_turns() -> None:
+    call = Call()
+    first = call.say(
+        "customer", "this is the third time i call", NEGATIVE, (("repeat_contact", 0.9),)
+    )
+    for _ in range(6):
+        call.say("agent", "i have fixed it now")
+        later = call.say("customer", "great thank you so much", (0.01, 0.09, 0.9))
+    assert later.risk < first.risk / 3
+
+
+def test_louder_than_at_the_start_against_own_baseline() -> None:
+    call = Call()
+    for _ in range(3):
+        call.say("customer", "my order has not arrived yet", CALM, loud=-26.0, rate=2.5, pitch=190)
+    risk = call.say(
+        "customer", "where is my order", (0.6, 0.35, 0.05), loud=-15.0, rate=3.6, pitch=250
+    )
+    assert "louder than at the start" in risk.reasons
+    assert "speaking faster than at the start" in risk.reasons
+    # A naturally loud caller who stays loud is not "louder than at the start".
+    loud = Call()
+    for _ in range(4):
+        risk = loud.say("customer", "my order has not arrived yet", CALM, loud=-12.0)
+    assert "louder than at the start" not in risk.reasons
+
+
+def test_sentiment_falling_for_n_turns() -> None:
+    call = Call()
+    for neg in (0.05, 0.3, 0.55, 0.8):
+        risk = call.say("customer", "well that is not what i expected", (neg, 0.9 - neg, 0.1))
+    assert "sentiment falling for 4 turns" in risk.reasons
+    assert risk.sentiment < 0
+
+
+def test_customer_interruptions_count() -> None:
+    call = Call()
+    call.say("customer", "my card was charged twice", NEGATIVE)
+    for t in (10.0, 20.0, 30.0):
+        call.scorer.on_talk_over(TalkOver("c1", "customer", t, t + 0.5))
+    call.scorer.on_talk_over(TalkOver("c1", "agent", 31.0, 31.5))  # the agent's are coaching
+    risk = call.say("customer", "no listen to me", NEGATIVE)
+    assert "interrupted the agent 3 times" in risk.reasons
+
+
+def test_hold_adds_risk_then_fades() -> None:
+    call = Call()
+    call.say("customer", "can you check that for me", CALM)
+    held = call.scorer.on_hold(80.0, 50.0)
+    assert "silence or hold of 50 s" in held.reasons
+    call.clock = 80.0
+    for _ in range(6):
+        after = call.say("customer", "okay thanks", CALM)
+    assert after.risk < held.risk
+
+
+def test_hysteresis_does_not_flap() -> None:
+    # Evidence from the current turn only, so the risk follows the probabilities exactly.
+    config = RiskConfig(
+        intent_points={"manager_demand": 100.0},
+        intent_decay=0.0,
+        sentiment_points=0.0,
+        negative_run_points=0.0,
+        trend_points=0.0,
+    )
+    call = Call(config=config)
+
+    def turn(p: float) -> tuple[float, str]:
+        r = call.say("customer", "so what now", CALM, (("manager_demand", p),))
+        return r.risk, r.level
+
+    assert turn(0.2) == (20.0, "calm")
+    # Hovering around the at_risk bar (50), even dipping once below the band (40): no flapping.
+    levels = [turn(p)[1] for p in (0.52, 0.46, 0.53, 0.38, 0.51, 0.41, 0.55)]
+    assert levels == ["at_risk"] * 7
+    # Staying well below for a while does bring it down, one level at a time.
+    assert turn(0.2)[1] == "at_risk"
+    assert turn(0.2)[1] == "watch"
+
+
+def test_level_falls_after_the_call_calms_down() -> None:
+    call = Call()
+    call.say("customer", "get me a manager now", NEGATIVE, (("manager_demand", 1.0),))
+    peak = call.say("customer", "i am cancelling", NEGATIVE, (("cancel_threat", 1.0),))
+    assert peak.level in ("at_risk", "escalated")
+    for _ in range(10):
+        call.say("agent", "i have refunded you in full")
+        risk = call.say("customer", "oh thank you that is great", (0.01, 0.1, 0.89))
+    assert risk.level == "calm"
+    assert call.scorer.max_level == peak.level
+
+
+def test_reasons_in_the_board_language() -> None:
+    call = Call(language="ro")
+    risk = call.say(
+        "customer", "vreau sa vorbesc cu un manager", NEGATIVE, (("manager_demand", 0.9),)
+    )
+    assert risk.reasons[0] == "a cerut un manager"
+    assert reason_text("falling", "id", 3) == "sentimen menurun selama 3 giliran"
+    assert reason_text("louder", "xx") == "louder than at the start"
+
+
+def test_same_inputs_same_risks() -> None:
+    def run() -> list[tuple[float, str, tuple[str, ...]]]:
+        call = Call()
+        out = []
+        for i in range(8):
+            intents = (("hold_complaint", 0.8),) if i == 3 else ()
+            r = call.say("customer", "turn", (0.1 * i, 0.9 - 0.1 * i, 0.1), intents, loud=-26 + i)
+            out.append((r.risk, r.level, r.reasons))
+        return out
+
+    assert run() == run()
+
+
+def test_config_validation_names_the_field() -> None:
+    bad = RiskConfig(thresholds=(50.0, 40.0, 90.0), intent_decay=1.5, intent_points={"nope": 3.0})
+    fields = {f for f, _ in bad.validate()}
+    assert fields == {"thresholds", "intent_decay", "intent_points"}
+    assert RiskConfig().validate() == []
