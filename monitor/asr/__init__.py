@@ -1,0 +1,75 @@
+"""Streaming speech recognition: engines behind one Recognizer protocol.
+
+    engine = load_engine("auto")            # one model per process, shared
+    rec = engine.new_recognizer()           # one per channel per call
+    hyps = rec.accept(samples, start)       # float32 mono at engine.sample_rate
+    hyps += rec.finish()
+
+:class:`monitor.asr.transcriber.CallTranscriber` drives both parties of a call.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from monitor.asr.base import (
+    AsrError,
+    DamagedModelError,
+    Engine,
+    EngineUnavailableError,
+    FetchError,
+    Hypothesis,
+    ModelNotFoundError,
+    Recognizer,
+)
+
+ENGINES = ("auto", "vosk", "whisper")
+
+_loaded: dict[tuple[str, str], Engine] = {}
+_load_lock = threading.Lock()
+
+
+def load_engine(name: str = "auto", model_path: str | Path | None = None) -> Engine:
+    """The engine ``name`` with its model loaded once per process (later calls share it)."""
+    # Imported here so `python -m monitor.asr.models` does not import itself twice.
+    from monitor.asr.models import FETCH_HINT, auto_engine_name, resolve_vosk_model
+
+    if name not in ENGINES:
+        raise ValueError(f"unknown ASR engine {name!r}; choose one of {', '.join(ENGINES)}")
+    if name == "auto":
+        name = "vosk" if model_path is not None else auto_engine_name()
+    with _load_lock:
+        if name == "vosk":
+            path = resolve_vosk_model(model_path)
+            if path is None:
+                raise ModelNotFoundError(
+                    "no Vosk model found (looked at VOSK_MODEL_PATH, models/vosk-*, "
+                    f"~/.cache/vosk/vosk-*); {FETCH_HINT}"
+                )
+            key = ("vosk", str(path.resolve()))
+            if key not in _loaded:
+                from monitor.asr.vosk_engine import VoskEngine
+
+                _loaded[key] = VoskEngine(path)
+            return _loaded[key]
+        key = ("whisper", str(model_path or ""))
+        if key not in _loaded:
+            from monitor.asr.whisper_engine import WhisperEngine
+
+            _loaded[key] = WhisperEngine(model_path)
+        return _loaded[key]
+
+
+__all__ = [
+    "ENGINES",
+    "AsrError",
+    "DamagedModelError",
+    "Engine",
+    "EngineUnavailableError",
+    "FetchError",
+    "Hypothesis",
+    "ModelNotFoundError",
+    "Recognizer",
+    "load_engine",
+]
