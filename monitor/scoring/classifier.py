@@ -1,0 +1,159 @@
+"""The utterance text classifier: MiniLM encoder, a sentiment head and a multi-label intent head.
+
+One shared encoder (mean-pooled MiniLM-L6) feeds two linear heads: a 3-way softmax for
+sentiment (negative/neutral/positive) and an 8-way sigmoid for the escalation intents, so a turn
+can carry several intents and "none" is simply all of them low. One forward pass gives both.
+The weights are trained by :mod:`monitor.scoring.train` and stored in ``models/text-classifier``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from monitor.events import INTENTS
+from monitor.scoring.data.calls import asr_style
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_MODEL_DIR = REPO_ROOT / "models" / "text-classifier"
+WEIGHTS_FILE = "model.safetensors"
+META_FILE = "classifier.json"
+MAX_TOKENS = 64
+
+_URL = re.compile(r"https?://\S+|www\.\S+")
+_MENTION = re.compile(r"(^|\s)(rt\s+)?@\w+:?")
+_NON_TEXT = re.compile(r"[^a-z0-9\s'.,?!-]")
+
+
+def normalize(text: str) -> str:
+    """Map any input (ASR output, a tweet, a typed sentence) to the ASR style the model sees.
+
+    Lowercase, no URLs or @handles, no punctuation, numbers as words. Training and inference
+    both go through here, so the model never depends on punctuation the recognizers do not emit.
+    """
+    text = _URL.sub(" ", text.lower())
+    text = _MENTION.sub(" ", text)
+    text = text.replace("#", " ").replace("&amp;", " and ")
+    text = _NON_TEXT.sub(" ", text)
+    return asr_style(text)
+
+
+@dataclass(frozen=True, slots=True)
+class TextScores:
+    probabilities: tuple[float, float, float]  # negative, neutral, positive
+    intents: dict[str, float]  # every name in monitor.events.INTENTS -> probability
+
+    @property
+    def sentiment(self) -> str:
+        best = max(range(3), key=self.probabilities.__getitem__)
+        return ("negative", "neutral", "positive")[best]
+
+
+class TextModel(nn.Module):
+    """Encoder + mean pooling + two heads. Used by training and by inference alike."""
+
+    def __init__(self, encoder: nn.Module, hidden: int, n_intents: int = len(INTENTS)) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.dropout = nn.Dropout(0.1)
+        self.sentiment_head = nn.Linear(hidden, 3)
+        self.intent_head = nn.Linear(hidden, n_intents)
+
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+        pooled = self.dropout(pooled)
+        return self.sentiment_head(pooled), self.intent_head(pooled)
+
+
+class ModelNotFoundError(FileNotFoundError):
+    """The trained classifier is not where it should be."""
+
+
+class TextClassifier:
+    """Loads the trained model from disk and scores batches of utterances (sync, CPU)."""
+
+    def __init__(
+        self, model: TextModel, tokenizer: Any, meta: dict[str, Any], path: Path, quantized: bool
+    ) -> None:
+        self._model = model
+        self._tokenizer = tokenizer
+        self.meta = meta
+        self.path = path
+        self.quantized = quantized
+        self.intent_names: tuple[str, ...] = tuple(meta["intents"])
+        self.thresholds: dict[str, float] = dict(meta.get("thresholds", {}))
+
+    @classmethod
+    def load(cls, path: Path | None = None, quantize: bool = True) -> TextClassifier:
+        """Load ``models/text-classifier`` (or ``path``); int8-quantise the linear layers.
+
+        Raises ModelNotFoundError naming the path and the fix when the weights are missing.
+        """
+        from safetensors.torch import load_file
+        from transformers import AutoTokenizer, BertConfig, BertModel
+
+        model_dir = Path(path) if path is not None else DEFAULT_MODEL_DIR
+        weights = model_dir / WEIGHTS_FILE
+        meta_file = model_dir / META_FILE
+        if not weights.is_file() or not meta_file.is_file():
+            raise ModelNotFoundError(
+                f"text classifier not found in {model_dir} (need {WEIGHTS_FILE} and {META_FILE}). "
+                "The weights ship with the repository under models/text-classifier; if they are "
+                "missing, restore them with `git checkout -- models/` or retrain with "
+                "`callmon models train` / `make models` (python -m monitor.scoring.train)."
+            )
+        meta = json.loads(meta_file.read_text())
+        if tuple(meta["intents"]) != INTENTS:
+            raise ValueError(
+                f"{meta_file} was trained for intents {meta['intents']}, but "
+                f"monitor.events.INTENTS is {list(INTENTS)}; retrain with `make models`."
+            )
+        config = BertConfig.from_pretrained(str(model_dir))
+        model = TextModel(BertModel(config, add_pooling_layer=False), config.hidden_size)
+        state = {k: v.float() for k, v in load_file(str(weights)).items()}
+        model.load_state_dict(state)
+        model.eval()
+        if quantize:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # torch.ao deprecation notice; still supported
+                model = torch.ao.quantization.quantize_dynamic(
+                    model, {nn.Linear}, dtype=torch.qint8
+                )
+        tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+        return cls(model, tokenizer, meta, model_dir, quantize)
+
+    def predict(self, texts: Sequence[str]) -> list[TextScores]:
+        """Score a batch in one forward pass; order is preserved. Empty text -> neutral."""
+        if not texts:
+            return []
+        cleaned = [normalize(t) or "" for t in texts]
+        batch = self._tokenizer(
+            cleaned, padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt"
+        )
+        with torch.inference_mode():
+            sent_logits, intent_logits = self._model(batch["input_ids"], batch["attention_mask"])
+            sent = torch.softmax(sent_logits.float(), dim=-1).tolist()
+            intents = torch.sigmoid(intent_logits.float()).tolist()
+        out: list[TextScores] = []
+        for text, s, i in zip(cleaned, sent, intents, strict=True):
+            if not text:
+                out.append(TextScores((0.0, 1.0, 0.0), dict.fromkeys(self.intent_names, 0.0)))
+                continue
+            probs = (float(s[0]), float(s[1]), float(s[2]))
+            out.append(TextScores(probs, dict(zip(self.intent_names, map(float, i), strict=True))))
+        return out
+
+    def threshold(self, intent: str) -> float:
+        return self.thresholds.get(intent, 0.5)

