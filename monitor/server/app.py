@@ -18,6 +18,7 @@ import contextlib
 import itertools
 import logging
 import re
+import socket
 import time
 from collections import deque
 from collections.abc import Hashable, Sequence
@@ -61,7 +62,7 @@ _ws_log = logging.getLogger("monitor.server.ws")
 _ws_log.addFilter(_RedactTokens())
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)  # identity semantics: clients live in a set
 class _Client:
     name: str
     ws: ServerConnection
@@ -117,6 +118,7 @@ class MonitorServer:
         self._stopping = False
         self._bus_dropped = 0
         self.closed_slow = 0  # clients closed with 1013
+        self._gone_high_water = 0
 
     # ---- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:
@@ -217,7 +219,7 @@ class MonitorServer:
         return {
             "clients": len(self._clients),
             "bus_dropped": self._bus_dropped,
-            "outbox_high_water": max((b.high_water for b in boxes), default=0),
+            "outbox_high_water": max([self._gone_high_water, *(b.high_water for b in boxes)]),
             "conflated": sum(b.conflated for b in boxes),
             "resyncs": sum(b.resyncs for b in boxes),
             "closed_slow": self.closed_slow,
@@ -243,6 +245,9 @@ class MonitorServer:
                     if text is None:
                         text = wire.to_json(event)
                     client.push(text, key)
+            # let the senders run between events: a burst from the pipeline then reaches the
+            # sockets as it comes instead of piling up in every outbox at once
+            await asyncio.sleep(0)
 
     async def _send_loop(self, client: _Client) -> None:
         ws, cfg = client.ws, self.config
@@ -265,6 +270,8 @@ class MonitorServer:
                 await asyncio.wait_for(ws.send(text), cfg.send_timeout_s)
             except TimeoutError:
                 await self._close_slow(client, "client too slow: not reading")
+                return
+            except ConnectionClosed:
                 return
             client.sent += 1
 
@@ -346,7 +353,12 @@ class MonitorServer:
             allowance=rate,
         )
         if role.kind != "ingest":
-            client.outbox.request_resync()  # the first message is the snapshot
+            client.outbox.request_resync(initial=True)  # the first message is the snapshot
+        sock = ws.transport.get_extra_info("socket")
+        if sock is not None and self.config.send_buffer_bytes:
+            # a fixed kernel send buffer per client: a stalled reader is noticed after
+            # send_buffer_bytes, not after the kernel's autotuned megabytes
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.config.send_buffer_bytes)
         self._clients.add(client)
         log.info("%s connected", client.name)
         sender = asyncio.create_task(self._send_loop(client), name=f"send-{client.name}")
@@ -356,6 +368,7 @@ class MonitorServer:
             pass
         finally:
             self._clients.discard(client)
+            self._gone_high_water = max(self._gone_high_water, client.outbox.high_water)
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sender

@@ -61,6 +61,7 @@ class ServerConfig:
     outbox_size: int = 512  # per client; overflow -> a fresh snapshot replaces the backlog
     max_resyncs_per_minute: int = 6  # a client that needs more is closed with 1013
     send_timeout_s: float = 10.0  # one frame stuck longer than this -> close 1013
+    send_buffer_bytes: int = 262_144  # kernel send buffer per client (SO_SNDBUF); 0 = autotune
     bus_queue_size: int = 20_000  # the server's own subscription to the bus
     max_ended_calls: int = 50  # ended calls kept in the board state
     max_utterances_per_call: int = 300

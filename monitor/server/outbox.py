@@ -57,14 +57,17 @@ class ClientOutbox:
             self._keyed[key] = entry
         self.high_water = max(self.high_water, len(self._items))
 
-    def request_resync(self) -> None:
-        """Drop the backlog; the next pop() is RESYNC (send a fresh snapshot)."""
+    def request_resync(self, *, initial: bool = False) -> None:
+        """Drop the backlog; the next pop() is RESYNC (send a fresh snapshot).
+
+        ``initial``: the snapshot a new client starts with, not counted as a resync.
+        """
         self.dropped += len(self._items)
         self._items.clear()
         self._keyed.clear()
         if not self._resync:
             self._resync = True
-            self.resyncs += 1
+            self.resyncs += 0 if initial else 1
 
     def pop(self) -> str | None:
         """The next message, RESYNC, or None when empty."""
