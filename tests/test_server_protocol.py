@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 import logging
+import socket
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator
@@ -353,7 +353,7 @@ async def test_200_concurrent_boards_receive_every_event(h: Harness):
     try:
         for ws in clients:
             await snapshot_of(ws)
-        events = call_events("c1", "a1", n_utts=10) + [ev.CallEnded("c1", 40.0)]
+        events = [*call_events("c1", "a1", n_utts=10), ev.CallEnded("c1", 40.0)]
 
         async def collect(ws: ClientConnection) -> list[str]:
             got = await recv_until(ws, lambda m: m["type"] == "call_ended", timeout=60)
