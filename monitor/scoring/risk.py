@@ -134,6 +134,12 @@ REASON_TEXT: dict[str, dict[str, str]] = {
         "ms": "mencelah agen {n} kali",
         "ro": "a întrerupt agentul de {n} ori",
     },
+    "interrupted_once": {
+        "en": "interrupted the agent",
+        "id": "memotong pembicaraan agen",
+        "ms": "mencelah agen",
+        "ro": "a întrerupt agentul",
+    },
     "hold": {
         "en": "silence or hold of {n} s",
         "id": "hening atau ditahan {n} detik",
@@ -153,6 +159,8 @@ def reason_text(kind: str, language: str = "en", n: int | None = None) -> str:
     """The words for one reason, in ``language`` (English when the language is unknown)."""
     templates = REASON_TEXT[kind]
     template = templates.get(language, templates["en"])
+    if kind == "interrupting" and n == 1:
+        return REASON_TEXT["interrupted_once"].get(language, REASON_TEXT["interrupted_once"]["en"])
     return template.format(n=n) if n is not None else template
 
 
