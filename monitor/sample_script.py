@@ -95,8 +95,6 @@ def load_script(path: Path) -> CallScript:
     if name != path.stem:
         raise ScriptError(f"{path}: name {name!r} must match the file name {path.stem!r}")
     language = fields.text("language")
-    if language != "en":
-        raise ScriptError(f"{path}: language {language!r}: the TTS voices speak only 'en'")
     expected = fields.choice("expected", EXPECTED)
     intents = tuple(fields.get("expected_intents", list, []))
     for intent in intents:
@@ -109,6 +107,12 @@ def load_script(path: Path) -> CallScript:
     if not raw_turns:
         raise ScriptError(f"{path}: turns: a script needs at least one [[turns]] entry")
     turns = tuple(_turn(path, i, t) for i, t in enumerate(raw_turns))
+    customer, agent = _voice(path, voices, "customer"), _voice(path, voices, "agent")
+    if language != "en" and "hibari" in (customer.engine, agent.engine):
+        raise ScriptError(
+            f"{path}: language {language!r}: hibari speaks only English; use engine = 'espeak' "
+            "with a voice of that language (e.g. voice = 'id' or 'ro')"
+        )
     if turns[0].overlap or turns[0].hold:
         raise ScriptError(f"{path}: turns[0]: the first turn cannot overlap or follow a hold")
     return CallScript(
@@ -120,8 +124,8 @@ def load_script(path: Path) -> CallScript:
         queue=fields.text("queue"),
         expected=expected,
         expected_intents=intents,
-        customer_voice=_voice(path, voices, "customer"),
-        agent_voice=_voice(path, voices, "agent"),
+        customer_voice=customer,
+        agent_voice=agent,
         turns=turns,
         path=path,
         digest=hashlib.sha256(raw).hexdigest(),

@@ -286,6 +286,20 @@ def test_render_all_skips_up_to_date_calls(tmp_path: Path) -> None:
     assert samples.main(["render", "--scripts", str(tmp_path / "none")]) == 2
 
 
+def test_other_languages_need_an_espeak_voice(tmp_path: Path) -> None:
+    body = turn("customer", "Saya sudah menunggu satu jam.", mood="angry")
+    text = write_script(tmp_path, "indo", body).read_text().replace('"en"', '"id"')
+    (tmp_path / "indo.toml").write_text(text)
+    with pytest.raises(ScriptError, match="hibari speaks only English"):
+        load_script(tmp_path / "indo.toml")
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
+    espeak = text.replace('"hibari"', '"espeak"').replace('"heart"', '"id"')
+    (tmp_path / "indo.toml").write_text(espeak)
+    call = render(load_script(tmp_path / "indo.toml"), tmp_path / "indo.wav")
+    assert call.turns[0].end - call.turns[0].start > 1.0
+
+
 @pytest.mark.slow
 def test_every_bundled_call_renders_to_60_to_150_seconds(tmp_path: Path) -> None:
     for call in render_all(tmp_path):
