@@ -10,6 +10,7 @@ real pipeline with the real classifier is measured by `make eval` (eval/eval_cal
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
@@ -68,7 +69,17 @@ class Played:
     rules: CallRules
 
 
-def play(script: CallScript, playbook: Playbook) -> Played:
+ScoreFn = Callable[[FinalUtterance, str], UtteranceScore]
+
+
+def by_hand(utt: FinalUtterance, mood: str) -> UtteranceScore:
+    """Sentiment from the scripted mood, intents from unmistakable keywords."""
+    probs, intents = score_turn(utt.text, mood)
+    label = ("negative", "neutral", "positive")[max(range(3), key=lambda i: probs[i])]
+    return UtteranceScore(utt.call_id, utt.seq, utt.speaker, utt.end, label, probs, intents)  # type: ignore[arg-type]
+
+
+def play(script: CallScript, playbook: Playbook, score_fn: ScoreFn = by_hand) -> Played:
     call_id = script.name
     rules = CallRules(
         playbook, CallStarted(call_id, script.name, script.agent_id, language=script.language)
@@ -112,9 +123,7 @@ def play(script: CallScript, playbook: Playbook) -> Played:
         )
         text = turn.text.lower()
         utt = FinalUtterance(call_id, turn.speaker, seq, text, start, end, features=features)
-        probs, intents = score_turn(turn.text, turn.mood)
-        label = ("negative", "neutral", "positive")[max(range(3), key=lambda i: probs[i])]
-        score = UtteranceScore(call_id, seq, turn.speaker, end, label, probs, intents)  # type: ignore[arg-type]
+        score = score_fn(utt, turn.mood)
         events.extend(rules.on_utterance(utt, score))
         last_end[turn.speaker] = end
         clock = max(clock, end)
@@ -177,3 +186,40 @@ def test_escalating_call_coaches_the_agent(playbook: Playbook) -> None:
     cards = [e.trigger for e in played.events if isinstance(e, PromptCard)]
     assert "defensive" in cards or "dont_know" in cards or "vague_time" in cards, cards
     assert len(cards) <= 10  # never a flood
+
+
+@pytest.fixture(scope="module")
+def real_scorer() -> ScoreFn:
+    """The model helper's real classifier (skipped until its weights are in models/)."""
+    try:
+        from monitor.scoring.classifier import TextClassifier
+        from monitor.scoring.service import UtteranceScorer
+
+        scorer = UtteranceScorer(TextClassifier.load())
+    except (ImportError, FileNotFoundError, OSError) as exc:
+        pytest.skip(f"real text classifier not available: {exc}")
+
+    def score(utt: FinalUtterance, mood: str) -> UtteranceScore:
+        return scorer.score_batch([(utt, "en")])[0]
+
+    return score
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(SCRIPTS))
+def test_samples_with_the_real_classifier(
+    playbook: Playbook, real_scorer: ScoreFn, name: str
+) -> None:
+    script = SCRIPTS[name]
+    played = play(script, playbook, real_scorer)
+    alerts = [e for e in played.events if isinstance(e, Alert)]
+    risks = [
+        (round(e.at, 1), e.risk, e.level, e.reasons[:2])
+        for e in played.events
+        if isinstance(e, CallRisk)
+    ]
+    if script.expected == "calm":
+        assert alerts == [], (alerts, risks)
+    if played.blowup_start is not None:
+        warned = first_warning(played.events)
+        assert warned is not None and warned < played.blowup_start, risks
