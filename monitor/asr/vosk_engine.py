@@ -1,8 +1,8 @@
 """Vosk (Kaldi) streaming recognition: one shared model, one KaldiRecognizer per channel.
 
-Vosk gives partials while a person speaks, finals with word times and confidences, and
-its own endpointing (the model's ``conf/model.conf`` trailing-silence rules). Audio is fed in
-100 ms blocks so an endpoint inside a long chunk is found where it happens.
+Vosk gives partials while a person speaks and finals with word times and confidences. Only
+speech goes to Kaldi (see :class:`VoskRecognizer`), in 100 ms blocks so an endpoint of Vosk's
+own inside a long chunk is found where it happens.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from monitor.asr.base import (
     check_chunk,
     to_pcm16,
 )
+from monitor.asr.endpoint import Endpointer
 from monitor.asr.models import check_vosk_model
 from monitor.events import Word
 
@@ -64,75 +65,121 @@ class VoskEngine:
         return VoskRecognizer(self)
 
 
-def _words(result: dict[str, Any], clock: StreamClock) -> tuple[Word, ...]:
-    origin = clock.origin or 0.0
-    return tuple(
-        Word(
-            text=str(w["word"]),
-            start=round(origin + float(w["start"]), 3),
-            end=round(origin + float(w["end"]), 3),
-            confidence=round(float(w["conf"]), 3) if "conf" in w else None,
-        )
-        for w in result.get("result", [])
-    )
-
-
 class VoskRecognizer:
+    """Vosk behind the shared :class:`Endpointer`: only speech is fed to Kaldi.
+
+    Skipping silence saves most of the CPU of a call (each party is silent more than half
+    the time) and gives a dependable endpoint (the pause length of the Endpointer) on top
+    of Vosk's own rules, which the Python API cannot tune. Vosk counts time in samples fed,
+    so each utterance remembers where its first fed sample lies in the stream.
+    """
+
     def __init__(self, engine: VoskEngine) -> None:
         self.engine = engine
         self._rec = engine._vosk.KaldiRecognizer(engine.model, engine.sample_rate)
         self._rec.SetWords(True)
         self._rec.SetPartialWords(True)
         self._clock = StreamClock(engine.sample_rate)
+        self._endpointer = Endpointer(engine.sample_rate)
         self._block = int(BLOCK_S * engine.sample_rate)
+        self._buf = np.zeros(0, dtype=np.float32)
+        self._buf_start = 0  # stream sample index of _buf[0]
+        self._in_utterance = False
+        self._fed_to = 0  # stream sample index up to which this utterance went to Kaldi
+        self._kaldi_fed = 0  # samples Kaldi has seen in all (its clock)
+        self._offset = 0  # stream index = Kaldi index + offset, for the open utterance
         self._last_partial = ""
-        self._utterance_start: float | None = None
         self._finished = False
 
     def accept(self, samples: np.ndarray, start: float) -> list[Hypothesis]:
         if self._finished:
             raise RuntimeError("accept() after finish(): use a new recognizer for a new stream")
         audio = self._clock.align(check_chunk(samples), start)
-        fed_before = self._clock.fed - audio.size
+        self._buf = np.concatenate([self._buf, audio])
         out: list[Hypothesis] = []
-        for off in range(0, audio.size, self._block):
-            block = audio[off : off + self._block]
-            if self._rec.AcceptWaveform(to_pcm16(block)):
-                end = self._clock.time_of(fed_before + off + block.size)
-                hyp = self._final(json.loads(self._rec.Result()), end)
-                if hyp is not None:
-                    out.append(hyp)
-        partial = self._partial(self._clock.time_of(self._clock.fed))
-        if partial is not None:
-            out.append(partial)
+        for b in self._endpointer.push(audio):
+            if b.kind == "start":
+                self._in_utterance = True
+                self._fed_to = max(b.sample, self._buf_start)
+                self._offset = self._fed_to - self._kaldi_fed
+            elif self._in_utterance:
+                out += self._feed_until(b.sample)
+                out += self._close(self._rec.FinalResult())
+                self._in_utterance = False
+        if self._in_utterance:
+            out += self._feed_until(self._clock.fed)
+            partial = self._partial()
+            if partial is not None:
+                out.append(partial)
+        self._trim()
         return out
 
     def finish(self) -> list[Hypothesis]:
         if self._finished:
             return []
         self._finished = True
-        hyp = self._final(json.loads(self._rec.FinalResult()), self._clock.time_of(self._clock.fed))
-        return [hyp] if hyp is not None else []
+        out: list[Hypothesis] = []
+        for b in self._endpointer.flush():
+            if b.kind == "end" and self._in_utterance:
+                out += self._feed_until(b.sample)
+        if self._in_utterance:
+            out += self._close(self._rec.FinalResult())
+        self._in_utterance = False
+        self._buf = np.zeros(0, dtype=np.float32)
+        return out
 
-    def _partial(self, now: float) -> Hypothesis | None:
+    def _feed_until(self, stop: int) -> list[Hypothesis]:
+        out: list[Hypothesis] = []
+        while self._fed_to < stop:
+            hi = min(stop, self._fed_to + self._block)
+            block = self._buf[self._fed_to - self._buf_start : hi - self._buf_start]
+            self._fed_to = hi
+            self._kaldi_fed += block.size
+            if self._rec.AcceptWaveform(to_pcm16(block)):  # Vosk's own endpoint
+                out += self._close(self._rec.Result())
+        return out
+
+    def _time(self, kaldi_seconds: float) -> float:
+        sr = self.engine.sample_rate
+        return round(self._clock.time_of(round(kaldi_seconds * sr) + self._offset), 3)
+
+    def _words(self, items: list[dict[str, Any]]) -> tuple[Word, ...]:
+        return tuple(
+            Word(
+                text=str(w["word"]),
+                start=self._time(float(w["start"])),
+                end=self._time(float(w["end"])),
+                confidence=round(float(w["conf"]), 3) if "conf" in w else None,
+            )
+            for w in items
+        )
+
+    def _partial(self) -> Hypothesis | None:
         result = json.loads(self._rec.PartialResult())
         text = str(result.get("partial", "")).strip()
         if not text or text == self._last_partial:
             return None
         self._last_partial = text
-        words = _words({"result": result.get("partial_result", [])}, self._clock)
-        if self._utterance_start is None:
-            self._utterance_start = words[0].start if words else now
-        return Hypothesis(text, self._utterance_start, now, final=False)
+        words = self._words(result.get("partial_result", []))
+        now = self._clock.time_of(self._fed_to)
+        start = words[0].start if words else now
+        return Hypothesis(text, min(start, now), now, final=False)
 
-    def _final(self, result: dict[str, Any], at: float) -> Hypothesis | None:
+    def _close(self, raw: str) -> list[Hypothesis]:
         self._last_partial = ""
-        first = self._utterance_start
-        self._utterance_start = None
+        result = json.loads(raw)
         text = str(result.get("text", "")).strip()
-        if not text:
-            return None
-        words = _words(result, self._clock)
-        start = words[0].start if words else (first if first is not None else at)
-        end = words[-1].end if words else at
-        return Hypothesis(text, start, end, final=True, words=words)
+        words = self._words(result.get("result", []))
+        if not text or not words:
+            return []
+        return [Hypothesis(text, words[0].start, words[-1].end, final=True, words=words)]
+
+    def _trim(self) -> None:
+        # Keep the unfed part of an open utterance, or 1 s of history for the pre-roll.
+        keep_from = (
+            self._fed_to if self._in_utterance else self._clock.fed - self.engine.sample_rate
+        )
+        drop = keep_from - self._buf_start
+        if drop > 0:
+            self._buf = self._buf[drop:]
+            self._buf_start += drop
