@@ -189,6 +189,10 @@ function renderCurve(call) {
       class: "sentiment", fill: "none", stroke: "#22a", "stroke-width": 2,
       points: call.risks.map((r) => `${x(r.at)},${ySent(r.sentiment)}`).join(" "),
     }));
+    for (const r of call.risks) {
+      svg.append(svgEl("circle", { class: "risk-point", cx: x(r.at), cy: yRisk(r.risk), r: 2.5, fill: "#c22" }));
+      svg.append(svgEl("circle", { class: "sentiment-point", cx: x(r.at), cy: ySent(r.sentiment), r: 2.5, fill: "#22a" }));
+    }
   } else if (call.scores.length) {
     const cust = call.scores.filter((s) => s.speaker === "customer");
     svg.append(svgEl("polyline", {
@@ -270,9 +274,13 @@ function updatePosition(t) {
     head.setAttribute("x1", state.x(t));
     head.setAttribute("x2", state.x(t));
   }
+  // the line being said, or (in a pause) the last one said: what the moment refers to
+  let current = null;
   for (const li of document.querySelectorAll("#transcript li")) {
-    const on = t >= Number(li.dataset.start) && t < Number(li.dataset.end);
-    li.classList.toggle("current", on);
+    if (Number(li.dataset.start) <= t + 1e-3) current = li;
+  }
+  for (const li of document.querySelectorAll("#transcript li")) {
+    li.classList.toggle("current", li === current);
   }
 }
 

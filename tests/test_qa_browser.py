@@ -1,0 +1,163 @@
+"""The QA page in headless Chromium, served by the real MonitorServer with the store's API:
+search finds a call by a phrase, the curve renders, clicking an alert marker moves the audio."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from monitor import events as ev
+from monitor.bus import EventBus
+from monitor.server import MonitorServer, ServerConfig
+from monitor.store.db import CallStore
+from monitor.store.example import example_audio, example_call
+from monitor.store.http import make_handler
+from monitor.store.redact import redact_event
+
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run",
+        "--autoplay-policy=no-user-gesture-required"]  # fmt: skip
+TOKENS = {"qa-supervisor-token-0123": "supervisor"}
+RATE = 16_000
+
+
+@pytest.fixture
+async def qa_server(tmp_path: Path) -> AsyncIterator[str]:
+    store = CallStore(tmp_path / "calls.db")
+    writer = store.open_audio("call-1", RATE, 2)
+    writer.write(example_audio(RATE))
+    for e in example_call("call-1", name="refund escalation"):
+        store.persist(redact_event(e))
+    store.persist(ev.CallStarted("calm-1", "calm billing", "agent-2"))
+    store.persist(ev.FinalUtterance("calm-1", "customer", 0, "thanks, all sorted", 0.5, 2.0))
+    store.persist(ev.UtteranceScore("calm-1", 0, "customer", 2.0, "positive", (0.05, 0.15, 0.8)))
+    store.persist(ev.CallRisk("calm-1", 2.0, 3.0, "calm", 0.75))
+    store.persist(ev.CallEnded("calm-1", 3.0))
+    server = MonitorServer(
+        EventBus(), ServerConfig(port=0, tokens=TOKENS), http_handlers=[make_handler(store)]
+    )
+    await server.start()
+    try:
+        yield f"http://127.0.0.1:{server.port}"
+    finally:
+        await server.stop(timeout=2.0)
+        store.close()
+
+
+@pytest.fixture
+async def page() -> AsyncIterator[Any]:
+    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
+        pytest.skip("no Chromium at /usr/bin/chromium (apt-get install chromium)")
+    try:
+        from playwright.async_api import async_playwright
+    except ImportError as exc:
+        pytest.skip(f"playwright is not installed: {exc}")
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        pg = await browser.new_page()
+        pg.errors = []  # type: ignore[attr-defined]
+        pg.on("pageerror", lambda exc: pg.errors.append(str(exc)))  # type: ignore[attr-defined]
+        pg.on("console", lambda m: _console(pg, m))
+        pg.on("response", lambda r: _response(pg, r))
+        try:
+            yield pg
+        finally:
+            await browser.close()
+
+
+def _console(page: Any, message: Any) -> None:
+    # failed loads are judged by _response (the favicon is allowed to be missing)
+    if message.type == "error" and not message.text.startswith("Failed to load resource"):
+        page.errors.append(message.text)
+
+
+def _response(page: Any, response: Any) -> None:
+    if response.status >= 400 and not response.url.endswith("/favicon.ico"):
+        page.errors.append(f"{response.status} {response.url}")
+
+
+async def until(page: Any, expression: str, timeout: float = 15.0) -> None:
+    """Poll a JS expression from the test side: the page's CSP forbids the in-page eval that
+    page.wait_for_function needs."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await page.evaluate(expression):
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for: {expression}")
+        await asyncio.sleep(0.05)
+
+
+async def test_search_curve_and_seek(qa_server: str, page: Any) -> None:
+    await page.goto(qa_server + "/qa.html")
+    await page.wait_for_selector("#calls tbody tr >> nth=1")  # both calls listed
+    assert await page.locator("#calls tbody tr").count() == 2
+
+    # search by a phrase from the transcript
+    await page.fill("input[name=q]", "speak to your manager")
+    await page.click("#search button[type=submit]")
+    await until(page, "document.querySelectorAll('#calls tbody tr').length === 1")
+    row = page.locator("#calls tbody tr")
+    assert await row.get_attribute("data-call-id") == "call-1"
+    assert "speak to your manager" in (await row.inner_text())
+
+    # filters: lowest sentiment >= 0.5 finds only the calm call
+    await page.fill("input[name=q]", "")
+    await page.fill("input[name=min_sentiment]", "0.5")
+    await page.click("#search button[type=submit]")
+    await until(page, "document.querySelector('#calls tbody tr')?.dataset.callId === 'calm-1'")
+    await page.fill("input[name=min_sentiment]", "")
+    await page.fill("input[name=alert]", "abuse")
+    await page.click("#search button[type=submit]")
+    await until(
+        page,
+        "document.querySelectorAll('#calls tbody tr').length === 1 &&"
+        " document.querySelector('#calls tbody tr').dataset.callId === 'call-1'",
+    )
+
+    # open the call: the curve renders with one point per risk update, and the markers
+    await row.click()
+    await page.wait_for_selector("#curve-svg polyline.risk")
+    points = await page.get_attribute("#curve-svg polyline.risk", "points")
+    assert points is not None and len(points.split()) == 8
+    box = await page.locator("#curve-svg").bounding_box()
+    assert box is not None and box["width"] > 300 and box["height"] > 50
+    assert await page.locator("#curve-svg .alert-marker").count() == 2
+    assert await page.locator("#curve-svg .card-marker").count() == 2
+    assert await page.locator("#transcript li").count() == 8
+    assert "[card]" in await page.inner_text("#transcript")
+
+    # the audio is loaded; clicking the critical alert's marker seeks to it
+    await until(page, "document.querySelector('#player').readyState >= 1")
+    duration = await page.evaluate("document.querySelector('#player').duration")
+    assert duration == pytest.approx(29.0, abs=0.1)
+    assert await page.evaluate("document.querySelector('#player').currentTime") == 0
+    await page.click("#curve-svg .alert-marker[data-alert-id='call-1:a2']")
+    await until(page, "Math.abs(document.querySelector('#player').currentTime - 22.0) < 0.05")
+    # the transcript follows the audio position
+    await page.wait_for_selector("#transcript li.current")
+    assert "useless" in await page.inner_text("#transcript li.current")
+    await page.click("#curve-svg .alert-marker[data-alert-id='call-1:a1']")
+    await until(page, "Math.abs(document.querySelector('#player').currentTime - 13.0) < 0.05")
+    # and clicking a transcript line seeks too
+    await page.click("#transcript li >> nth=6")
+    await until(page, "Math.abs(document.querySelector('#player').currentTime - 22.5) < 0.05")
+    assert await page.get_attribute("#report-link", "href") == "/api/calls/call-1/report.html"
+    assert not await page.locator("#incident-link").is_hidden()
+    assert page.errors == []
+
+
+async def test_call_without_audio_says_so(qa_server: str, page: Any) -> None:
+    await page.goto(qa_server + "/qa.html#call=calm-1")
+    await page.wait_for_selector("#curve-svg polyline.sentiment", state="attached")
+    assert await page.locator("#curve-svg circle.sentiment-point").count() == 1
+    await page.wait_for_selector("#audio-note:not([hidden])")
+    assert "No recording" in await page.inner_text("#audio-note")
+    assert await page.locator("#incident-link").is_hidden()
+    assert page.errors == []
