@@ -92,8 +92,8 @@ def load_script(path: Path) -> CallScript:
         raise ScriptError(f"{path}: cannot read the script as UTF-8 TOML: {exc}") from exc
     fields = _Fields(path, data, "")
     name = fields.text("name")
-    if name != path.stem:
-        raise ScriptError(f"{path}: name {name!r} must match the file name {path.stem!r}")
+    if not name.replace("_", "").replace("-", "").isalnum():
+        raise ScriptError(f"{path}: name {name!r}: use letters, digits, '_' and '-' (a file name)")
     language = fields.text("language")
     expected = fields.choice("expected", EXPECTED)
     intents = tuple(fields.get("expected_intents", list, []))

@@ -359,6 +359,10 @@ def render_all(
     out: list[RenderedCall] = []
     for i, path in enumerate(paths, 1):
         script = load_script(path)
+        if script.name != path.stem:  # one WAV per script: two names alike would overwrite
+            raise ScriptError(
+                f"{path}: name {script.name!r} must match the file name {path.stem!r}"
+            )
         wav = dest_dir / f"{script.name}.wav"
         sidecar = timeline_path_for(wav)
         key = render_key(script, sample_rate)

@@ -164,6 +164,9 @@ def test_missing_fields_and_broken_toml_are_reported(tmp_path: Path) -> None:
     ) + turn("agent", "Hi."))  # fmt: skip
     with pytest.raises(ScriptError, match="agent_id: required field is missing"):
         load_script(path)
+    path.write_text(path.read_text().replace('name = "broken"', 'name = "../etc"'))
+    with pytest.raises(ScriptError, match=r"name '\.\./etc'"):
+        load_script(path)
     with pytest.raises(FileNotFoundError, match="CALLMON_SAMPLE_SCRIPTS"):
         list_scripts(tmp_path / "nowhere")
 
@@ -284,6 +287,9 @@ def test_render_all_skips_up_to_date_calls(tmp_path: Path) -> None:
     assert [c.skipped for c in render_all(dest, scripts_dir=scripts, force=True)] == [False, False]
     assert samples.main(["render", "--dest", str(dest), "--scripts", str(scripts)]) == 0
     assert samples.main(["render", "--scripts", str(tmp_path / "none")]) == 2
+    (scripts / "third.toml").write_text((scripts / "first.toml").read_text())
+    with pytest.raises(ScriptError, match="must match the file name 'third'"):
+        render_all(dest, scripts_dir=scripts)
 
 
 def test_other_languages_need_an_espeak_voice(tmp_path: Path) -> None:
