@@ -402,3 +402,28 @@ def test_board_language_setting_localises_reasons(playbook: Playbook) -> None:
     risk = out[0]
     assert isinstance(risk, CallRisk)
     assert risk.reasons[0] == "meminta bercakap dengan pengurus"
+
+
+def test_jump_straight_to_escalated_raises_one_level_alert(playbook: Playbook) -> None:
+    call = Harness(playbook)
+    out = call.say(
+        "customer",
+        "you idiot i am calling my lawyer",
+        NEGATIVE,
+        (("abuse", 0.95), ("legal_threat", 0.9)),
+    )
+    level_alerts = [
+        e.kind for e in out if isinstance(e, Alert) and e.kind in ("at_risk", "escalated")
+    ]
+    assert level_alerts == ["escalated"]
+    assert call.rules.summary["first_at_risk"] == call.clock
+
+
+def test_hold_reason_says_how_long_it_really_was(playbook: Playbook) -> None:
+    call = Harness(playbook)
+    call.say("agent", "please hold while i check")
+    call.wait(75)
+    out = call.say("agent", "thanks for holding", gap=0.0)
+    risk = out[0]
+    assert isinstance(risk, CallRisk)
+    assert "silence or hold of 75 s" in risk.reasons

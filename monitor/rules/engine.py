@@ -72,6 +72,9 @@ class CallRules:
         """Returns the call's CallRisk, then any Alerts and PromptCards the playbook raises."""
         events: list[Event] = self._due_acknowledgements(utt.start)
         previous = self.scorer.level
+        if self._hold_reported and self._last_speech_end is not None:
+            # the hold is over: the reasons should say how long it really was
+            self.scorer.extend_hold(utt.start - self._last_speech_end)
         heated = 0
         if utt.speaker == "customer":
             heated = len(self.playbook.phrases.find("heated", self.language, utt.text))
@@ -84,9 +87,10 @@ class CallRules:
         if utt.features is not None:
             voice = self._baselines[utt.speaker].compare(utt.features)
         at = utt.end
+        crossing = self._highest_crossing(previous, risk.level)
         for rule in self.playbook.rules:
             if rule.trigger == "risk_level":
-                hit = self._crossed(rule, previous, risk.level)
+                hit = rule is crossing
             elif rule.trigger == "no_acknowledgement":
                 self._track_acknowledgement(rule, utt, score)
                 continue
@@ -123,9 +127,9 @@ class CallRules:
             previous = self.scorer.level
             risk = self.scorer.on_hold(at, silence)
             events.append(risk)
-            for rule in self.playbook.rules:
-                if rule.trigger == "risk_level" and self._crossed(rule, previous, risk.level):
-                    events.extend(self._fire(rule, at))
+            crossing = self._highest_crossing(previous, risk.level)
+            if crossing is not None:
+                events.extend(self._fire(crossing, at))
         for rule in self.playbook.rules:
             if (
                 rule.trigger == "silence"
@@ -168,6 +172,7 @@ class CallRules:
             "language": self.language,
             "max_risk": scorer.max_risk,
             "max_level": scorer.max_level,
+            "first_at_risk": scorer.first_at_risk,
             "final_risk": scorer.current.risk,
             "final_level": scorer.current.level,
             "sentiment": round(scorer.polarity or 0.0, 3),
@@ -185,10 +190,21 @@ class CallRules:
 
     # ---- triggers -----------------------------------------------------------------------
 
-    @staticmethod
-    def _crossed(rule: Rule, previous: RiskLevel, now: RiskLevel) -> bool:
-        target = RISK_LEVELS.index(rule.params["level"])
-        return RISK_LEVELS.index(previous) < target <= RISK_LEVELS.index(now)
+    def _highest_crossing(self, previous: RiskLevel, now: RiskLevel) -> Rule | None:
+        """The risk-level rule for the highest level the call just rose into, if any.
+
+        A jump from watch straight to escalated raises one alert (escalated), not two.
+        """
+        best: Rule | None = None
+        for rule in self.playbook.rules:
+            if rule.trigger != "risk_level":
+                continue
+            target = RISK_LEVELS.index(rule.params["level"])
+            if RISK_LEVELS.index(previous) < target <= RISK_LEVELS.index(now) and (
+                best is None or target > RISK_LEVELS.index(best.params["level"])
+            ):
+                best = rule
+        return best
 
     def _utterance_hit(
         self,

@@ -284,6 +284,7 @@ class EscalationScorer:
         self._below = 0
         self.max_risk = 0.0
         self.max_level: RiskLevel = "calm"
+        self.first_at_risk: float | None = None  # audio time the call first reached at_risk
         self.current = CallRisk(call_id=call_id, at=0.0, risk=0.0, level="calm", sentiment=0.0)
 
     # ---- inputs -------------------------------------------------------------------------
@@ -312,6 +313,11 @@ class EscalationScorer:
         self._hold_seconds = max(self._hold_seconds, seconds)
         self._hold_points = max(self._hold_points, cfg.hold_points)
         return self._update(at)
+
+    def extend_hold(self, seconds: float) -> None:
+        """The hold that was reported lasted ``seconds`` in the end (for the reason's words)."""
+        if self._hold_points > 0:
+            self._hold_seconds = max(self._hold_seconds, seconds)
 
     # ---- state --------------------------------------------------------------------------
 
@@ -439,6 +445,8 @@ class EscalationScorer:
         self.max_risk = max(self.max_risk, risk)
         if RISK_LEVELS.index(self._level) > RISK_LEVELS.index(self.max_level):
             self.max_level = self._level
+        if self.first_at_risk is None and RISK_LEVELS.index(self._level) >= 2:
+            self.first_at_risk = at
         self.current = CallRisk(
             call_id=self.call_id,
             at=at,
