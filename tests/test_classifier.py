@@ -1,0 +1,273 @@
+"""The text models: the trained classifier, the keyword cues and the batching service.
+
+Uses the real shipped model (loaded once per session by conftest's ``text_classifier``); if it
+is missing, these tests skip with the reason. Timings are measured in bench/, never here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from monitor.events import INTENTS, FinalUtterance
+from monitor.scoring.classifier import ModelNotFoundError, TextClassifier, normalize
+from monitor.scoring.cues import keyword_intents, lexicon_polarity
+from monitor.scoring.data.calls import asr_style, heldout_utterances, training_utterances
+from monitor.scoring.service import ScoringService, ScoringServiceClosed
+
+# One clear, ASR-style example per intent (not copied from the training templates).
+CLEAR_EN = {
+    "manager_demand": "i want to talk to your supervisor right now",
+    "cancel_threat": "if this is not fixed today i am cancelling my contract and leaving",
+    "legal_threat": "i am going to take you to court and my lawyer will be in touch",
+    "public_shaming": "i am going to post this whole thing on facebook and twitter",
+    "abuse": "you are a useless idiot",
+    "repeat_contact": "this is the third time i have called about the same problem",
+    "hold_complaint": "i have been on hold for forty five minutes",
+    "transfer_complaint": "stop transferring me to other departments",
+}
+HARD_NEGATIVES_EN = (
+    "my internet is slow",
+    "the bill is wrong this month",
+    "can you check my account balance please",
+    "my account number is four five six seven eight nine",
+    "thank you for calling how can i help you today",
+    "i'm going to put you on a short hold while i check",
+    "my manager at work needs a copy of the invoice",
+    "can you cancel the paper statements",
+)
+CLEAR_CUES = {
+    "id": {
+        "manager_demand": "saya mau bicara dengan atasan anda sekarang",
+        "cancel_threat": "saya mau berhenti berlangganan dan pindah ke provider lain",
+        "legal_threat": "saya akan lapor ke ylki dan menuntut lewat pengacara",
+        "public_shaming": "saya akan viralkan ini di media sosial",
+        "abuse": "dasar bodoh tidak becus",
+        "repeat_contact": "ini sudah ketiga kalinya saya menelepon",
+        "hold_complaint": "saya sudah menunggu lama sekali",
+        "transfer_complaint": "saya dioper terus dari tadi",
+    },
+    "ms": {
+        "manager_demand": "saya nak cakap dengan pengurus awak",
+        "cancel_threat": "saya nak batalkan langganan saya",
+        "legal_threat": "saya akan ambil tindakan undang-undang dan jumpa peguam",
+        "public_shaming": "saya akan tularkan di facebook",
+        "abuse": "awak ni bodoh dan tak guna",
+        "repeat_contact": "ini kali ketiga saya telefon",
+        "hold_complaint": "saya dah tunggu lama sangat",
+        "transfer_complaint": "jangan pindahkan saya lagi",
+    },
+    "ro": {
+        "manager_demand": "vreau să vorbesc cu șeful dumneavoastră",
+        "cancel_threat": "reziliez contractul și trec la altă firmă",
+        "legal_threat": "vă dau în judecată",
+        "public_shaming": "o să postez totul pe facebook",
+        "abuse": "ești un prost și un incompetent",
+        "repeat_contact": "este a treia oară când sun",
+        "hold_complaint": "aștept de patruzeci de minute",
+        "transfer_complaint": "m-ați plimbat de la unul la altul",
+    },
+}
+HARD_NEGATIVES_CUES = {
+    "id": ("internet saya lambat sekali", "tolong cek tagihan saya bulan ini"),
+    "ms": ("bil saya salah bulan ini", "boleh semak baki akaun saya"),
+    "ro": ("internetul merge greu", "vă rog să verificați factura mea"),
+}
+
+
+def utterance(text: str, call: str = "c1", seq: int = 0) -> FinalUtterance:
+    return FinalUtterance(call, "customer", seq, text, float(seq), float(seq) + 1.0)
+
+
+# --- data -------------------------------------------------------------------------------------
+
+
+def test_heldout_is_large_and_disjoint_from_training() -> None:
+    held = heldout_utterances()
+    train = {normalize(u.text) for u in training_utterances()}
+    assert len(held) >= 400
+    assert not {normalize(u.text) for u in held} & train
+    covered = {i for u in held for i in u.intents}
+    assert covered == set(INTENTS)
+    assert any(not u.intents for u in held)  # hard negatives are in the held-out set too
+
+
+def test_asr_style_matches_recognizer_output() -> None:
+    assert asr_style("I've waited 45 minutes, on my 3rd call!") == (
+        "i've waited forty five minutes on my third call"
+    )
+    assert (
+        normalize("RT @united: my flight https://t.co/x is LATE #fail") == "my flight is late fail"
+    )
+
+
+# --- the English model ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("intent", INTENTS)
+def test_each_intent_detected_on_a_clear_example(text_classifier: Any, intent: str) -> None:
+    [scores] = text_classifier.predict([CLEAR_EN[intent]])
+    assert set(scores.intents) == set(INTENTS)
+    assert scores.intents[intent] >= text_classifier.threshold(intent), scores.intents
+
+
+def test_hard_negatives_not_escalated(text_classifier: Any) -> None:
+    for text, scores in zip(
+        HARD_NEGATIVES_EN, text_classifier.predict(list(HARD_NEGATIVES_EN)), strict=True
+    ):
+        fired = {k: round(v, 2) for k, v in scores.intents.items() if v >= 0.5}
+        assert not fired, f"{text!r} escalated: {fired}"
+
+
+def test_sentiment_sane_on_clear_cases(text_classifier: Any) -> None:
+    neg, pos, neutral = text_classifier.predict(
+        [
+            "this is the worst service i have ever had i am furious",
+            "thank you so much you have been brilliant",
+            "my account number is one two three four",
+        ]
+    )
+    assert neg.sentiment == "negative"
+    assert pos.sentiment == "positive"
+    assert neutral.probabilities[0] < 0.5
+    for s in (neg, pos, neutral):
+        assert abs(sum(s.probabilities) - 1.0) < 1e-4
+
+
+def test_manager_demand_is_not_neutral_and_complaint_is_not_escalated(
+    text_classifier: Any,
+) -> None:
+    """The issue's point: sentiment alone gets both of these wrong."""
+    manager, slow = text_classifier.predict(
+        ["i want to speak to your manager", "my internet is slow"]
+    )
+    assert manager.intents["manager_demand"] >= 0.5
+    assert max(slow.intents.values()) < 0.5
+
+
+def test_batch_equals_single_and_keeps_order(text_classifier: Any) -> None:
+    texts = [CLEAR_EN["abuse"], "", HARD_NEGATIVES_EN[0], CLEAR_EN["hold_complaint"]]
+    batch = text_classifier.predict(texts)
+    assert len(batch) == 4
+    assert batch[1].probabilities == (0.0, 1.0, 0.0)  # empty text is neutral, no intents
+    for text, scored in zip(texts, batch, strict=True):
+        if text:
+            [alone] = text_classifier.predict([text])
+            for a, b in zip(alone.probabilities, scored.probabilities, strict=True):
+                assert a == pytest.approx(b, abs=0.02)
+    assert text_classifier.predict([]) == []
+
+
+def test_missing_model_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ModelNotFoundError) as info:
+        TextClassifier.load(tmp_path / "nowhere")
+    message = str(info.value)
+    assert str(tmp_path / "nowhere") in message
+    assert "make models" in message and "callmon models train" in message
+
+
+# --- keyword cues (id, ms, ro, en) ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("language", ["id", "ms", "ro"])
+@pytest.mark.parametrize("intent", INTENTS)
+def test_cues_detect_each_intent(language: str, intent: str) -> None:
+    cues = keyword_intents(CLEAR_CUES[language][intent], language)
+    assert set(cues) == set(INTENTS)
+    assert cues[intent] > 0.5, (language, intent, cues)
+
+
+@pytest.mark.parametrize("language", ["id", "ms", "ro"])
+def test_cues_ignore_plain_complaints(language: str) -> None:
+    for text in HARD_NEGATIVES_CUES[language]:
+        assert not any(keyword_intents(text, language).values()), text
+
+
+def test_cues_fold_diacritics_and_punctuation() -> None:
+    plain = keyword_intents("vreau sa vorbesc cu seful dumneavoastra", "ro")
+    marked = keyword_intents("Vreau să vorbesc cu șeful dumneavoastră!", "ro")
+    assert plain == marked and plain["manager_demand"] > 0
+
+
+def test_english_cues_need_a_demand_not_a_noun() -> None:
+    assert keyword_intents("get me your manager", "en")["manager_demand"] > 0
+    assert not any(keyword_intents("my manager approved the refund", "en").values())
+    assert not any(keyword_intents("i'm a lawyer and need an invoice", "en").values())
+
+
+def test_lexicon_polarity_signs() -> None:
+    assert lexicon_polarity("dasar bodoh", "id") < 0
+    assert lexicon_polarity("anything", "en") == 0.0
+
+
+# --- the service ------------------------------------------------------------------------------
+
+
+async def test_service_batches_concurrent_calls_and_returns_per_call_results(
+    text_classifier: Any,
+) -> None:
+    service = ScoringService(text_classifier, max_batch=16, max_wait_ms=50.0)
+    await service.start()
+    try:
+        requests = [
+            (utterance(CLEAR_EN[intent], call=f"call-{i}", seq=i), intent)
+            for i, intent in enumerate(INTENTS)
+        ]
+        results = await asyncio.gather(*(service.score(u) for u, _ in requests))
+    finally:
+        await service.aclose()
+    assert service.batches < len(requests)  # at least some utterances shared a forward pass
+    assert max(service.batch_sizes) > 1
+    for (utt, intent), score in zip(requests, results, strict=True):
+        assert (score.call_id, score.seq, score.speaker, score.at) == (
+            utt.call_id,
+            utt.seq,
+            "customer",
+            utt.end,
+        )
+        assert intent in dict(score.intents), (intent, score.intents)
+        assert score.sentiment == "negative"
+
+
+async def test_service_non_english_calls_escalate_through_cues(text_classifier: Any) -> None:
+    service = ScoringService(text_classifier)
+    await service.start()
+    try:
+        idn = await service.score(utterance(CLEAR_CUES["id"]["manager_demand"]), "id")
+        ro = await service.score(utterance(CLEAR_CUES["ro"]["legal_threat"]), "ro")
+        calm = await service.score(utterance(HARD_NEGATIVES_CUES["ms"][1]), "ms")
+    finally:
+        await service.aclose()
+    assert dict(idn.intents) == {"manager_demand": 0.9}
+    assert idn.sentiment == "negative"
+    assert "legal_threat" in dict(ro.intents)
+    assert calm.intents == ()
+    assert calm.sentiment != "negative"
+
+
+async def test_service_hard_negatives_have_no_intents(text_classifier: Any) -> None:
+    service = ScoringService(text_classifier)
+    await service.start()
+    try:
+        scores = await asyncio.gather(
+            *(service.score(utterance(t, seq=i)) for i, t in enumerate(HARD_NEGATIVES_EN))
+        )
+    finally:
+        await service.aclose()
+    assert [s.intents for s in scores] == [()] * len(HARD_NEGATIVES_EN)
+
+
+async def test_service_refuses_before_start_and_after_close(text_classifier: Any) -> None:
+    service = ScoringService(text_classifier)
+    with pytest.raises(ScoringServiceClosed, match="start"):
+        await service.score(utterance("hello"))
+    await service.start()
+    pending = asyncio.ensure_future(service.score(utterance(CLEAR_EN["abuse"])))
+    await asyncio.sleep(0)  # accepted before close: must still be scored (flush, not cancel)
+    await service.aclose()
+    assert "abuse" in dict((await pending).intents)
+    with pytest.raises(ScoringServiceClosed):
+        await service.score(utterance("hello"))
