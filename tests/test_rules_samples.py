@@ -54,11 +54,16 @@ INTENT_CUES = {
 
 
 def score_turn(
-    text: str, mood: str
+    text: str, mood: str, language: str = "en"
 ) -> tuple[tuple[float, float, float], tuple[tuple[str, float], ...]]:
     probs = MOOD[mood][0]
     lower = text.lower()
-    intents = tuple((i, 0.9) for i, cue in INTENT_CUES.items() if re.search(cue, lower))
+    if language == "en":
+        intents = tuple((i, 0.9) for i, cue in INTENT_CUES.items() if re.search(cue, lower))
+    else:  # the scoring service's own cues for id/ms/ro (the model helper's module)
+        cues = pytest.importorskip("monitor.scoring.cues")
+        found = cues.keyword_intents(lower, language)
+        intents = tuple((i, p) for i, p in found.items() if p >= 0.5)
     return probs, intents
 
 
@@ -69,12 +74,12 @@ class Played:
     rules: CallRules
 
 
-ScoreFn = Callable[[FinalUtterance, str], UtteranceScore]
+ScoreFn = Callable[[FinalUtterance, str, str], UtteranceScore]  # utterance, mood, language
 
 
-def by_hand(utt: FinalUtterance, mood: str) -> UtteranceScore:
+def by_hand(utt: FinalUtterance, mood: str, language: str) -> UtteranceScore:
     """Sentiment from the scripted mood, intents from unmistakable keywords."""
-    probs, intents = score_turn(utt.text, mood)
+    probs, intents = score_turn(utt.text, mood, language)
     label = ("negative", "neutral", "positive")[max(range(3), key=lambda i: probs[i])]
     return UtteranceScore(utt.call_id, utt.seq, utt.speaker, utt.end, label, probs, intents)  # type: ignore[arg-type]
 
@@ -123,7 +128,7 @@ def play(script: CallScript, playbook: Playbook, score_fn: ScoreFn = by_hand) ->
         )
         text = turn.text.lower()
         utt = FinalUtterance(call_id, turn.speaker, seq, text, start, end, features=features)
-        score = score_fn(utt, turn.mood)
+        score = score_fn(utt, turn.mood, script.language)
         events.extend(rules.on_utterance(utt, score))
         last_end[turn.speaker] = end
         clock = max(clock, end)
@@ -199,8 +204,8 @@ def real_scorer() -> ScoreFn:
     except (ImportError, FileNotFoundError, OSError) as exc:
         pytest.skip(f"real text classifier not available: {exc}")
 
-    def score(utt: FinalUtterance, mood: str) -> UtteranceScore:
-        return scorer.score_batch([(utt, "en")])[0]
+    def score(utt: FinalUtterance, mood: str, language: str) -> UtteranceScore:
+        return scorer.score_batch([(utt, language)])[0]
 
     return score
 
