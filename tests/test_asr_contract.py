@@ -7,6 +7,7 @@ of results, not the words. Whisper tiny.en runs on English speech from hibari-tt
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -88,7 +89,7 @@ def test_finals_are_in_order_and_times_monotonic(case: Case) -> None:
     assert len(finals) >= 2, [h.text for h in finals]
     for h in hyps:
         assert offset <= h.start <= h.end <= offset + audio.size / SR + 0.01, h
-    for prev, nxt in zip(finals, finals[1:], strict=False):
+    for prev, nxt in itertools.pairwise(finals):
         assert prev.start <= nxt.start and prev.end <= nxt.start + 0.3, (prev, nxt)
     for h in finals:
         assert h.words, "finals carry word times"

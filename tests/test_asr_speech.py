@@ -34,7 +34,7 @@ def _to_16k(audio: np.ndarray, sr: int) -> np.ndarray:
 def english(text: str) -> np.ndarray:
     """``text`` spoken by hibari's bundled voice, 16 kHz float32."""
     try:
-        from hibari import SAMPLE_RATE, Hibari
+        from hibari import SAMPLE_RATE
     except ImportError:
         pytest.skip("hibari-tts is not installed: pip install hibari-tts")
     audio = np.asarray(_hibari()(text), dtype=np.float32)
