@@ -103,6 +103,9 @@ class CallRules:
     def on_talk_over(self, event: TalkOver) -> list[Event]:
         """Counts talk-overs: the customer's raise the risk, the agent's are coached."""
         self.scorer.on_talk_over(event)
+        # both were speaking: not a silence, even before the finals of those turns arrive
+        self._last_speech_end = max(self._last_speech_end or 0.0, event.end)
+        self._silence_fired.clear()
         times = self._talk_overs[event.speaker]
         times.append(event.start)
         events: list[Event] = []
