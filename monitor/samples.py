@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import json
 import math
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -181,14 +183,17 @@ def active_level_dbfs(audio: np.ndarray, rate: int) -> float:
 
 def _speak(turn: ScriptTurn, script: CallScript, index: int, sample_rate: int) -> np.ndarray:
     prosody = MOOD_PROSODY[turn.mood]
-    engine, voice = engine_for(script.voice_for(turn.speaker))
-    audio, rate = engine.synthesize(
-        turn.text,
-        voice,
-        rate=voice.rate * prosody.rate,
-        pitch=voice.pitch * prosody.pitch,
-        seed=_seed(script.name, index),
-    )
+    try:
+        engine, voice = engine_for(script.voice_for(turn.speaker))
+        audio, rate = engine.synthesize(
+            turn.text,
+            voice,
+            rate=voice.rate * prosody.rate,
+            pitch=voice.pitch * prosody.pitch,
+            seed=_seed(script.name, index),
+        )
+    except (ScriptError, RuntimeError) as exc:
+        raise ScriptError(f"{script.path}: voices.{turn.speaker}: {exc}") from exc
     if rate != sample_rate:
         g = math.gcd(rate, sample_rate)
         audio = resample_poly(audio, sample_rate // g, rate // g).astype(np.float32)
@@ -263,9 +268,9 @@ def render(script: CallScript, out_wav: Path, sample_rate: int = 16000) -> Rende
         render_key=render_key(script, sample_rate),
     )
     out_wav.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_wav.with_name(out_wav.name + ".part")
-    sf.write(tmp, pcm, sample_rate, subtype="PCM_16", format="WAV")
-    os.replace(tmp, out_wav)
+    buf = io.BytesIO()
+    sf.write(buf, pcm, sample_rate, subtype="PCM_16", format="WAV")
+    _write_atomically(out_wav, buf.getvalue())
     _write_timeline(rendered, script)
     return rendered
 
@@ -307,9 +312,21 @@ def _write_timeline(call: RenderedCall, script: CallScript) -> None:
             for t in call.turns
         ],
     }
-    tmp = call.timeline_path.with_name(call.timeline_path.name + ".part")
-    tmp.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, call.timeline_path)
+    text = json.dumps(doc, indent=1, ensure_ascii=False) + "\n"
+    _write_atomically(call.timeline_path, text.encode("utf-8"))
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Readers never see half a file, and two renders at once never write into the same temp."""
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def load_rendered(timeline_path: Path, skipped: bool = False) -> RenderedCall:

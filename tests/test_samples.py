@@ -255,6 +255,14 @@ def test_holds_are_silent_on_both_channels_and_rates_are_honoured(tmp_path: Path
         render(call_script(tmp_path), tmp_path / "x.wav", 44100)
 
 
+def test_a_voice_that_would_need_a_download_is_refused(tmp_path: Path) -> None:
+    path = write_script(tmp_path, "voice", turn("customer", "Hello."))
+    path.write_text(path.read_text().replace('voice = "heart"', 'voice = "emma"', 1))
+    with pytest.raises(ScriptError, match=r"voice\.toml: voices\.customer: .*'emma'"):
+        render(load_script(path), tmp_path / "voice.wav")
+    assert not list(tmp_path.glob("*.wav*")), "nothing half-written is left behind"
+
+
 def call_script(folder: Path) -> CallScript:
     return load_script(write_script(folder, "one", turn("agent", "Hello.")))
 
