@@ -46,7 +46,8 @@ class CallRules:
         self.call = call
         self.call_id = call.call_id
         # The agent's language when the catalogue has it; English otherwise.
-        self.language = call.language if call.language in ("en", "id", "ms", "ro") else "en"
+        base = call.language.lower().replace("_", "-").split("-")[0]  # "id-ID" -> "id"
+        self.language = base if base in ("en", "id", "ms", "ro") else "en"
         self.scorer = EscalationScorer(
             call.call_id, playbook.risk, language=playbook.settings.board_language
         )
