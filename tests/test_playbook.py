@@ -242,3 +242,16 @@ def test_disabled_rule_is_dropped(tmp_path: Path) -> None:
         tmp_path, GOOD_RULE + "enabled = false\n" + GOOD_RULE.replace('"manager"', '"m2"', 1)
     )
     assert [r.name for r in playbook.rules] == ["m2"]
+
+
+def test_check_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from monitor.rules.__main__ import main
+
+    assert main(["check"]) == 0
+    assert "rules OK" in capsys.readouterr().out
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[rule]]\nname = "x"\ntrigger = "intent"\nintent = "nope"\ncard = "zz"\n')
+    assert main(["check", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "bad.toml, line 4: field 'intent'" in err
+    assert "bad.toml, line 5: field 'card'" in err
