@@ -19,7 +19,13 @@ HttpResult = tuple[int, str, bytes]
 HttpHandler = Callable[[str, dict[str, list[str]]], HttpResult | None]
 
 DEFAULT_WEB_DIR = Path(__file__).resolve().parent.parent.parent / "web"
-ALIASES = {"/": "/index.html", "/board": "/index.html", "/agent": "/agent.html", "/qa": "/qa.html"}
+ALIASES = {
+    "/": "/index.html",
+    "/board": "/index.html",
+    "/agent": "/agent.html",
+    "/qa": "/qa.html",
+    "/favicon.ico": "/favicon.svg",
+}
 _TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
