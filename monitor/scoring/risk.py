@@ -362,6 +362,8 @@ class EscalationScorer:
             self.intent_counts[intent] = self.intent_counts.get(intent, 0) + 1
         polarity = score.polarity
         self.polarities.append(polarity)
+        if len(self.polarities) > 64:  # a trend is a handful of turns; keep an hour-long call small
+            del self.polarities[:-64]
         if self.polarity is None:
             self.polarity = polarity
         else:
