@@ -25,7 +25,8 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run",
         "--autoplay-policy=no-user-gesture-required"]  # fmt: skip
-TOKENS = {"qa-supervisor-token-0123": "supervisor"}
+SUP = "qa-supervisor-token-0123"
+TOKENS = {SUP: "supervisor", "qa-agent-token-012345678": "agent:agent-7"}
 RATE = 16_000
 
 
@@ -41,9 +42,14 @@ async def qa_server(tmp_path: Path) -> AsyncIterator[str]:
     store.persist(ev.UtteranceScore("calm-1", 0, "customer", 2.0, "positive", (0.05, 0.15, 0.8)))
     store.persist(ev.CallRisk("calm-1", 2.0, 3.0, "calm", 0.75))
     store.persist(ev.CallEnded("calm-1", 3.0))
-    server = MonitorServer(
-        EventBus(), ServerConfig(port=0, tokens=TOKENS), http_handlers=[make_handler(store)]
-    )
+    cfg = ServerConfig(port=0, tokens=TOKENS)
+
+    def supervisor_only(token: str | None) -> bool:
+        role = cfg.role_of(token)
+        return role is not None and role.kind == "supervisor"
+
+    api = make_handler(store, authorize=supervisor_only)
+    server = MonitorServer(EventBus(), cfg, http_handlers=[api])
     await server.start()
     try:
         yield f"http://127.0.0.1:{server.port}"
@@ -95,7 +101,7 @@ async def until(page: Any, expression: str, timeout: float = 15.0) -> None:
 
 
 async def test_search_curve_and_seek(qa_server: str, page: Any) -> None:
-    await page.goto(qa_server + "/qa.html")
+    await page.goto(qa_server + f"/qa.html?token={SUP}")
     await page.wait_for_selector("#calls tbody tr >> nth=1")  # both calls listed
     assert await page.locator("#calls tbody tr").count() == 2
 
@@ -148,16 +154,25 @@ async def test_search_curve_and_seek(qa_server: str, page: Any) -> None:
     # and clicking a transcript line seeks too
     await page.click("#transcript li >> nth=6")
     await until(page, "Math.abs(document.querySelector('#player').currentTime - 22.5) < 0.05")
-    assert await page.get_attribute("#report-link", "href") == "/api/calls/call-1/report.html"
+    href = await page.get_attribute("#report-link", "href")
+    assert href == f"/api/calls/call-1/report.html?token={SUP}"
     assert not await page.locator("#incident-link").is_hidden()
     assert page.errors == []
 
 
 async def test_call_without_audio_says_so(qa_server: str, page: Any) -> None:
-    await page.goto(qa_server + "/qa.html#call=calm-1")
+    await page.goto(qa_server + f"/qa.html?token={SUP}#call=calm-1")
     await page.wait_for_selector("#curve-svg polyline.sentiment", state="attached")
     assert await page.locator("#curve-svg circle.sentiment-point").count() == 1
     await page.wait_for_selector("#audio-note:not([hidden])")
     assert "No recording" in await page.inner_text("#audio-note")
     assert await page.locator("#incident-link").is_hidden()
     assert page.errors == []
+
+
+async def test_api_refuses_requests_without_a_supervisor_token(qa_server: str, page: Any) -> None:
+    await page.goto(qa_server + "/qa.html?token=qa-agent-token-012345678")
+    await until(page, "document.querySelector('#status').textContent.includes('search failed')")
+    assert "supervisor token" in await page.inner_text("#status")
+    assert await page.locator("#calls tbody tr").count() == 0
+    page.errors.clear()  # the 401s were the point

@@ -135,3 +135,12 @@ def test_http_api(store: CallStore) -> None:
     assert status == 400 and "max_sentiment must be a number" in json.loads(body)["error"]
     assert handle("/api/calls", {"date_from": ["soon"]})[0] == 400  # type: ignore[index]
     assert handle("/api/calls/call-1/nothing", {})[0] == 404  # type: ignore[index]
+
+
+def test_http_api_with_authorize(store: CallStore) -> None:
+    handle = make_handler(store, authorize=lambda token: token == "qa-token-0123456789")
+    status, _, body = handle("/api/calls", {})  # type: ignore[misc]
+    assert status == 401 and "token" in json.loads(body)["error"]
+    assert handle("/api/calls/call-1/audio.wav", {"token": ["wrong"]})[0] == 401  # type: ignore[index]
+    assert handle("/api/calls", {"token": ["qa-token-0123456789"]})[0] == 200  # type: ignore[index]
+    assert handle("/qa.html", {}) is None  # static files are not the API's business

@@ -33,6 +33,16 @@ function num(v, digits = 2, sign = true) {
   return sign && v > 0 ? "+" + s : s;
 }
 
+// The page's own ?token= goes with every API request (the API may require it).
+const TOKEN = new URLSearchParams(location.search).get("token");
+
+function api(path, params) {
+  const q = new URLSearchParams(params || {});
+  if (TOKEN) q.set("token", TOKEN);
+  const qs = q.toString();
+  return path + (qs ? "?" + qs : "");
+}
+
 async function getJson(url) {
   const resp = await fetch(url);
   const body = await resp.json().catch(() => ({}));
@@ -48,7 +58,7 @@ async function search(event) {
   for (const [k, v] of new FormData($("#search"))) if (String(v).trim()) params.set(k, String(v).trim());
   $("#status").textContent = "searching…";
   try {
-    const data = await getJson("/api/calls?" + params.toString());
+    const data = await getJson(api("/api/calls", params));
     renderCalls(data.calls);
     $("#status").textContent = `${data.count} call(s)`;
   } catch (err) {
@@ -91,7 +101,7 @@ async function openCall(callId) {
   $("#status").textContent = "loading " + callId + "…";
   let call;
   try {
-    call = await getJson("/api/calls/" + encodeURIComponent(callId));
+    call = await getJson(api("/api/calls/" + encodeURIComponent(callId)));
   } catch (err) {
     $("#status").textContent = "could not open the call: " + err.message;
     return;
@@ -109,12 +119,12 @@ async function openCall(callId) {
     `${mmss(m.end_at)} · lowest sentiment ${num(m.sentiment_min)} · peak risk ` +
     `${m.risk_max === null ? "–" : Math.round(m.risk_max)}`;
   const base = "/api/calls/" + encodeURIComponent(m.call_id);
-  $("#report-link").href = base + "/report.html";
+  $("#report-link").href = api(base + "/report.html");
   $("#report-link").setAttribute("download", m.call_id + ".html");
-  $("#export-link").href = base + "/report.json";
+  $("#export-link").href = api(base + "/report.json");
   $("#export-link").setAttribute("download", m.call_id + ".json");
   $("#incident-link").hidden = !call.incident;
-  $("#incident-link").href = base + "/incident.json";
+  $("#incident-link").href = api(base + "/incident.json");
   $("#incident-link").setAttribute("download", m.call_id + ".incident.json");
   renderCurve(call);
   renderTranscript(call);
@@ -138,7 +148,7 @@ async function loadAudio(base, meta) {
     return;
   }
   // A blob URL is fully seekable; the server answers whole files, not byte ranges.
-  const resp = await fetch(base + "/audio.wav");
+  const resp = await fetch(api(base + "/audio.wav"));
   if (!resp.ok) {
     note.hidden = false;
     note.textContent = "The recording could not be loaded (" + resp.status + ").";

@@ -10,6 +10,10 @@
 
 The handler returns ``(status, content_type, body)``, or None for paths that are not its own.
 Errors are JSON ``{"error": "..."}`` naming the problem.
+
+Transcripts and recordings are personal data: pass ``authorize`` (token -> allowed) to require
+a token (``?token=...``, as the board uses) on every API request; the QA page forwards the
+token from its own URL. Without it the API is open to whoever reaches the port.
 """
 
 from __future__ import annotations
@@ -44,11 +48,13 @@ def _one(query: dict[str, list[str]], name: str) -> str | None:
 
 
 def make_handler(
-    store: CallStore,
+    store: CallStore, *, authorize: Callable[[str | None], bool] | None = None
 ) -> Callable[[str, dict[str, list[str]]], HttpResult | None]:
     def handle(path: str, query: dict[str, list[str]]) -> HttpResult | None:
         if path != PREFIX and not path.startswith(PREFIX + "/"):
             return None
+        if authorize is not None and not authorize(_one(query, "token")):
+            return _error(401, "the QA API needs a supervisor token: open /qa.html?token=...")
         try:
             return _route(store, path, query)
         except KeyError as exc:
