@@ -69,6 +69,8 @@ def test_non_luhn_long_number_is_still_masked() -> None:
         "oh two oh seven nine four six oh nine five eight",
         "five five five, one two three, four five six seven",
         "double five five one two three four five six",
+        "it's five five five, twelve thirty-four",
+        "oh two oh seven nine four six, oh nine fifty-eight",
     ],
 )
 def test_phone_numbers_are_masked(text: str) -> None:
@@ -104,6 +106,8 @@ def test_emails_are_masked(text: str) -> None:
         "order 12345 has not arrived",
         "I'll be at home, that's where I am at",
         "one moment please",
+        "I waited twenty five minutes and then thirty more",
+        "two tickets for twelve thirty",
     ],
 )
 def test_ordinary_speech_is_left_alone(text: str) -> None:

@@ -12,8 +12,9 @@ What is masked, and with which placeholder:
 
 Digits may be written as numerals or as the words recognisers produce ("four five seven two",
 "double five", "oh" for zero inside a run), separated by spaces, commas, hyphens, dots or
-brackets. Teens and tens ("twelve thirty four") are *not* digit words: they read as amounts,
-times and years far more often than as parts of a number being read out.
+brackets. Teens and tens ("twelve thirty-four") count only as the continuation of a number
+already being read out digit by digit ("five five five, twelve thirty-four"): on their own they
+are amounts, times and years far more often than parts of a number.
 
 Spans returned by :func:`redact_text` are ``(start, end)`` character offsets of the
 placeholders in the *masked* text. :func:`redact_event` masks an utterance's text and its
@@ -46,6 +47,13 @@ _DIGIT_WORDS: dict[str, str] = {
     "nine": "9",
 }
 _REPEATERS: dict[str, int] = {"double": 2, "triple": 3}
+# Teens and tens only continue a number already being read out (3+ digits so far).
+_TENS_TEENS: dict[str, str] = {
+    "ten": "10", "eleven": "11", "twelve": "12", "thirteen": "13", "fourteen": "14",
+    "fifteen": "15", "sixteen": "16", "seventeen": "17", "eighteen": "18", "nineteen": "19",
+    "twenty": "20", "thirty": "30", "forty": "40", "fifty": "50", "sixty": "60",
+    "seventy": "70", "eighty": "80", "ninety": "90",
+}  # fmt: skip
 # "oh"/"o" only count as zero next to other digits: "oh I see" is not a number.
 _WEAK_ZERO = {"oh", "o"}
 
@@ -119,6 +127,25 @@ def _digit_runs(text: str) -> list[tuple[int, int, str]]:
                     if not (nxt.isdigit() or nxt in _DIGIT_WORDS or nxt in _REPEATERS):
                         break
                 digits += _DIGIT_WORDS[word] * pending_repeat
+                spoken = True
+            elif word in _TENS_TEENS and len(digits) >= 3 and pending_start is None:
+                # "five five five, twelve thirty-four": inside a number already being read out
+                value = _TENS_TEENS[word]
+                after = tokens[j + 1] if j + 1 < len(tokens) else None
+                unit = after.group().lower() if after else ""
+                if (
+                    after is not None
+                    and value.endswith("0")
+                    and len(value) == 2
+                    and word not in ("ten",)
+                    and unit in _DIGIT_WORDS
+                    and unit not in ("zero", "oh", "o")
+                    and re.fullmatch(r"[\s-]*", text[tok.end() : after.start()])
+                ):
+                    value = value[0] + _DIGIT_WORDS[unit]
+                    tok = after
+                    j += 1
+                digits += value
                 spoken = True
             elif word in _REPEATERS and pending_start is None:
                 pending_repeat = _REPEATERS[word]
