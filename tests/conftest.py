@@ -6,6 +6,7 @@ pretends to be a model.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -102,6 +103,6 @@ def write_script(path: Path, name: str, turns: list[dict[str, Any]], **top: Any)
     for t in turns:
         lines.append("[[turns]]")
         for k, v in t.items():
-            lines.append(f"{k} = {v!r}".replace("'", '"') if isinstance(v, str) else f"{k} = {v}")
+            lines.append(f"{k} = {json.dumps(v)}")  # JSON strings, numbers, bools are TOML
     path.write_text("\n".join(lines) + "\n")
     return path
