@@ -25,6 +25,7 @@ from typing import Any
 
 from monitor import __version__
 from monitor.config import DEFAULT_STORE, REPO_ROOT, ConfigError, MonitorConfig
+from monitor.server.config import ConfigError as ServerConfigError
 from monitor.sources.base import SourceError
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3"}
@@ -455,7 +456,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return report_main(args.rest)
         if args.command == "devices":
             return _devices(args)
-    except (SourceError, ConfigError) as exc:
+    except (SourceError, ConfigError, ServerConfigError) as exc:
         say(f"error: {exc}")
         return 2
     except KeyboardInterrupt:

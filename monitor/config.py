@@ -66,6 +66,7 @@ class MonitorConfig:
             "rules": {"playbook"},
             "store": {"path", "retention_days", "redact"},
             "server": None,
+            "tokens": None,
         }
         for section, body in data.items():
             if section not in known:

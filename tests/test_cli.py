@@ -118,7 +118,7 @@ def test_demo_serves_the_board_until_interrupted(
             line = proc.stderr.readline()
             if not line:
                 break
-            m = re.search(r"(http://127\.0\.0\.1:\d+/\S*board\S*)", line)
+            m = re.search(r"\bboard\s+(http://127\.0\.0\.1:\d+/\S*)", line)
             if m:
                 url = m.group(1)
         assert url, "the demo never printed the board's URL"
