@@ -190,6 +190,16 @@ function renderCurve(call) {
     label.textContent = mmss(t);
     svg.append(label);
   }
+  for (const v of [0, 50, 100]) {
+    const t = svgEl("text", { x: L - 6, y: Number(yRisk(v)) + 4, "font-size": 11, "text-anchor": "end", fill: "#b22" });
+    t.textContent = String(v);
+    svg.append(t);
+  }
+  for (const v of [-1, 0, 1]) {
+    const t = svgEl("text", { x: L + pw + 6, y: Number(ySent(v)) + 4, "font-size": 11, fill: "#226" });
+    t.textContent = v > 0 ? "+1" : String(v);
+    svg.append(t);
+  }
   if (call.risks.length) {
     svg.append(svgEl("polyline", {
       class: "risk", fill: "none", stroke: "#c22", "stroke-width": 2,

@@ -14,7 +14,7 @@ LEFT, RIGHT, TOP, BOTTOM = 44, 44, 18, 30
 
 
 def mmss(seconds: float) -> str:
-    s = max(0, round(seconds))
+    s = max(0, int(seconds + 0.5))  # half up, as the QA page's Math.round
     return f"{s // 60:02d}:{s % 60:02d}"
 
 
