@@ -4,6 +4,9 @@ Everything is a function of ``call_id`` and ``seed``: the same arguments give th
 and the same samples. The customer reads out a card number and a phone number the way a
 recogniser writes them; pass the events through :func:`monitor.store.redact.redact_event`
 as the pipeline does.
+
+``python -m monitor.store.example [STORE]`` stores a few example calls for trying the QA page
+without any model (``callmon serve`` then open /qa.html).
 """
 
 from __future__ import annotations
@@ -125,3 +128,31 @@ def example_audio(sample_rate: int = 16_000, seed: int = 0) -> np.ndarray:
         tone = 0.2 * np.sin(2 * np.pi * f0 * t[s0:s1]) + 0.1 * np.sin(2 * np.pi * 3 * f0 * t[s0:s1])
         audio[s0:s1, ch] += tone.astype(np.float32)
     return audio
+
+
+def seed(store_path: str, calls: int = 3) -> list[str]:
+    """Store ``calls`` copies of the example call (audio included) for trying the QA page."""
+    from pathlib import Path
+
+    from monitor.store.db import CallStore
+    from monitor.store.redact import redact_event
+
+    rate = 16_000
+    ids = []
+    with CallStore(Path(store_path)) as store:
+        for i in range(calls):
+            call_id = f"example-{i + 1}"
+            writer = store.open_audio(call_id, rate, 2)
+            writer.write(example_audio(rate, seed=i))
+            writer.close()
+            for event in example_call(call_id, agent_id=f"agent-{7 + i % 2}"):
+                store.persist(redact_event(event))
+            ids.append(call_id)
+    return ids
+
+
+if __name__ == "__main__":
+    import sys
+
+    target = sys.argv[1] if len(sys.argv) > 1 else "var/callmon.db"
+    print("stored", ", ".join(seed(target)), "in", target)
