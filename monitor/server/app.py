@@ -267,7 +267,8 @@ class MonitorServer:
                     return
                 text = self._snapshot(client.viewer, reason)
             try:
-                await asyncio.wait_for(ws.send(text), cfg.send_timeout_s)
+                async with asyncio.timeout(cfg.send_timeout_s):  # no extra task per send
+                    await ws.send(text)
             except TimeoutError:
                 await self._close_slow(client, "client too slow: not reading")
                 return
