@@ -284,6 +284,12 @@ async def test_ingest_client_publishes_events_onto_the_bus(h: Harness):
         assert (await recv_json(ing))["code"] == "unknown_type"
         got = await recv_until(board, lambda m: m["type"] == "card")
         assert got[0]["type"] == "call_started" and got[0]["call_id"] == "c9"
+        # well-formed JSON with nonsense inside must not stop the board for everyone
+        bad = {"v": 1, "type": "alert_ack", "alert_id": {"x": 1}, "call_id": "c9", "by": "?"}
+        await ing.send(json.dumps(bad))
+        await ing.send(wire.to_json(ev.CallEnded("c9", 9.0)))
+        got = await recv_until(board, lambda m: m["type"] == "call_ended")
+        assert got[-1]["call_id"] == "c9"
 
 
 # ---- backpressure and fan-out -----------------------------------------------------------------

@@ -230,24 +230,30 @@ class MonitorServer:
         assert self._sub is not None
         sub = self._sub
         async for event in sub:
-            self.state.apply(event)
-            if sub.dropped != self._bus_dropped:
-                # the server fell behind the bus; state may be incomplete, resync everyone
-                log.warning("server lost %d bus events; resyncing clients", sub.dropped)
-                self._bus_dropped = sub.dropped
-                for client in self._clients:
-                    client.outbox.request_resync()
-                    client.wake.set()
-            text: str | None = None
-            key = conflation_key(event)
-            for client in self._clients:
-                if self.state.visible(event, client.viewer):
-                    if text is None:
-                        text = wire.to_json(event)
-                    client.push(text, key)
+            try:
+                self._fan_out(sub, event)
+            except Exception:  # one bad event (e.g. from an ingest client) must not stop the board
+                log.exception("could not fan out a %s event; skipped", type(event).__name__)
             # let the senders run between events: a burst from the pipeline then reaches the
             # sockets as it comes instead of piling up in every outbox at once
             await asyncio.sleep(0)
+
+    def _fan_out(self, sub: Subscription, event: ev.Event) -> None:
+        self.state.apply(event)
+        if sub.dropped != self._bus_dropped:
+            # the server fell behind the bus; state may be incomplete, resync everyone
+            log.warning("server lost %d bus events; resyncing clients", sub.dropped)
+            self._bus_dropped = sub.dropped
+            for client in self._clients:
+                client.outbox.request_resync()
+                client.wake.set()
+        text: str | None = None
+        key = conflation_key(event)
+        for client in self._clients:
+            if self.state.visible(event, client.viewer):
+                if text is None:
+                    text = wire.to_json(event)  # serialised once, shared by every client
+                client.push(text, key)
 
     async def _send_loop(self, client: _Client) -> None:
         ws, cfg = client.ws, self.config
