@@ -81,3 +81,7 @@ def serve_main(argv: list[str]) -> int:
         print(f"callmon serve: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(serve_main(sys.argv[1:]))
