@@ -27,6 +27,17 @@ function callOf(id) {
   return c;
 }
 
+const MAX_ENDED_CALLS = 50; // a board left open all week stays small
+
+function forgetOldCalls() {
+  const ended = [...state.calls.values()].filter((c) => c.ended);
+  for (const c of ended.slice(0, Math.max(0, ended.length - MAX_ENDED_CALLS))) {
+    state.calls.delete(c.id);
+    for (const [id, a] of state.alerts) if (a.alert.call_id === c.id) state.alerts.delete(id);
+    if (selected === c.id) selected = null;
+  }
+}
+
 function sentimentLabel(value) {
   if (value === null || value === undefined) return "neutral";
   return value < -0.25 ? "negative" : value > 0.25 ? "positive" : "neutral";
@@ -48,7 +59,7 @@ function apply(e, live) {
   if (typeof seen === "number") c.time = Math.max(c.time, seen);
   switch (e.type) {
     case "call_started": c.started = e; break;
-    case "call_ended": c.ended = e; c.partials = {}; break;
+    case "call_ended": c.ended = e; c.partials = {}; forgetOldCalls(); break;
     case "partial": c.partials[e.speaker] = e; break;
     case "final": {
       c.finals.set(e.seq, e);
