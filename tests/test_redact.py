@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 
 from monitor import events as ev
-from monitor.store.redact import find_pii, luhn_ok, redact_event, redact_text, redact_words
+from monitor.store.redact import (
+    CallRedactor,
+    find_pii,
+    luhn_ok,
+    redact_event,
+    redact_text,
+    redact_words,
+)
 
 CARD = "4572345678901231"  # Luhn-valid
 SPOKEN = {"0": "zero", "1": "one", "2": "two", "3": "three", "4": "four", "5": "five",
@@ -188,7 +195,12 @@ def test_real_asr_output_of_spoken_digits_is_masked(
     """Synthesised speech through a real recogniser (Whisper tiny.en): whatever form it writes
     the digits in (numerals, groups, words), nothing of the number survives redaction."""
     wav = _speak(said, tmp_path / "said.wav")
-    segments, _ = whisper.transcribe(str(wav), language="en", beam_size=1)  # type: ignore[attr-defined]
+    segments, _ = whisper.transcribe(  # type: ignore[attr-defined]
+        str(wav),
+        language="en",
+        beam_size=1,
+        temperature=0.0,  # greedy: no random fallback
+    )
     heard = " ".join(s.text.strip() for s in segments)
     digits_heard = re.sub(r"\D", "", heard)
     assert (
@@ -203,3 +215,48 @@ def test_real_asr_output_of_spoken_digits_is_masked(
     words = tuple(ev.Word(w, float(i), i + 0.5) for i, w in enumerate(heard.split()))
     masked_words = " ".join(w.text for w in redact_words(words))
     assert len(re.sub(r"\D", "", masked_words)) < 4, masked_words
+
+
+def test_a_short_number_after_a_cue_word_is_masked() -> None:
+    assert (
+        redact_text("my card number starts with 4572")[0] == "my card number starts with [number]"
+    )
+    assert redact_text("the last four of the account are 1231.")[0].endswith("[number].")
+    assert redact_text("order 4572 has not arrived") == ("order 4572 has not arrived", ())
+
+
+def _final(seq: int, text: str, start: float, speaker: ev.Speaker = "customer") -> ev.Event:
+    words = tuple(
+        ev.Word(w, start + i * 0.3, start + i * 0.3 + 0.25) for i, w in enumerate(text.split())
+    )
+    return ev.FinalUtterance("c1", speaker, seq, text, start, start + 0.3 * len(words), words)
+
+
+def test_call_redactor_masks_a_number_read_across_utterances() -> None:
+    redact = CallRedactor(window_s=8.0)
+    first = redact(_final(0, "my card number is 4572 3456", 0.0))
+    assert first.text == "my card number is [phone]"  # type: ignore[union-attr]
+    # the agent speaking in between does not end the customer's reading
+    assert redact(_final(1, "go on", 2.5, "agent")).text == "go on"  # type: ignore[union-attr]
+    partial = redact(ev.PartialUtterance("c1", "customer", 2, "7890", 3.0, 3.5))
+    assert partial.text == "[number]"  # type: ignore[union-attr]
+    second = redact(_final(2, "7890.", 3.0))
+    assert second.text == "[number]."  # type: ignore[union-attr]
+    assert [w.text for w in second.words] == ["[number]"]  # type: ignore[union-attr]
+    third = redact(_final(3, "12 34 is the expiry", 5.0))  # still reading: 12/34 follows
+    assert third.text == "[number] is the expiry"  # type: ignore[union-attr]
+    # a number not at the start, or after the window, is judged on its own
+    assert redact(_final(4, "I have 2 cards", 6.0)).text == "I have 2 cards"  # type: ignore[union-attr]
+    redact(_final(5, "card number is 4572 3456", 10.0))
+    assert redact(_final(6, "7890 and so on", 30.0)).text == "7890 and so on"  # type: ignore[union-attr]
+    # the stateless function does not guess
+    assert redact_event(_final(7, "7890", 3.0)).text == "7890"  # type: ignore[union-attr]
+
+
+def test_call_redactor_forgets_ended_calls() -> None:
+    redact = CallRedactor()
+    redact(_final(0, "card 4572 3456", 0.0))
+    assert redact._reading
+    end = ev.CallEnded("c1", 5.0)
+    assert redact(end) is end
+    assert not redact._reading

@@ -28,7 +28,7 @@ import dataclasses
 import re
 from collections.abc import Sequence
 
-from monitor.events import Event, FinalUtterance, PartialUtterance, Word
+from monitor.events import CallEnded, Event, FinalUtterance, PartialUtterance, Speaker, Word
 
 PLACEHOLDERS: tuple[str, ...] = ("[card]", "[phone]", "[number]", "[email]")
 
@@ -88,19 +88,34 @@ def luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
-def _classify(digits: str, spoken: bool) -> str | None:
+def _classify(
+    digits: str, spoken: bool, cued: bool = False, continuing: bool = False
+) -> str | None:
     n = len(digits)
     if 13 <= n <= 19 and luhn_ok(digits):
         return "[card]"
     if 7 <= n <= 15:
         return "[phone]"
-    if n >= 16 or (spoken and n >= 4):
+    if n >= 16 or (spoken and n >= 4) or (cued and n >= 4) or (continuing and n >= 2):
         return "[number]"
     return None
 
 
-def _digit_runs(text: str) -> list[tuple[int, int, str]]:
-    """(start, end, placeholder) for every run of digits that must be masked."""
+# Words that say a number about to be read out is personal: "card number is 4572 ..." is
+# masked from four digits on (a long number is often read in groups, one group per utterance).
+_CUE = re.compile(
+    r"\b(?:card|credit|debit|account|iban|phone|mobile|cell|pin|cvv|cvc|security code|"
+    r"sort code|expiry|passport|social security|national id)\b",
+    re.IGNORECASE,
+)
+
+
+def _digit_runs(
+    text: str, cued: bool = False, continuing: bool = False
+) -> list[tuple[int, int, str]]:
+    """(start, end, placeholder) for every run of digits that must be masked. ``cued``: the
+    text talks about a card/account/phone; ``continuing``: the text goes on with a number the
+    previous utterance was reading out, so a run at its very start is part of it."""
     found: list[tuple[int, int, str]] = []
     tokens = list(_TOKEN.finditer(text))
     i = 0
@@ -161,7 +176,8 @@ def _digit_runs(text: str) -> list[tuple[int, int, str]]:
             run_end = tok.end()
             j += 1
         if run_start is not None:
-            label = _classify(digits, spoken)
+            leading = not text[:run_start].strip(" ,.-")
+            label = _classify(digits, spoken, cued, continuing and leading)
             if label is not None:
                 while run_start > 0 and text[run_start - 1] in "+(":
                     run_start -= 1  # "+44 ..." / "(555) ...": the prefix is part of the number
@@ -192,14 +208,20 @@ def _merge(spans: Sequence[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
     return merged
 
 
-def find_pii(text: str) -> list[tuple[int, int, str]]:
+def find_pii(text: str, continuing: bool = False) -> list[tuple[int, int, str]]:
     """(start, end, placeholder) in ``text`` for everything :func:`redact_text` masks."""
-    return _merge(_digit_runs(text) + _email_spans(text))
+    cued = bool(_CUE.search(text))
+    return _merge(_digit_runs(text, cued, continuing) + _email_spans(text))
 
 
-def redact_text(text: str) -> tuple[str, tuple[tuple[int, int], ...]]:
+def ends_with_number(text: str, finds: Sequence[tuple[int, int, str]]) -> bool:
+    """Whether the last masked number is what the text ends with (the reading may go on)."""
+    return bool(finds) and finds[-1][2] != "[email]" and not text[finds[-1][1] :].strip(" ,.-!?")
+
+
+def redact_text(text: str, continuing: bool = False) -> tuple[str, tuple[tuple[int, int], ...]]:
     """Mask PII in ``text``; return the masked text and the placeholders' spans in it."""
-    finds = find_pii(text)
+    finds = find_pii(text, continuing)
     if not finds:
         return text, ()
     out: list[str] = []
@@ -217,7 +239,7 @@ def redact_text(text: str) -> tuple[str, tuple[tuple[int, int], ...]]:
     return "".join(out), tuple(spans)
 
 
-def redact_words(words: Sequence[Word]) -> tuple[Word, ...]:
+def redact_words(words: Sequence[Word], continuing: bool = False) -> tuple[Word, ...]:
     """Mask the words that make up PII; each masked run becomes one placeholder word that
     spans the time of the words it replaced."""
     if not words:
@@ -229,7 +251,7 @@ def redact_words(words: Sequence[Word]) -> tuple[Word, ...]:
             joined += " "
         bounds.append((len(joined), len(joined) + len(w.text)))
         joined += w.text
-    finds = find_pii(joined)
+    finds = find_pii(joined, continuing)
     if not finds:
         return tuple(words)
     out: list[Word] = []
@@ -250,15 +272,47 @@ def is_redacted(word: Word) -> bool:
     return word.text in PLACEHOLDERS
 
 
-def redact_event(event: Event) -> Event:
+def redact_event(event: Event, continuing: bool = False) -> Event:
     """The same event with PII masked in an utterance's text (and words); others unchanged."""
     if isinstance(event, PartialUtterance):
-        text, spans = redact_text(event.text)
+        text, spans = redact_text(event.text, continuing)
         return dataclasses.replace(event, text=text) if spans else event
     if isinstance(event, FinalUtterance):
-        text, spans = redact_text(event.text)
-        words = redact_words(event.words)
+        text, spans = redact_text(event.text, continuing)
+        words = redact_words(event.words, continuing)
         if not spans and words == event.words:
             return event
         return dataclasses.replace(event, text=text, words=words)
     return event
+
+
+class CallRedactor:
+    """:func:`redact_event` that remembers, per call and speaker, a number being read out
+    across utterances: "my card number is 4572 3456" / "7890 1231" (the recogniser ends an
+    utterance at the pause between groups). The digits that open the next utterance of the
+    same speaker, within ``window_s`` seconds, are masked as the rest of that number.
+
+    Use one per process in place of ``redact_event`` (same call signature); state is dropped
+    when a call ends.
+    """
+
+    def __init__(self, window_s: float = 8.0) -> None:
+        self.window_s = window_s
+        self._reading: dict[tuple[str, Speaker], float] = {}  # (call, speaker) -> number end
+
+    def __call__(self, event: Event) -> Event:
+        if isinstance(event, PartialUtterance | FinalUtterance):
+            key = (event.call_id, event.speaker)
+            until = self._reading.get(key)
+            continuing = until is not None and event.start - until <= self.window_s
+            out = redact_event(event, continuing)
+            if isinstance(event, FinalUtterance):
+                if ends_with_number(event.text, find_pii(event.text, continuing)):
+                    self._reading[key] = event.end
+                else:
+                    self._reading.pop(key, None)
+            return out
+        if isinstance(event, CallEnded):
+            for key in [k for k in self._reading if k[0] == event.call_id]:
+                del self._reading[key]
+        return event
