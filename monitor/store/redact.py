@@ -19,7 +19,9 @@ are amounts, times and years far more often than parts of a number.
 Spans returned by :func:`redact_text` are ``(start, end)`` character offsets of the
 placeholders in the *masked* text. :func:`redact_event` masks an utterance's text and its
 words; a masked word keeps the time span of the words it replaced (the audio to silence, see
-:meth:`monitor.store.audio.AudioWriter.silence`).
+:meth:`monitor.store.audio.AudioWriter.silence`). After a cue word ("card", "account", "phone",
+"pin", ...) four digits are enough to mask. :class:`CallRedactor` is the same function with a
+memory per call and speaker, for numbers read out over several utterances.
 """
 
 from __future__ import annotations
