@@ -428,3 +428,12 @@ def test_hold_reason_says_how_long_it_really_was(playbook: Playbook) -> None:
     risk = out[0]
     assert isinstance(risk, CallRisk)
     assert "silence or hold of 75 s" in risk.reasons
+
+
+def test_talk_over_is_speech_not_silence(playbook: Playbook) -> None:
+    call = Harness(playbook)
+    call.say("customer", "so here is the whole story", NEGATIVE)
+    call.wait(30)
+    call.talk_over("customer")  # both talking: a long turn whose final has not arrived yet
+    call.wait(30)
+    assert "after_hold" not in [c.kind for c in call.cards()]
