@@ -205,6 +205,8 @@ class MonitorServer:
                 log.warning("clients did not close within %.1f s; dropping them", timeout)
                 for client in list(self._clients):
                     client.ws.transport.abort()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(server.wait_closed(), 1.0)
         if self._sub is not None:
             self._sub.close()
         if self._pump_task is not None:
