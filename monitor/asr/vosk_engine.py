@@ -37,7 +37,7 @@ def _import_vosk() -> Any:
         raise EngineUnavailableError(
             "the vosk engine needs the vosk package: pip install vosk"
         ) from exc
-    vosk.SetLogLevel(-1)
+    vosk.SetLogLevel(-2)  # Kaldi's warnings are level -1; errors still show
     return vosk
 
 

@@ -94,7 +94,9 @@ class WhisperEngine:
         )
         self._prompt = [*self._tokenizer.sot_sequence, self._tokenizer.no_timestamps]
         self._suppress = list(get_suppressed_tokens(self._tokenizer, [-1]) or ())
-        self.executor = ThreadPoolExecutor(self.workers, thread_name_prefix="asr-whisper")
+        # More threads than decoders: while CTranslate2 decodes one call's utterance, the
+        # others' endpointing (cheap) must not queue behind it.
+        self.executor = ThreadPoolExecutor(4 * self.workers, thread_name_prefix="asr-whisper")
         self.partial_interval = partial_interval
         self.word_timestamps = word_timestamps
         self.beam_size = beam_size
