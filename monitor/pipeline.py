@@ -278,7 +278,7 @@ class _CallRun:
         speakers: tuple[ev.Speaker, ...],
         summary: CallSummary,
     ) -> None:
-        from monitor.asr import CallTranscriber
+        from monitor.asr.transcriber import CallTranscriber
         from monitor.rules import CallRules
 
         self.m = monitor
