@@ -66,6 +66,16 @@ async def open_page(browser: Any, url: str, width: int = 1280, height: int = 800
     return page
 
 
+async def visible_while(locator: Any, run: asyncio.Task[Any], timeout_s: float) -> None:
+    """Wait for a locator while the call runs; a pipeline failure surfaces at once."""
+    waiter = asyncio.ensure_future(locator.first.wait_for(timeout=timeout_s * 1000))
+    await asyncio.wait({waiter, run}, return_when=asyncio.FIRST_COMPLETED)
+    if run.done() and run.exception() is not None and not waiter.done():
+        waiter.cancel()
+        raise AssertionError(f"the pipeline failed: {run.exception()!r}") from run.exception()
+    await waiter
+
+
 def agent_url(server: MonitorServer, agent_id: str) -> str:
     return server.urls()[f"agent:{agent_id}"]
 
@@ -97,22 +107,24 @@ async def test_real_call_board_alert_ack_and_agent_isolation(
         run = asyncio.create_task(monitor.run_call(FileSource(call.wav_path, realtime=False), meta))
 
         row = board.locator("#grid tbody tr[data-call-id]")
-        await row.first.wait_for(timeout=60_000)
+        await visible_while(row, run, 60)
         assert call.agent_id in await row.first.inner_text()
         alert = board.locator("#alerts li[data-alert-id]")
-        await alert.first.wait_for(timeout=300_000)
-        await agent.locator("#cards li[data-card-id]").first.wait_for(timeout=300_000)
-        summary = await asyncio.wait_for(run, 600)
-        assert summary.alerts >= 1 and summary.cards >= 1
-
-        # the drill-in: transcript with sentiment per utterance, the cards the agent saw
+        await visible_while(alert, run, 300)
+        await visible_while(agent.locator("#cards li[data-card-id]"), run, 300)
+        # the call escalates: a critical alert, pulsing on the board
+        await visible_while(board.locator("#alerts li.critical"), run, 300)
+        # the drill-in, live: transcript with sentiment per utterance, the cards the agent saw
         await row.first.click()
         await board.locator("#detail .transcript li.final").first.wait_for()
         await board.locator("#detail .detail-cards li").first.wait_for()
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(1.0)
         IMG.mkdir(parents=True, exist_ok=True)
         await board.screenshot(path=str(IMG / "board.png"), full_page=True)
         await agent.screenshot(path=str(IMG / "agent.png"), full_page=True)
+        summary = await asyncio.wait_for(run, 600)
+        assert summary.alerts >= 1 and summary.cards >= 1
+        await board.locator("#grid tbody tr.ended").wait_for()
 
         # acknowledging on one board clears the alert on the other
         alert_id = await alert.first.get_attribute("data-alert-id")
@@ -121,7 +133,7 @@ async def test_real_call_board_alert_ack_and_agent_isolation(
         await alert.first.locator("input").fill("maria")
         await alert.first.locator("button.ack").click()
         await on_board2.wait_for(state="detached", timeout=10_000)
-        assert await board.locator(f'#alerts li[data-alert-id="{alert_id}"]').count() == 0
+        await board.locator(f'#alerts li[data-alert-id="{alert_id}"]').wait_for(state="detached")
         assert "1" in await board2.locator("#acked").inner_text()
 
         # the agent marks a card used: the feedback reaches the board's drill-in
