@@ -70,6 +70,6 @@ def from_dict(data: dict[str, Any]) -> ev.Event:
             value = _tupled(value)
         kwargs[name] = value
     try:
-        return cls(**kwargs)  # type: ignore[no-any-return]
+        return cls(**kwargs)
     except TypeError as exc:
         raise WireError(f"{kind}: {exc}") from None
