@@ -196,20 +196,30 @@ def test_cooldown_respected(playbook: Playbook) -> None:
 
 
 def test_agent_never_flooded_with_cards(playbook: Playbook) -> None:
+    assert playbook.settings.max_cards == 3
     call = Harness(playbook)
     call.say("customer", "where is my refund", NEGATIVE)
     for text in ("calm down", "i dont know", "it takes four to eight weeks", "not my department"):
         call.say("agent", text, gap=0.2)
-    cards = call.cards()
-    assert len(cards) == 2  # max_cards per card_window
-    assert call.rules.summary["cards_suppressed"] == 2
+    kinds_shown = [c.kind for c in call.cards()]
+    assert kinds_shown == ["listen_acknowledge", "find_out", "concrete_date"]  # max per window
+    assert call.rules.summary["cards_suppressed"] == 1
     # Once the window has passed, new cards show again; the same card not within card_repeat.
     call.wait(40)
     call.say("customer", "so when will it come", NEGATIVE)
     call.wait(30)
-    call.say("agent", "it takes four to eight weeks", gap=0.2)
+    call.say("agent", "that is not my department", gap=0.2)
     call.say("agent", "calm down please", gap=0.2)
-    assert [c.kind for c in call.cards()] == ["listen_acknowledge", "find_out", "concrete_date"]
+    assert [c.kind for c in call.cards()] == [*kinds_shown, "own_it"]
+
+
+def test_one_card_per_utterance_in_playbook_order(playbook: Playbook) -> None:
+    call = Harness(playbook)
+    out = call.say(
+        "customer", "you idiot i will sue you", NEGATIVE, (("abuse", 0.95), ("legal_threat", 0.9))
+    )
+    assert [e.kind for e in out if isinstance(e, PromptCard)] == ["abuse_boundary"]
+    assert [e.kind for e in out if isinstance(e, Alert)] == ["abuse", "legal_threat", "escalated"]
 
 
 def test_critical_cards_get_through_the_flood_limit(playbook: Playbook) -> None:

@@ -3,8 +3,9 @@
 Synchronous, free of I/O and deterministic: the same utterances, scores and ticks in the same
 order give the same events with the same ids, so a replay matches the live call exactly.
 Flooding is prevented three ways: each rule has a cooldown, the same card is not shown again
-within ``card_repeat`` seconds, and at most ``max_cards`` cards reach the agent per
-``card_window`` (cards of critical rules still get through: abuse and threats matter most).
+within ``card_repeat`` seconds, at most ``max_cards`` cards reach the agent per ``card_window``
+(cards of critical rules still get through: abuse and threats matter most), and one input
+raises at most ``cards_per_event`` cards — those of the rules first in the playbook's order.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class CallRules:
         self._alerts = 0
         self._cards = 0
         self._suppressed = 0
+        self._event_cards = 0  # cards raised by the input being handled now
         self._fired_counts: dict[str, int] = {}
         self._finished = False
 
@@ -71,6 +73,7 @@ class CallRules:
 
     def on_utterance(self, utt: FinalUtterance, score: UtteranceScore) -> list[Event]:
         """Returns the call's CallRisk, then any Alerts and PromptCards the playbook raises."""
+        self._event_cards = 0
         events: list[Event] = self._due_acknowledgements(utt.start)
         previous = self.scorer.level
         if self._hold_reported and self._last_speech_end is not None:
@@ -103,6 +106,7 @@ class CallRules:
 
     def on_talk_over(self, event: TalkOver) -> list[Event]:
         """Counts talk-overs: the customer's raise the risk, the agent's are coached."""
+        self._event_cards = 0
         self.scorer.on_talk_over(event)
         # both were speaking: not a silence, even before the finals of those turns arrive
         self._last_speech_end = max(self._last_speech_end or 0.0, event.end)
@@ -122,6 +126,7 @@ class CallRules:
 
     def tick(self, at: float) -> list[Event]:
         """Audio time has reached ``at``: silences, holds and overdue acknowledgements."""
+        self._event_cards = 0
         events: list[Event] = self._due_acknowledgements(at)
         if self._last_speech_end is None or self._finished:
             return events
@@ -227,7 +232,11 @@ class CallRules:
                 return False
             return self._count(rule) >= p["min_count"]
         if trigger == "sentiment_drop":
-            return utt.speaker == "customer" and self.scorer.sentiment_drop(p["turns"]) >= p["drop"]
+            return (
+                utt.speaker == "customer"
+                and score.polarity <= p["below"]
+                and self.scorer.sentiment_drop(p["turns"]) >= p["drop"]
+            )
         if trigger == "acoustic":
             return (
                 utt.speaker == p["speaker"]
@@ -320,12 +329,15 @@ class CallRules:
         while self._card_times and self._card_times[0] <= at - settings.card_window:
             self._card_times.popleft()
         repeated = shown is not None and at - shown < settings.card_repeat
-        flooded = len(self._card_times) >= settings.max_cards and rule.alert != "critical"
+        flooded = self._event_cards >= settings.cards_per_event or (
+            rule.alert != "critical" and len(self._card_times) >= settings.max_cards
+        )
         if repeated or flooded:
             self._suppressed += 1
             return None
         self._card_shown[rule.card] = at
         self._card_times.append(at)
+        self._event_cards += 1
         self._cards += 1
         text = self.playbook.cards.text(rule.card, self.language)
         return PromptCard(

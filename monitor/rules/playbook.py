@@ -29,7 +29,7 @@ _REQUIRED = object()
 TRIGGERS: dict[str, dict[str, Any]] = {
     "intent": {"intent": _REQUIRED, "min_probability": 0.5, "min_count": 1, "speaker": "customer"},
     "risk_level": {"level": _REQUIRED},
-    "sentiment_drop": {"drop": _REQUIRED, "turns": 3},
+    "sentiment_drop": {"drop": _REQUIRED, "turns": 3, "below": -0.5},
     "acoustic": {"feature": _REQUIRED, "above": _REQUIRED, "speaker": "customer"},
     "speech_rate": {"above": _REQUIRED, "speaker": "agent", "min_words": 6},
     "silence": {"seconds": _REQUIRED},
@@ -53,8 +53,9 @@ class Settings:
     board_language: str = "en"  # language of risk reasons and alert messages for supervisors
     cooldown: float = 45.0  # default seconds of call audio before the same rule fires again
     card_repeat: float = 120.0  # the same card is not shown twice within this many seconds
-    max_cards: int = 2  # at most this many cards ...
+    max_cards: int = 3  # at most this many cards ...
     card_window: float = 60.0  # ... within this many seconds, so the agent is never flooded
+    cards_per_event: int = 1  # one card per utterance: the first matching rule in file order
     hostile_intents: tuple[str, ...] = ("abuse", "legal_threat", "public_shaming")
     hostile_level: str = "escalated"  # reaching this level also makes a call hostile
     strain_window: int = 5  # an agent's last N calls ...
@@ -261,7 +262,7 @@ def _rule(
         if default is _REQUIRED and key in _CHOICES:
             sample = ""
         value = _check_value(raw[key], sample, (*at, key), key, problems)
-        if isinstance(value, float) and value < 0 and key != "max_sentiment":
+        if isinstance(value, float) and value < 0 and key not in ("max_sentiment", "below"):
             problems.add((*at, key), key, f"must not be negative, got {value}")
         params[key] = value
     for key in raw:

@@ -191,6 +191,10 @@ class RiskConfig:
     negative_run_points: float = 8.0  # per turn of the run after the first
     negative_run_cap: float = 16.0
     trend_points: float = 20.0  # cap for falling sentiment
+    # Sentiment alone is not escalation: smoothed sentiment, negative runs and the falling
+    # trend together add at most this much, below the at_risk bar, so a call is "at risk" only
+    # with other evidence too (an intent, heated words, the voice, interruptions, a hold).
+    sentiment_cap: float = 40.0
     trend_min_turns: int = 3  # a run of this many falling turns counts as a trend
     trend_step: float = 0.1  # a turn "falls" when its polarity is this much below the last one
     loud_points: float = 14.0
@@ -404,18 +408,22 @@ class EscalationScorer:
         parts: list[tuple[float, str, int | None]] = []
         for intent, strength in self._intent_strength.items():
             parts.append((cfg.intent_points[intent] * strength, intent, None))
+        mood: list[tuple[float, str, int | None]] = []
         if self.polarity is not None and self.polarity < cfg.sentiment_from:
             share = (cfg.sentiment_from - self.polarity) / (1.0 + cfg.sentiment_from)
-            parts.append((cfg.sentiment_points * min(1.0, share), "negative", None))
+            mood.append((cfg.sentiment_points * min(1.0, share), "negative", None))
         if self.negative_run >= 2:
             points = min(cfg.negative_run_cap, cfg.negative_run_points * (self.negative_run - 1))
-            parts.append((points, "negative_run", self.negative_run))
+            mood.append((points, "negative_run", self.negative_run))
         if self._heat >= 1.0:
             parts.append((self._heat, "heated", None))
         run = self.falling_turns()
         if run >= cfg.trend_min_turns:
             drop = self.sentiment_drop(run - 1)
-            parts.append((min(cfg.trend_points, cfg.trend_points * drop / 0.6), "falling", run))
+            mood.append((min(cfg.trend_points, cfg.trend_points * drop / 0.6), "falling", run))
+        total = sum(p for p, _, _ in mood)
+        scale = cfg.sentiment_cap / total if total > cfg.sentiment_cap else 1.0
+        parts.extend((p * scale, kind, n) for p, kind, n in mood)
         for key, points in self._voice_points.items():
             parts.append((points, key, None))
         while (
