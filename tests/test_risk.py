@@ -221,3 +221,14 @@ def test_config_validation_names_the_field() -> None:
     fields = {f for f, _ in bad.validate()}
     assert fields == {"thresholds", "intent_decay", "intent_points"}
     assert RiskConfig().validate() == []
+
+
+def test_sentiment_alone_never_makes_a_call_at_risk() -> None:
+    # Falling into strongly negative, turn after turn, with no intent, voice or interruption:
+    # the worst a sentiment model alone can do is "watch".
+    call = Call()
+    for neg in (0.1, 0.4, 0.7, 0.9, 0.97, 0.99, 0.99, 0.99):
+        risk = call.say("customer", "the package never arrived", (neg, 0.99 - neg, 0.01))
+        assert risk.level in ("calm", "watch"), risk
+    assert risk.risk <= RiskConfig().sentiment_cap
+    assert "negative sentiment" in risk.reasons
