@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from test_asr_speech import SR, english, korean
 
 from monitor.asr import Hypothesis, Recognizer, load_engine
 from monitor.asr.base import Engine
 from monitor.asr.models import korean_vosk_model
+from tests.test_asr_speech import SR, english, korean
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy.signal import resample_poly
-from test_asr_speech import SR, chunked, english, korean, place, transcribe
 
 from monitor.asr import load_engine
 from monitor.asr.base import Engine
 from monitor.asr.models import korean_vosk_model
 from monitor.asr.transcriber import CallTranscriber
 from monitor.events import SPEAKERS, AudioChunk, FinalUtterance, PartialUtterance, TalkOver
+from tests.test_asr_speech import SR, chunked, english, korean, place, transcribe
 
 CUSTOMER = "I want to speak to your manager right now."
 AGENT = "I understand, let me look at your account right away."

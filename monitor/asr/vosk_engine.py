@@ -28,6 +28,7 @@ from monitor.asr.models import check_vosk_model
 from monitor.events import Word
 
 BLOCK_S = 0.1
+PARTIAL_EVERY_S = 0.5  # a partial per half second of speech is plenty for a live transcript
 
 
 def _import_vosk() -> Any:
@@ -89,6 +90,7 @@ class VoskRecognizer:
         self._kaldi_fed = 0  # samples Kaldi has seen in all (its clock)
         self._offset = 0  # stream index = Kaldi index + offset, for the open utterance
         self._last_partial = ""
+        self._next_partial = 0  # stream sample index after which the next partial is due
         self._finished = False
 
     def accept(self, samples: np.ndarray, start: float) -> list[Hypothesis]:
@@ -108,9 +110,11 @@ class VoskRecognizer:
                 self._in_utterance = False
         if self._in_utterance:
             out += self._feed_until(self._clock.fed)
-            partial = self._partial()
-            if partial is not None:
-                out.append(partial)
+            if self._fed_to >= self._next_partial:
+                self._next_partial = self._fed_to + int(PARTIAL_EVERY_S * self.engine.sample_rate)
+                partial = self._partial()
+                if partial is not None:
+                    out.append(partial)
         self._trim()
         return out
 

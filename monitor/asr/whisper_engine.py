@@ -114,8 +114,9 @@ class WhisperEngine:
         return WhisperRecognizer(self)
 
     def decoder_idle(self) -> bool:
+        """No decode in flight anywhere: only then is a partial worth the CPU."""
         with self._busy_lock:
-            return self._busy < self.workers
+            return self._busy == 0
 
     def _generate(self, audio: np.ndarray, frames: int) -> tuple[Any, Any]:
         padded = np.zeros(frames * HOP + HOP, dtype=np.float32)
