@@ -246,3 +246,15 @@ def test_fetch_rejects_bad_downloads_and_changes_nothing(tmp_path: Path, damage:
     with serve(body, claimed) as url, pytest.raises(FetchError, match=r"nothing was changed|model"):
         fetch_vosk("vosk-en", dest, url=url, timeout=5)
     assert os.listdir(dest) == []
+
+
+def test_auto_with_a_configured_but_absent_vosk_model_falls_back(
+    model_dirs: tuple[Path, Path], tmp_path: Path, ko_model: Path
+) -> None:
+    pytest.importorskip("faster_whisper", reason="pip install faster-whisper")
+    configured = tmp_path / "models" / EN_NAME  # what config.toml names, not fetched
+    assert load_engine("auto", configured).name == "whisper"
+    assert load_engine("whisper", configured).name == "whisper"  # a Vosk path is not Whisper's
+    assert load_engine("auto", ko_model).name == "vosk"  # a configured model that is there
+    with pytest.raises(ModelNotFoundError):
+        load_engine("vosk", configured)  # asked for Vosk by name: no silent fallback

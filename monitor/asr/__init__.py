@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from monitor.asr.base import (
 )
 
 ENGINES = ("auto", "vosk", "whisper")
+log = logging.getLogger(__name__)
 
 _loaded: dict[tuple[str, str], Engine] = {}
 _load_lock = threading.Lock()
@@ -33,12 +35,29 @@ _load_lock = threading.Lock()
 def load_engine(name: str = "auto", model_path: str | Path | None = None) -> Engine:
     """The engine ``name`` with its model loaded once per process (later calls share it)."""
     # Imported here so `python -m monitor.asr.models` does not import itself twice.
-    from monitor.asr.models import FETCH_HINT, auto_engine_name, resolve_vosk_model
+    from monitor.asr.models import (
+        FETCH_HINT,
+        auto_engine_name,
+        resolve_vosk_model,
+        vosk_model_problems,
+    )
 
     if name not in ENGINES:
         raise ValueError(f"unknown ASR engine {name!r}; choose one of {', '.join(ENGINES)}")
     if name == "auto":
-        name = "vosk" if model_path is not None else auto_engine_name()
+        # ``model_path`` is the configured Vosk model: use it when it is there, otherwise
+        # auto means auto (the embedded Whisper offline) — with a word in the log.
+        if model_path is not None and not vosk_model_problems(Path(model_path).expanduser()):
+            name = "vosk"
+        else:
+            if model_path is not None:
+                log.warning(
+                    "no Vosk model at %s (%s); choosing automatically", model_path, FETCH_HINT
+                )
+                model_path = None
+            name = auto_engine_name()
+    if name == "whisper" and model_path is not None and _is_vosk_folder(Path(model_path)):
+        model_path = None  # a configured Vosk model path says nothing about Whisper
     with _load_lock:
         if name == "vosk":
             path = resolve_vosk_model(model_path)
@@ -59,6 +78,11 @@ def load_engine(name: str = "auto", model_path: str | Path | None = None) -> Eng
 
             _loaded[key] = WhisperEngine(model_path)
         return _loaded[key]
+
+
+def _is_vosk_folder(path: Path) -> bool:
+    path = path.expanduser()
+    return path.name.startswith("vosk") or (path / "conf" / "model.conf").exists()
 
 
 __all__ = [
