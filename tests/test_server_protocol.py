@@ -353,6 +353,42 @@ async def test_slow_reader_is_conflated_or_dropped_and_never_slows_the_pipeline(
         await harness.server.stop(timeout=2.0)
 
 
+async def test_a_client_that_falls_behind_gets_a_fresh_snapshot_not_the_backlog():
+    harness = Harness(
+        outbox_size=16, send_timeout_s=60.0, max_resyncs_per_minute=100, send_buffer_bytes=4096
+    )
+    await harness.server.start()
+    try:
+        lagging = await connect(harness.url(SUP), max_queue=1, max_size=None)
+        await snapshot_of(lagging)
+        sock = lagging.transport.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        lagging.transport.pause_reading()  # a browser tab that stops reading for a while
+        text = "word " * 400
+        events = [ev.CallStarted("c1", "c1", "a1")]
+        events += [
+            ev.FinalUtterance("c1", "customer", i, f"{i} {text}", i, i + 1.0) for i in range(2000)
+        ]
+        events.append(ev.CallEnded("c1", 2001.0))
+        await asyncio.wait_for(harness.publish(events, pause_s=0.0005), 60.0)
+        stats = harness.server.stats()
+        assert stats["resyncs"] >= 1 and stats["outbox_high_water"] <= 16, stats
+        lagging.transport.resume_reading()
+        got = await recv_until(lagging, lambda m: m["type"] == "snapshot", timeout=30)
+        snap = got[-1]
+        assert snap["reason"] == "resync"
+        assert len(got) < len(events)  # it never received the whole backlog
+        # the snapshot (plus anything after it) brings it to the current state
+        seen = [e["type"] for e in snap["events"]]
+        with contextlib.suppress(TimeoutError):
+            while "call_ended" not in seen:
+                seen.append((await recv_json(lagging, timeout=5))["type"])
+        assert "call_ended" in seen
+        await lagging.close()
+    finally:
+        await harness.server.stop(timeout=2.0)
+
+
 async def test_200_concurrent_boards_receive_every_event(h: Harness):
     n = 200
     clients = await asyncio.gather(*(connect(h.url(SUP), max_size=None) for _ in range(n)))
