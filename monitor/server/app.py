@@ -20,6 +20,7 @@ import logging
 import re
 import socket
 import time
+import weakref
 from collections import deque
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
@@ -109,7 +110,10 @@ class MonitorServer:
         root = web_dir or (Path(config.web_dir) if config.web_dir else DEFAULT_WEB_DIR)
         self._http_handlers: list[HttpHandler] = [*http_handlers, StaticFiles(root)]
         self._clients: set[_Client] = set()
-        self._pending: dict[ServerConnection, Viewer] = {}
+        # role of a handshake in progress; weak, so a handshake that dies midway leaves nothing
+        self._pending: weakref.WeakKeyDictionary[ServerConnection, Viewer] = (
+            weakref.WeakKeyDictionary()
+        )
         self._names = itertools.count(1)
         self._server: Server | None = None
         self._sub: Subscription | None = None
