@@ -63,6 +63,7 @@ bench: install samples
 	$(PY) -m bench.bench_asr
 	$(PY) -m bench.bench_scoring
 	$(PY) -m bench.bench_board
+	$(PY) -m bench.bench_store
 
 eval: install samples
 	$(PY) -m eval.eval_text

@@ -89,15 +89,23 @@ async def _start_server(args: argparse.Namespace, bus: Any, agent_ids: Sequence[
     if store is not None:
         from monitor.store.http import make_handler
 
-        handlers.append(make_handler(store))
+        def supervisors_only(token: str | None) -> bool:
+            role = cfg.role_of(token)
+            return role is not None and role.kind == "supervisor"
+
+        # transcripts and recordings are for supervisors and QA, never agents or strangers
+        handlers.append(make_handler(store, authorize=supervisors_only))
     server = MonitorServer(bus, cfg, WEB_DIR, http_handlers=handlers)
     await server.start()
     return server
 
 
-def _print_urls(server: Any) -> None:
+def _print_urls(server: Any, with_qa: bool = False) -> None:
     say("")
-    for label, url in server.urls().items():
+    urls = dict(server.urls())
+    if with_qa and "board" in urls:
+        urls["QA page"] = urls["board"].replace("/?token=", "/qa.html?token=", 1)
+    for label, url in urls.items():
         say(f"  {label:<22} {url}")
     say("")
 
@@ -150,7 +158,7 @@ async def _demo(args: argparse.Namespace) -> int:
         if not args.no_server:
             server = await _start_server(args, bus, sorted({m.agent_id for _, m in calls}))
             say("callmon demo: open the supervisor board and the agent panels:")
-            _print_urls(server)
+            _print_urls(server, with_qa=monitor.store is not None)
         say(
             f"replaying {len(calls)} sample calls "
             + ("as fast as possible" if args.fast else "in real time")
@@ -312,7 +320,7 @@ async def _serve(args: argparse.Namespace) -> int:
     monitor = await Monitor.create(_monitor_config(args), bus, progress=say)
     args._store = monitor.store
     server = await _start_server(args, bus, [args.agent])
-    _print_urls(server)
+    _print_urls(server, with_qa=monitor.store is not None)
     feed: asyncio.Task[Any] | None = None
     try:
         if args.replay:

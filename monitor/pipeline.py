@@ -201,12 +201,16 @@ class Monitor:
             interrupted = store.recover()
             if interrupted:
                 say(f"marked {len(interrupted)} unfinished call(s) as interrupted")
+            removed = store.apply_retention()
+            if removed:
+                say(f"retention: deleted the audio of {removed} call(s)")
             bus.add_sink(store.persist)
         redactor = None
         if config.redact:
-            from monitor.store.redact import redact_event
+            from monitor.store.redact import CallRedactor
 
-            redactor = redact_event
+            # remembers a number being read out across utterances, per call and speaker
+            redactor = CallRedactor()
         return cls(
             engine=engine,
             scoring=scoring,
@@ -300,9 +304,14 @@ class _CallRun:
         if monitor.store is not None:
             self.writer = monitor.store.open_audio(call_id, source.sample_rate, source.channels)
 
-    async def publish(self, event: ev.Event) -> None:
+    async def publish(self, event: ev.Event) -> ev.Event:
+        """Redact, count, persist and broadcast one event; returns what was published."""
+        if self.m.redactor is not None:
+            # every event passes, so the redactor also sees CallEnded and drops its state
+            event = self.m.redactor(event)
         self.summary.observe(event)
         await self.m.bus.publish(event)
+        return event
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as tg:
@@ -363,15 +372,11 @@ class _CallRun:
         await self.text_q.put(None)
 
     async def _score(self) -> None:
-        emit: Callable[[ev.Event], Awaitable[None]] = self.publish
+        emit: Callable[[ev.Event], Awaitable[ev.Event]] = self.publish
         while (item := await self.text_q.get()) is not None:
             events, at = item
-            for event in events:
-                if self.m.redactor is not None and isinstance(
-                    event, ev.PartialUtterance | ev.FinalUtterance
-                ):
-                    event = self.m.redactor(event)
-                await emit(event)
+            for raw in events:
+                event = await emit(raw)  # redacted: the scorer sees what the board shows
                 if isinstance(event, ev.FinalUtterance):
                     score = await self.m.scoring.score(event, self.meta.language)
                     await emit(score)
