@@ -156,6 +156,16 @@ function sparkline(risks) {
   return svg;
 }
 
+function trendArrow(risks) {
+  // the trend in a glyph and words too, not only in the line's slope
+  if (risks.length < 2) return el("span");
+  const now = risks[risks.length - 1].risk;
+  const before = risks[Math.max(0, risks.length - 4)].risk;
+  const [glyph, word] = now - before > 5 ? ["↗", "rising"] : before - now > 5 ? ["↘", "falling"]
+    : ["→", "steady"];
+  return el("span", { class: `arrow ${word}`, title: word, "aria-label": word, text: glyph });
+}
+
 function needScore(c) {
   // calls needing help on top: open critical alerts, then level, then risk; ended calls last
   const open = [...state.alerts.values()].filter((a) => !a.ack && a.alert.call_id === c.id);
@@ -183,7 +193,7 @@ function renderGrid() {
     el("td", { text: c.started.name }),
     el("td", { text: c.ended ? `${fmtDuration(c.ended.at)} (${t("ended")})` : fmtDuration(c.time) }),
     el("td", {}, sentimentBadge(c.risk ? c.risk.sentiment : null)),
-    el("td", {}, sparkline(c.risks)),
+    el("td", { class: "trend" }, sparkline(c.risks), trendArrow(c.risks)),
     el("td", { class: "alert-cell" }, c.lastAlert
       ? `${SEVERITY_SHAPE[c.lastAlert.severity]} ${c.lastAlert.message}` : ""));
     return row;
