@@ -28,6 +28,7 @@ PHRASE_LISTS: tuple[str, ...] = (
     "acknowledgement",
     "closing",
     "heated",
+    "refusal",
 )
 
 _APOSTROPHES = re.compile(r"[’'`´]")
