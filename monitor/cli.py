@@ -323,14 +323,30 @@ async def _serve(args: argparse.Namespace) -> int:
     _print_urls(server, with_qa=monitor.store is not None)
     feed: asyncio.Task[Any] | None = None
     try:
-        if args.replay:
-            calls = [
-                (FileSource(f, realtime=True), CallMeta(name=f.stem, agent_id=args.agent))
-                for f in _collect_files(args.replay)
-            ]
+        calls: list[tuple[Any, CallMeta]] = [
+            (FileSource(f, realtime=True), CallMeta(f.stem, args.agent, language=args.language))
+            for f in _collect_files(args.replay)
+        ]
+        mic = None
+        if args.mic is not None:
+            from monitor.sources.mic import MicSource
+
+            device = int(args.mic) if args.mic.isdigit() else (args.mic or None)
+            mic = MicSource(device, channels=args.mic_channels)
+            # agent desktop mode: one channel is the agent's own voice; two are one party each
+            who: Any = "agent" if args.mic_channels == 1 else "customer"
+            calls.append(
+                (mic, CallMeta("live call", args.agent, language=args.language, mono_speaker=who))
+            )
+            say(f"listening on {mic.name} as {args.agent}")
+        if calls:
             feed = asyncio.create_task(monitor.run_calls(calls, stagger_s=2.0))
         await stop.wait()
         say("shutting down: closing connections, flushing calls")
+        if mic is not None and feed is not None:
+            await mic.aclose()  # the live call ends normally, flushing its last words
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(feed), 10)
     finally:
         if feed is not None and not feed.done():
             feed.cancel()
@@ -415,10 +431,33 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="run the live server (board, agent panel, websockets)")
     _add_common(p, server=True)
     p.add_argument("--replay", nargs="*", default=[], help="also replay these files live")
-    p.add_argument("--agent", default="agent-1", help="agent id for --replay calls")
+    p.add_argument(
+        "--mic",
+        nargs="?",
+        const="",
+        metavar="DEVICE",
+        help="agent desktop mode: a live call from this input (see `callmon devices`)",
+    )
+    p.add_argument(
+        "--mic-channels",
+        type=int,
+        default=1,
+        choices=[1, 2],
+        help="1: the agent's voice only; 2: customer on 0, agent on 1",
+    )
+    p.add_argument("--agent", default="agent-1", help="agent id for --replay/--mic calls")
+    p.add_argument(
+        "--language",
+        default="en",
+        choices=["en", "id", "ms", "ro"],
+        help="the agent's language for cards and cues (default en)",
+    )
 
     p = sub.add_parser("models", help="speech and text models: list | fetch vosk-en | train")
     p.add_argument("action", choices=["list", "fetch", "train"])
+
+    p = sub.add_parser("playbook", help="validate a playbook: playbook check [FILE]")
+    p.add_argument("action", choices=["check"])
 
     p = sub.add_parser("samples", help="render the bundled sample calls: samples render")
     p.add_argument("action", choices=["render"])
@@ -437,7 +476,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args, rest = parser.parse_known_args(argv)
-    if rest and args.command not in ("models", "samples"):
+    if rest and args.command not in ("models", "samples", "playbook"):
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
@@ -454,6 +493,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_serve(args))
         if args.command == "models":
             return _models(args, rest)
+        if args.command == "playbook":
+            from monitor.rules.__main__ import main as rules_main
+
+            return rules_main(["check", *rest])
         if args.command == "samples":
             from monitor.samples import main as samples_main
 

@@ -177,7 +177,7 @@ class Monitor:
         thread-safe models: tests and benchmarks load them once per process).
         """
         from monitor.asr import load_engine
-        from monitor.rules import Playbook, StrainTracker
+        from monitor.rules import Playbook, strain_tracker
         from monitor.scoring.classifier import TextClassifier
         from monitor.scoring.service import ScoringService
 
@@ -215,7 +215,7 @@ class Monitor:
             engine=engine,
             scoring=scoring,
             playbook=playbook,
-            strain=StrainTracker(),
+            strain=strain_tracker(playbook),
             bus=bus,
             config=config,
             store=store,

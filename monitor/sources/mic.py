@@ -41,10 +41,9 @@ def list_input_devices() -> list[dict[str, Any]]:
 
 
 class MicSource:
-    """Channel 0 of the device is the agent's voice unless ``customer_channel`` says otherwise.
-
-    With one input channel only the agent is heard (the customer's side needs a loopback
-    or a second channel from the telephony client); with two, one party per channel.
+    """With one input channel only the agent is heard (the customer's side needs a loopback
+    or a second channel from the telephony client); with two, one party per channel,
+    the customer on channel 0 as in recordings.
     """
 
     def __init__(
