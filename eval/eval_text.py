@@ -13,6 +13,7 @@ Scores with the int8-quantised model that the service runs, and reports fp32 for
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any
 
 from bench.results import EVAL_FILE, update_results
 from monitor.events import INTENTS
-from monitor.scoring.classifier import TextClassifier, TextScores
+from monitor.scoring.classifier import DEFAULT_MODEL_DIR, TextClassifier, TextScores
 from monitor.scoring.cues import keyword_intents
 from monitor.scoring.data.calls import SENTIMENTS, CallUtterance, heldout_utterances
 from monitor.scoring.train import MIN_AGREEMENT, sentiment_split
@@ -116,6 +117,24 @@ def evaluate(model_dir: Path | None, quantize: bool) -> dict[str, Any]:
     }
 
 
+def record_in_manifest(sentiment: dict[str, Any], escalation: dict[str, Any]) -> None:
+    """Copy the headline figures into models/manifest.json next to the weights they describe."""
+    manifest_path = DEFAULT_MODEL_DIR.parent / "manifest.json"
+    if not manifest_path.exists():
+        return
+    manifest = json.loads(manifest_path.read_text())
+    entry = manifest.setdefault(DEFAULT_MODEL_DIR.name, {})
+    entry["metrics"] = {
+        "sentiment_accuracy": sentiment["accuracy"],
+        "sentiment_macro_f1": sentiment["macro_f1"],
+        "call_sentiment_macro_f1": sentiment["call_utterances"]["macro_f1"],
+        "escalation_macro_f1": escalation["macro_f1"],
+        "escalation_min_intent_f1": escalation["min_intent_f1"],
+        "quantized": "int8 dynamic",
+    }
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval.eval_text", description=__doc__)
     parser.add_argument("--model", type=Path, default=None, help="default models/text-classifier")
@@ -151,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     update_results("sentiment", sentiment, path=args.out)
     update_results("escalation", escalation, path=args.out)
+    if args.model is None:
+        record_in_manifest(sentiment, escalation)
     t, c, e = q["tweets"], q["calls_sentiment"], q["escalation"]
     print(f"sentiment (tweets, n={t['n']}): accuracy {t['accuracy']} macro-F1 {t['macro_f1']}")
     print(f"sentiment (call utterances, n={c['n']}): accuracy {c['accuracy']} F1 {c['macro_f1']}")

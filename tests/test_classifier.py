@@ -156,8 +156,11 @@ def test_batch_equals_single_and_keeps_order(text_classifier: Any) -> None:
     for text, scored in zip(texts, batch, strict=True):
         if text:
             [alone] = text_classifier.predict([text])
+            # int8 dynamic quantisation scales activations per batch, so a batch moves the
+            # probabilities a little; the answer must not change
+            assert alone.sentiment == scored.sentiment
             for a, b in zip(alone.probabilities, scored.probabilities, strict=True):
-                assert a == pytest.approx(b, abs=0.02)
+                assert a == pytest.approx(b, abs=0.08)
     assert text_classifier.predict([]) == []
 
 
@@ -271,3 +274,13 @@ async def test_service_refuses_before_start_and_after_close(text_classifier: Any
     assert "abuse" in dict((await pending).intents)
     with pytest.raises(ScoringServiceClosed):
         await service.score(utterance("hello"))
+
+
+def test_intent_at_the_end_of_a_long_turn_is_found(text_classifier: Any) -> None:
+    long_turn = (
+        "another ticket no i have already logged three tickets and nothing happened and i have "
+        "been working from the library all week because nothing works at home so i want to "
+        "speak to a manager right now"
+    )
+    [scores] = text_classifier.predict([long_turn])
+    assert scores.intents["manager_demand"] >= 0.5, scores.intents

@@ -26,7 +26,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MODEL_DIR = REPO_ROOT / "models" / "text-classifier"
 WEIGHTS_FILE = "model.safetensors"
 META_FILE = "classifier.json"
-MAX_TOKENS = 64
+MAX_TOKENS = 48
+WINDOW_WORDS = 20  # longer turns are scored in windows of this many words, half overlapping
 
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _MENTION = re.compile(r"(^|\s)(rt\s+)?@\w+:?")
@@ -44,6 +45,17 @@ def normalize(text: str) -> str:
     text = text.replace("#", " ").replace("&amp;", " and ")
     text = _NON_TEXT.sub(" ", text)
     return asr_style(text)
+
+
+def windows(text: str) -> list[str]:
+    """The normalised text, or for a long turn half-overlapping windows of WINDOW_WORDS."""
+    if not text:
+        return []
+    words = text.split()
+    if len(words) <= WINDOW_WORDS + WINDOW_WORDS // 4:
+        return [text]
+    step = WINDOW_WORDS // 2
+    return [" ".join(words[i : i + WINDOW_WORDS]) for i in range(0, len(words) - step, step)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,24 +147,55 @@ class TextClassifier:
         return cls(model, tokenizer, meta, model_dir, quantize)
 
     def predict(self, texts: Sequence[str]) -> list[TextScores]:
-        """Score a batch in one forward pass; order is preserved. Empty text -> neutral."""
+        """Score a batch in one forward pass; order is preserved. Empty text -> neutral.
+
+        A long turn (more than 1.25 x WINDOW_WORDS words) is scored as overlapping windows, in
+        the same pass: an intent is a local phrase ("get me a manager") that mean pooling over
+        a whole paragraph would dilute, so each intent takes its maximum over the pieces while
+        sentiment is their mean.
+        """
         if not texts:
             return []
-        cleaned = [normalize(t) or "" for t in texts]
-        batch = self._tokenizer(
-            cleaned, padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt"
-        )
-        with torch.inference_mode():
-            sent_logits, intent_logits = self._model(batch["input_ids"], batch["attention_mask"])
-            sent = torch.softmax(sent_logits.float(), dim=-1).tolist()
-            intents = torch.sigmoid(intent_logits.float()).tolist()
+        cleaned = [normalize(t) for t in texts]
+        inputs: list[str] = []
+        owner: list[int] = []
+        for index, text in enumerate(cleaned):
+            for piece in windows(text):
+                inputs.append(piece)
+                owner.append(index)
+        sent: list[list[float]] = []
+        intents: list[list[float]] = []
+        if inputs:
+            batch = self._tokenizer(
+                inputs, padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt"
+            )
+            with torch.inference_mode():
+                sent_logits, intent_logits = self._model(
+                    batch["input_ids"], batch["attention_mask"]
+                )
+                sent = torch.softmax(sent_logits.float(), dim=-1).tolist()
+                intents = torch.sigmoid(intent_logits.float()).tolist()
+        # sentiment: the mean over the pieces (a long turn's end counts as much as its start,
+        # which truncation to MAX_TOKENS would cut); intents: the maximum over the pieces
+        total: dict[int, list[float]] = {}
+        count: dict[int, int] = {}
+        best: dict[int, list[float]] = {}
+        for row, index in enumerate(owner):
+            if index not in best:
+                total[index], count[index], best[index] = list(sent[row]), 1, list(intents[row])
+                continue
+            total[index] = [a + b for a, b in zip(total[index], sent[row], strict=True)]
+            count[index] += 1
+            best[index] = [max(a, b) for a, b in zip(best[index], intents[row], strict=True)]
         out: list[TextScores] = []
-        for text, s, i in zip(cleaned, sent, intents, strict=True):
-            if not text:
+        for index in range(len(cleaned)):
+            if index not in best:
                 out.append(TextScores((0.0, 1.0, 0.0), dict.fromkeys(self.intent_names, 0.0)))
                 continue
+            s = [v / count[index] for v in total[index]]
             probs = (float(s[0]), float(s[1]), float(s[2]))
-            out.append(TextScores(probs, dict(zip(self.intent_names, map(float, i), strict=True))))
+            named = dict(zip(self.intent_names, map(float, best[index]), strict=True))
+            out.append(TextScores(probs, named))
         return out
 
     def threshold(self, intent: str) -> float:

@@ -118,7 +118,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-tweets", type=int, default=20000)
     parser.add_argument("--call-repeat", type=int, default=3, help="oversampling of call data")
     parser.add_argument("--seed", type=int, default=13)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1, help="1 is faster on a busy machine")
+    parser.add_argument(
+        "--freeze-layers",
+        type=int,
+        default=3,
+        help="freeze the embeddings and this many lower encoder layers (a third less compute)",
+    )
+    parser.add_argument(
+        "--budget-min",
+        type=float,
+        default=40.0,
+        help="stop early and save when training has run this long (the run says so)",
+    )
     args = parser.parse_args(argv)
 
     import torch
@@ -136,6 +148,10 @@ def main(argv: list[str] | None = None) -> int:
     tokenizer = AutoTokenizer.from_pretrained(str(base))
     encoder = BertModel.from_pretrained(str(base), add_pooling_layer=False)
     model = TextModel(encoder, encoder.config.hidden_size)
+    frozen = [encoder.embeddings, *encoder.encoder.layer[: args.freeze_layers]]
+    for module in frozen:
+        for p in module.parameters():
+            p.requires_grad_(False)
     examples = build_examples(args.call_repeat, args.max_tweets, args.seed)
     n_calls = sum(1 for e in examples if e.intents is not None)
     print(f"training on {len(examples)} examples ({n_calls} call-centre, rest tweets)", flush=True)
@@ -149,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     head_params = [*model.sentiment_head.parameters(), *model.intent_head.parameters()]
     optim = torch.optim.AdamW(
         [
-            {"params": model.encoder.parameters(), "lr": args.lr},
+            {"params": [p for p in encoder.parameters() if p.requires_grad], "lr": args.lr},
             {"params": head_params, "lr": args.lr * 10},
         ],
         weight_decay=0.01,
@@ -163,7 +179,10 @@ def main(argv: list[str] | None = None) -> int:
 
     model.train()
     step = 0
+    stopped_early = False
     for epoch in range(args.epochs):
+        if stopped_early:
+            break
         order = list(range(len(examples)))
         random.Random(args.seed + epoch).shuffle(order)
         running = 0.0
@@ -198,6 +217,10 @@ def main(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
                 running = 0.0
+            if time.monotonic() - started > args.budget_min * 60:
+                print(f"time budget of {args.budget_min} min reached at step {step}/{total}")
+                stopped_early = True
+                break
 
     model.eval()
     out: Path = args.out
@@ -222,6 +245,11 @@ def main(argv: list[str] | None = None) -> int:
             "examples": len(examples),
             "call_examples": n_calls,
             "minutes": round(minutes, 1),
+            "steps": step,
+            "planned_steps": total,
+            "frozen_layers": args.freeze_layers,
+            "max_tweets": args.max_tweets,
+            "threads": args.threads,
             "torch": torch.__version__,
         },
     }
