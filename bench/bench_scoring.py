@@ -87,6 +87,21 @@ async def run_load(
     }
 
 
+def model_only(classifier: TextClassifier, n: int = 200) -> dict[str, Any]:
+    """predict() on one held-out utterance at a time, no service: the model's own cost."""
+    import torch
+
+    torch.set_num_threads(1)
+    texts = [u.text for u in heldout_utterances()][:n]
+    classifier.predict(texts[:4])
+    times = []
+    for text in texts:
+        started = time.perf_counter()
+        classifier.predict([text])
+        times.append((time.perf_counter() - started) * 1000)
+    return {"p50_ms": round(percentile(times, 50), 2), "p95_ms": round(percentile(times, 95), 2)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.bench_scoring", description=__doc__)
     parser.add_argument("--calls", type=int, default=8)
@@ -135,6 +150,12 @@ def main(argv: list[str] | None = None) -> int:
         fp32 = asyncio.run(run_load(fp, args.calls, args.per_call, gap, threads=1, max_batch=32))
         variants["fp32_threads1"] = fp32
         print(f"fp32, 1 thread: p50 {fp32['p50_ms']} ms, p95 {fp32['p95_ms']} ms")
+        alone = model_only(q)
+        variants["int8_model_only_batch1_short"] = alone
+        print(
+            f"int8 model alone, batch 1, held-out utterances: p50 {alone['p50_ms']} ms, "
+            f"p95 {alone['p95_ms']} ms"
+        )
         result["variants"] = variants
     update_results("scoring", result, path=BENCH_FILE)
     print(f"wrote section scoring of {BENCH_FILE}")
