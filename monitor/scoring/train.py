@@ -122,8 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--freeze-layers",
         type=int,
-        default=3,
-        help="freeze the embeddings and this many lower encoder layers (a third less compute)",
+        default=2,
+        help="freeze the embeddings and this many lower encoder layers (less compute)",
     )
     parser.add_argument(
         "--budget-min",
