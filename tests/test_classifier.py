@@ -284,3 +284,20 @@ def test_intent_at_the_end_of_a_long_turn_is_found(text_classifier: Any) -> None
     )
     [scores] = text_classifier.predict([long_turn])
     assert scores.intents["manager_demand"] >= 0.5, scores.intents
+
+
+def test_shipped_weights_match_the_manifest() -> None:
+    import hashlib
+    import json
+
+    from monitor.scoring.classifier import DEFAULT_MODEL_DIR
+
+    manifest_path = DEFAULT_MODEL_DIR.parent / "manifest.json"
+    if not (DEFAULT_MODEL_DIR / "model.safetensors").exists():
+        pytest.skip(f"no weights in {DEFAULT_MODEL_DIR}")
+    entry = json.loads(manifest_path.read_text())["text-classifier"]
+    for rel, info in entry["files"].items():
+        data = (DEFAULT_MODEL_DIR.parent / rel).read_bytes()
+        assert len(data) == info["bytes"], rel
+        assert hashlib.sha256(data).hexdigest() == info["sha256"], rel
+    assert entry["training"]["seed"] == 13 and entry["metrics"]
