@@ -23,6 +23,18 @@ from monitor.config import MonitorConfig
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES_AUDIO = REPO / "samples" / "audio"
+# Debian's Chromium, never a downloaded browser; flags keep it off the (closed) network
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--autoplay-policy=no-user-gesture-required",
+]
 
 
 @pytest.fixture(scope="session")
@@ -51,6 +63,23 @@ def text_classifier() -> Any:
         return TextClassifier.load()
     except ModelNotFoundError as exc:
         pytest.skip(f"no text classifier: {exc}")
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    """Headless Chromium driven by Playwright; skipped with the reason when it is missing."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    try:
+        from playwright.async_api import async_playwright
+    except ImportError as exc:
+        pytest.skip(f"playwright is not installed: {exc}")
+    async with async_playwright() as pw:
+        b = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            await b.close()
 
 
 MonitorFactory = Callable[..., Awaitable[Any]]

@@ -8,8 +8,6 @@ a real bus to check what the pages do with them (partials, sorting, strain, rest
 from __future__ import annotations
 
 import asyncio
-import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,36 +19,10 @@ from monitor.server import MonitorServer, ServerConfig
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 REPO = Path(__file__).resolve().parent.parent
 IMG = REPO / "docs" / "img"
 SUP, SUP2 = "board-token-0123456789", "board-token-abcdefghij"
 OTHER_AGENT = "agent-token-other-0123"
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
-    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
-        pytest.skip("no Chromium at /usr/bin/chromium (apt-get install chromium)")
-    try:
-        from playwright.async_api import async_playwright
-    except ImportError as exc:
-        pytest.skip(f"playwright is not installed: {exc}")
-    async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield b
-        finally:
-            await b.close()
 
 
 async def open_page(browser: Any, url: str, width: int = 1280, height: int = 800) -> Any:

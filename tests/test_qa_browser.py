@@ -4,7 +4,6 @@ search finds a call by a phrase, the curve renders, clicking an alert marker mov
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -21,10 +20,6 @@ from monitor.store.redact import redact_event
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run",
-        "--autoplay-policy=no-user-gesture-required"]  # fmt: skip
 SUP = "qa-supervisor-token-0123"
 TOKENS = {SUP: "supervisor", "qa-agent-token-012345678": "agent:agent-7"}
 RATE = 16_000
@@ -59,24 +54,16 @@ async def qa_server(tmp_path: Path) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def page() -> AsyncIterator[Any]:
-    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
-        pytest.skip("no Chromium at /usr/bin/chromium (apt-get install chromium)")
+async def page(browser: Any) -> AsyncIterator[Any]:
+    pg = await browser.new_page()
+    pg.errors = []
+    pg.on("pageerror", lambda exc: pg.errors.append(str(exc)))
+    pg.on("console", lambda m: _console(pg, m))
+    pg.on("response", lambda r: _response(pg, r))
     try:
-        from playwright.async_api import async_playwright
-    except ImportError as exc:
-        pytest.skip(f"playwright is not installed: {exc}")
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        pg = await browser.new_page()
-        pg.errors = []  # type: ignore[attr-defined]
-        pg.on("pageerror", lambda exc: pg.errors.append(str(exc)))  # type: ignore[attr-defined]
-        pg.on("console", lambda m: _console(pg, m))
-        pg.on("response", lambda r: _response(pg, r))
-        try:
-            yield pg
-        finally:
-            await browser.close()
+        yield pg
+    finally:
+        await pg.close()
 
 
 def _console(page: Any, message: Any) -> None:
