@@ -49,6 +49,8 @@ samples: install
 	$(PY) -m monitor samples render
 
 models: install
+	@# the English Vosk model, where the network allows (offline: a clear message, nothing changed)
+	-$(PY) -m monitor models fetch vosk-en
 	$(PY) -m monitor models train
 
 demo: install samples

@@ -92,7 +92,7 @@ class MonitorConfig:
             return q if q.is_absolute() else base / q
 
         engine = asr.get("engine", "auto")
-        if engine not in ("auto", "vosk", "whisper", "pocketsphinx"):
+        if engine not in ("auto", "vosk", "whisper"):
             raise ConfigError(f"{p}: [asr] engine {engine!r}: use auto, vosk or whisper")
         retention = store.get("retention_days")
         if retention is not None and (not isinstance(retention, int) or retention < 1):
