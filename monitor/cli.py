@@ -462,8 +462,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("samples", help="render the bundled sample calls: samples render")
     p.add_argument("action", choices=["render"])
 
-    p = sub.add_parser("report", help="QA report of a stored call")
-    p.add_argument("rest", nargs=argparse.REMAINDER)
+    sub.add_parser("report", help="QA report of a stored call: report CALL_ID [--format ...]")
 
     sub.add_parser("devices", help="list audio input devices")
     return parser
@@ -474,6 +473,10 @@ Handler = Callable[[argparse.Namespace], Any]
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["report"]:  # its own parser, options and --help included
+        from monitor.store.report import report_main
+
+        return report_main(argv[1:])
     parser = build_parser()
     args, rest = parser.parse_known_args(argv)
     if rest and args.command not in ("models", "samples", "playbook"):
@@ -501,10 +504,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             from monitor.samples import main as samples_main
 
             return int(samples_main(["render", *rest]))
-        if args.command == "report":
-            from monitor.store.report import report_main
-
-            return report_main(args.rest)
         if args.command == "devices":
             return _devices(args)
     except (SourceError, ConfigError, ServerConfigError) as exc:
