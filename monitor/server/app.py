@@ -7,6 +7,10 @@ other clients. Each connection has a sender task that drains its outbox and a
 receiver loop that turns acknowledgements and card feedback into events
 published on the bus (so the store and every board see them).
 
+Extra websocket paths (``ws_routes``, e.g. the Twilio ingest at ``/ingest/twilio``) get the
+same handshake checks; their handler receives the connection and the role of the handshake's
+token (None when it carried none: the route authorises from its own messages, or closes).
+
 Close codes: 1001 server shutting down, 1008 too many messages (rate limit),
 1009 message too big, 1013 client too slow (reconnect to resync).
 """
@@ -22,7 +26,7 @@ import socket
 import time
 import weakref
 from collections import deque
-from collections.abc import Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
@@ -45,6 +49,8 @@ log = logging.getLogger("monitor.server")
 WS_PATH = "/ws"
 CLOSE_SLOW = CloseCode.TRY_AGAIN_LATER  # 1013
 CLOSE_RATE = CloseCode.POLICY_VIOLATION  # 1008
+# an extra websocket path: called with the open connection and the handshake token's role
+WsRoute = Callable[[ServerConnection, Role | None], Awaitable[None]]
 
 
 class _RedactTokens(logging.Filter):
@@ -99,9 +105,14 @@ class MonitorServer:
         config: ServerConfig,
         web_dir: Path | None = None,
         http_handlers: Sequence[HttpHandler] = (),
+        ws_routes: Mapping[str, WsRoute] | None = None,
     ) -> None:
         self.bus = bus
         self.config = config
+        self._ws_routes = dict(ws_routes or {})
+        for path in self._ws_routes:
+            if not path.startswith("/") or path == WS_PATH:
+                raise ValueError(f"websocket route {path!r} must start with / and differ from /ws")
         self.state = BoardState(
             max_ended_calls=config.max_ended_calls,
             max_log_per_call=config.max_utterances_per_call * 3,
@@ -114,6 +125,10 @@ class MonitorServer:
         self._pending: weakref.WeakKeyDictionary[ServerConnection, Viewer] = (
             weakref.WeakKeyDictionary()
         )
+        self._route_pending: weakref.WeakKeyDictionary[
+            ServerConnection, tuple[WsRoute, Role | None]
+        ] = weakref.WeakKeyDictionary()
+        self._route_conns: set[ServerConnection] = set()
         self._names = itertools.count(1)
         self._server: Server | None = None
         self._sub: Subscription | None = None
@@ -171,6 +186,8 @@ class MonitorServer:
                 out.setdefault("board", f"{base}/?token={t}")
             elif role == "ingest":
                 out.setdefault("ingest", f"ws://{host}:{self.port}{WS_PATH}?token={t}")
+                for path in self._ws_routes:
+                    out.setdefault(f"ingest {path}", f"ws://{host}:{self.port}{path}?token={t}")
             else:
                 out.setdefault(role, f"{base}/agent.html?token={t}")
         return out
@@ -224,6 +241,7 @@ class MonitorServer:
         boxes = [c.outbox for c in self._clients]
         return {
             "clients": len(self._clients),
+            "route_connections": len(self._route_conns),
             "bus_dropped": self._bus_dropped,
             "outbox_high_water": max([self._gone_high_water, *(b.high_water for b in boxes)]),
             "conflated": sum(b.conflated for b in boxes),
@@ -312,8 +330,10 @@ class MonitorServer:
             if self._stopping:
                 return text_response(503, "server is shutting down\n")
             return route(request.path, self._http_handlers)
-        if parts.path != WS_PATH:
-            return text_response(404, f"no websocket endpoint at {parts.path}; use {WS_PATH}\n")
+        ws_route = self._ws_routes.get(parts.path)
+        if parts.path != WS_PATH and ws_route is None:
+            paths = ", ".join([WS_PATH, *self._ws_routes])
+            return text_response(404, f"no websocket endpoint at {parts.path}; use {paths}\n")
         if self._stopping:
             return text_response(503, "server is shutting down\n")
         query = parse_qs(parts.query)
@@ -322,7 +342,8 @@ class MonitorServer:
         if not token and auth.lower().startswith("bearer "):
             token = auth[7:].strip()
         role = self.config.role_of(token)
-        if role is None:
+        # without a token, a route may still authorise from its own messages (Twilio's start)
+        if role is None and (token or ws_route is None):
             why = "missing token" if not token else "unknown token"
             log.info("refused a connection: %s", why)
             return text_response(
@@ -334,8 +355,13 @@ class MonitorServer:
             return text_response(
                 403, f"origin {origin} is not allowed; add it to [server].allowed_origins\n"
             )
-        if len(self._clients) + len(self._pending) >= self.config.max_connections:
+        conns = len(self._clients) + len(self._pending)
+        if conns + len(self._route_pending) + len(self._route_conns) >= self.config.max_connections:
             return text_response(503, "too many connections; try again later\n")
+        if ws_route is not None:
+            self._route_pending[ws] = (ws_route, role)
+            return None
+        assert role is not None  # /ws without a valid token was refused above
         queue = (query.get("queue") or [""])[0] if role.kind == "supervisor" else ""
         self._pending[ws] = Viewer(role, queue)
         return None
@@ -347,6 +373,10 @@ class MonitorServer:
 
     # ---- one connection ---------------------------------------------------------------------
     async def _handle(self, ws: ServerConnection) -> None:
+        ws_route = self._route_pending.pop(ws, None)
+        if ws_route is not None:
+            await self._handle_route(ws, *ws_route)
+            return
         viewer = self._pending.pop(ws, None)
         if viewer is None:  # handshake accepted without process_request: cannot happen
             await ws.close(CloseCode.INTERNAL_ERROR, "no role")
@@ -386,6 +416,20 @@ class MonitorServer:
             with contextlib.suppress(asyncio.CancelledError):
                 await sender
             log.info("%s disconnected (%s)", client.name, ws.close_code)
+
+    async def _handle_route(
+        self, ws: ServerConnection, handler: WsRoute, role: Role | None
+    ) -> None:
+        self._route_conns.add(ws)
+        try:
+            await handler(ws, role)
+        except ConnectionClosed:
+            pass
+        except Exception:  # a route's bug must not take the server down; its client learns 1011
+            log.exception("websocket route %s failed", ws.request.path if ws.request else "?")
+            await ws.close(CloseCode.INTERNAL_ERROR, "internal error")
+        finally:
+            self._route_conns.discard(ws)
 
     async def _receive_loop(self, client: _Client) -> None:
         async for raw in client.ws:

@@ -1,0 +1,244 @@
+"""Twilio Media Streams into the real pipeline, over a real server on a free port.
+
+A real MonitorServer with the ``/ingest/twilio`` route, a real Monitor (speech engine and text
+classifier of the session), a sample call rendered by the real TTS, converted to what Twilio
+sends (8 kHz µ-law per track, one JSON message per track per 20 ms), played by a real
+``websockets`` client as fast as the server reads it; a supervisor board client watches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pytest
+import soundfile as sf
+from scipy.signal import resample_poly
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from monitor import events as ev
+from monitor.bus import EventBus
+from monitor.config import MonitorConfig
+from monitor.ingest import TWILIO_PATH, CallDefaults, TwilioIngest, TwilioLimits
+from monitor.server import MonitorServer, ServerConfig
+from tests.test_ingest_twilio import STOP, media_message, media_messages, start_message
+
+pytestmark = pytest.mark.slow
+
+SUP = "sup-token-0123456789"
+INGEST = "ingest-token-0123456789"
+TOKENS = {SUP: "supervisor", INGEST: "ingest"}
+
+
+@dataclass
+class Rig:
+    server: MonitorServer
+    ingest: TwilioIngest
+    seen: list[Any] = field(default_factory=list)
+
+    def url(self, token: str | None = None, path: str = TWILIO_PATH) -> str:
+        return f"ws://127.0.0.1:{self.server.port}{path}" + (f"?token={token}" if token else "")
+
+    def of_type(self, kind: type) -> list[Any]:
+        return [e for e in self.seen if isinstance(e, kind)]
+
+    async def ended(self, timeout: float = 120.0) -> ev.CallEnded:
+        async with asyncio.timeout(timeout):
+            while not (done := self.of_type(ev.CallEnded)):
+                await asyncio.sleep(0.05)
+        return done[0]  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+async def rig(make_monitor: Any) -> AsyncIterator[Rig]:
+    bus = EventBus()
+    monitor = await make_monitor(MonitorConfig(), bus)
+    cfg = ServerConfig(port=0, tokens=TOKENS, max_message_bytes=16_384)
+    ingest = TwilioIngest(
+        monitor,
+        cfg.role_of,
+        defaults=CallDefaults(agent_id="agent-default"),
+        limits=TwilioLimits(max_calls=1, start_timeout_s=1.0),
+    )
+    server = MonitorServer(bus, cfg, ws_routes={TWILIO_PATH: ingest.handle})
+    r = Rig(server, ingest)
+    bus.add_sink(r.seen.append)  # stands in for the store: every event, in order
+    await server.start()
+    yield r
+    await ingest.aclose(timeout=5.0)
+    await server.stop(timeout=2.0)
+
+
+def twilio_call(wav: Any, seconds: float) -> np.ndarray:
+    """The first ``seconds`` of a stereo 16 kHz recording as 8 kHz stereo, as the phone has it."""
+    data, rate = sf.read(str(wav), dtype="float32", always_2d=True)
+    assert rate == 16000 and data.shape[1] == 2
+    return np.clip(resample_poly(data[: int(seconds * rate)], 1, 2, axis=0), -1, 1)
+
+
+async def play(ws: ClientConnection, messages: Iterable[dict[str, Any]]) -> None:
+    for m in messages:
+        await ws.send(json.dumps(m))  # waits when the server stops reading (backpressure)
+
+
+async def board_until(
+    board: ClientConnection, done: Callable[[dict[str, Any]], bool], timeout: float = 180.0
+) -> list[dict[str, Any]]:
+    got: list[dict[str, Any]] = []
+    async with asyncio.timeout(timeout):
+        while True:
+            m = json.loads(await board.recv())
+            got.append(m)
+            if done(m):
+                return got
+
+
+async def close_code(ws: ClientConnection, timeout: float = 10.0) -> int | None:
+    with pytest.raises(ConnectionClosed):
+        async with asyncio.timeout(timeout):
+            while True:
+                await ws.recv()
+    return ws.close_code
+
+
+def words(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z']+", text.lower()) if len(w) > 3}
+
+
+# ---- the whole path -------------------------------------------------------------------------
+
+
+async def test_a_twilio_call_reaches_the_board_with_its_transcript(rig: Rig, sample_calls: Any):
+    call = sample_calls["calm_billing"]
+    seconds = 15.0
+    audio = twilio_call(call.wav_path, seconds)
+    script = " ".join(t.text for t in call.turns if t.end <= seconds)
+    async with connect(f"ws://127.0.0.1:{rig.server.port}/ws?token={SUP}") as board:
+        snap = json.loads(await board.recv())
+        assert snap["type"] == "snapshot"
+        # token in customParameters only: the URL Twilio dials has no query string
+        async with connect(rig.url()) as twilio:
+            await twilio.send(json.dumps({"event": "connected", "protocol": "Call"}))
+            start = start_message(agent_id="agent-ana", queue="billing", token=INGEST)
+            await play(twilio, [start, *media_messages(audio), STOP])
+            assert await close_code(twilio, 180.0) == 1000
+        got = await board_until(board, lambda m: m["type"] == "call_ended")
+    started = next(m for m in got if m["type"] == "call_started")
+    assert started["agent_id"] == "agent-ana" and started["queue"] == "billing"
+    assert started["source"] == "twilio:CA0001" and started["channels"] == 2
+    call_id = started["call_id"]
+    finals = [m for m in got if m["type"] == "final" and m["call_id"] == call_id]
+    assert {f["speaker"] for f in finals} == {"customer", "agent"}
+    heard = words(" ".join(f["text"] for f in finals))
+    expected = words(script)
+    assert len(heard & expected) >= len(expected) / 2, (heard, expected)
+    ended = got[-1]
+    assert ended["call_id"] == call_id and ended["reason"] == "completed"
+    assert ended["at"] == pytest.approx(seconds, abs=0.2)
+    assert INGEST not in json.dumps(got)  # the token never reaches a board
+
+
+async def test_query_token_also_works_and_a_silent_stream_still_ends_cleanly(rig: Rig):
+    async with connect(rig.url(INGEST)) as twilio:
+        await play(twilio, [start_message(), media_message("inbound", 0, b"\xff" * 160), STOP])
+        assert await close_code(twilio) == 1000
+    ended = await rig.ended()
+    started = rig.of_type(ev.CallStarted)[0]
+    assert started.agent_id == "agent-default" and ended.reason == "completed"
+
+
+# ---- refusals: nothing starts ---------------------------------------------------------------
+
+
+async def test_a_wrong_token_in_custom_parameters_closes_1008_and_starts_no_call(rig: Rig):
+    async with connect(rig.url()) as twilio:
+        await play(twilio, [start_message(token="wrong-token-123456")])
+        await twilio.send(json.dumps(media_message("inbound", 0, b"\xff" * 160)))
+        assert await close_code(twilio) == 1008
+        assert "ingest token" in (twilio.close_reason or "")
+    assert not rig.of_type(ev.CallStarted) and rig.ingest.refused == 1
+
+
+@pytest.mark.parametrize("token", [None, SUP])
+async def test_a_missing_or_non_ingest_token_closes_1008(rig: Rig, token: str | None):
+    async with connect(rig.url(token)) as twilio:
+        await play(twilio, [start_message()])
+        assert await close_code(twilio) == 1008
+    assert not rig.of_type(ev.CallStarted)
+
+
+async def test_a_wrong_query_token_is_refused_at_the_handshake(rig: Rig):
+    with pytest.raises(InvalidStatus) as info:
+        async with connect(rig.url("wrong-token-123456")):
+            pass
+    assert info.value.response.status_code == 401
+
+
+async def test_no_start_within_the_timeout_closes_1008(rig: Rig):
+    async with connect(rig.url(INGEST)) as twilio:
+        await twilio.send(json.dumps({"event": "connected"}))
+        assert await close_code(twilio) == 1008
+        assert "no valid 'start'" in (twilio.close_reason or "")
+
+
+async def test_media_before_start_closes_1007(rig: Rig):
+    async with connect(rig.url(INGEST)) as twilio:
+        await twilio.send(json.dumps(media_message("inbound", 0, b"\xff" * 160)))
+        assert await close_code(twilio) == 1007
+        assert "before 'start'" in (twilio.close_reason or "")
+
+
+# ---- limits ---------------------------------------------------------------------------------
+
+
+async def test_calls_over_max_calls_are_refused_1013(rig: Rig):
+    async with connect(rig.url(INGEST)) as first, connect(rig.url(INGEST)) as second:
+        await play(first, [start_message()])
+        second_start = start_message()
+        second_start["start"]["streamSid"] = "MZ0002"
+        await play(second, [second_start])
+        assert await close_code(second) == 1013
+        await play(first, [STOP])
+        assert await close_code(first) == 1000
+    assert len(rig.of_type(ev.CallStarted)) == 1
+    assert (await rig.ended()).reason == "completed"
+
+
+async def test_a_message_over_max_message_bytes_closes_1009(rig: Rig):
+    async with connect(rig.url(INGEST)) as twilio:
+        await twilio.send(json.dumps({"event": "connected", "pad": "x" * 20_000}))
+        assert await close_code(twilio) == 1009
+
+
+async def test_an_oversize_payload_mid_call_ends_the_call_as_error(rig: Rig):
+    async with connect(rig.url(INGEST)) as twilio:
+        await play(twilio, [start_message(), media_message("inbound", 0, b"\xff" * 9000)])
+        assert await close_code(twilio) == 1007
+    ended = await rig.ended()
+    assert ended.reason == "error" and "over the limit" in ended.error
+
+
+async def test_a_disconnect_without_stop_ends_the_call_as_error(rig: Rig):
+    async with connect(rig.url(INGEST)) as twilio:
+        await play(twilio, [start_message(), media_message("outbound", 0, b"\xff" * 160)])
+    ended = await rig.ended()
+    assert ended.reason == "error" and "without a 'stop'" in ended.error
+
+
+async def test_shutdown_mid_call_ends_it_and_hangs_up(rig: Rig):
+    async with connect(rig.url(INGEST)) as twilio:
+        await play(twilio, [start_message(), media_message("inbound", 0, b"\xff" * 160)])
+        async with asyncio.timeout(10):
+            while not rig.of_type(ev.CallStarted):
+                await asyncio.sleep(0.02)
+        await rig.ingest.aclose(timeout=10.0)
+        assert await close_code(twilio) == 1001
+    ended = await rig.ended()
+    assert ended.reason == "error" and "stopped" in ended.error
+    assert rig.ingest.stats()["live_calls"] == 0
