@@ -69,7 +69,14 @@ def _install_stop_signals(stop: asyncio.Event) -> None:
             loop.add_signal_handler(sig, stop.set)
 
 
-async def _start_server(args: argparse.Namespace, bus: Any, agent_ids: Sequence[str]) -> Any:
+async def _start_server(
+    args: argparse.Namespace,
+    bus: Any,
+    agent_ids: Sequence[str],
+    monitor: Any = None,
+    call_defaults: Any = None,
+) -> tuple[Any, Any]:
+    """The server, and (given a Monitor) its Twilio Media Streams ingest at /ingest/twilio."""
     from monitor.server import MonitorServer, ServerConfig
 
     cfg = ServerConfig.load(Path(args.config) if args.config else None)
@@ -95,9 +102,16 @@ async def _start_server(args: argparse.Namespace, bus: Any, agent_ids: Sequence[
 
         # transcripts and recordings are for supervisors and QA, never agents or strangers
         handlers.append(make_handler(store, authorize=supervisors_only))
-    server = MonitorServer(bus, cfg, WEB_DIR, http_handlers=handlers)
+    ingest = None
+    if monitor is not None:
+        from monitor.ingest import TwilioIngest
+
+        # live calls from the telephony platform run through the same pipeline
+        ingest = TwilioIngest(monitor, cfg.role_of, defaults=call_defaults)
+    routes = {ingest.path: ingest.handle} if ingest is not None else {}
+    server = MonitorServer(bus, cfg, WEB_DIR, http_handlers=handlers, ws_routes=routes)
     await server.start()
-    return server
+    return server, ingest
 
 
 def _print_urls(server: Any, with_qa: bool = False) -> None:
@@ -153,10 +167,11 @@ async def _demo(args: argparse.Namespace) -> int:
     bus = EventBus()
     monitor = await Monitor.create(_monitor_config(args), bus, progress=say)
     args._store = monitor.store
-    server = None
+    server = ingest = None
     try:
         if not args.no_server:
-            server = await _start_server(args, bus, sorted({m.agent_id for _, m in calls}))
+            agents = sorted({m.agent_id for _, m in calls})
+            server, ingest = await _start_server(args, bus, agents, monitor)
             say("callmon demo: open the supervisor board and the agent panels:")
             _print_urls(server, with_qa=monitor.store is not None)
         say(
@@ -192,6 +207,8 @@ async def _demo(args: argparse.Namespace) -> int:
             if stop.is_set():
                 return 0
     finally:
+        if ingest is not None:
+            await ingest.aclose()  # live Twilio calls flush (bounded), then hang up
         if server is not None:
             await server.stop()
         await monitor.aclose()
@@ -311,6 +328,7 @@ async def _replay(args: argparse.Namespace) -> int:
 
 async def _serve(args: argparse.Namespace) -> int:
     from monitor.bus import EventBus
+    from monitor.ingest import CallDefaults
     from monitor.pipeline import CallMeta, Monitor
     from monitor.sources import FileSource
 
@@ -319,8 +337,10 @@ async def _serve(args: argparse.Namespace) -> int:
     bus = EventBus()
     monitor = await Monitor.create(_monitor_config(args), bus, progress=say)
     args._store = monitor.store
-    server = await _start_server(args, bus, [args.agent])
+    defaults = CallDefaults(agent_id=args.agent, language=args.language)
+    server, ingest = await _start_server(args, bus, [args.agent], monitor, defaults)
     _print_urls(server, with_qa=monitor.store is not None)
+    say("  Twilio <Stream> url: the 'ingest /ingest/twilio' one, as wss:// behind a TLS proxy")
     feed: asyncio.Task[Any] | None = None
     try:
         calls: list[tuple[Any, CallMeta]] = [
@@ -352,6 +372,7 @@ async def _serve(args: argparse.Namespace) -> int:
             feed.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await feed
+        await ingest.aclose()  # live Twilio calls flush (bounded), then hang up
         await server.stop()
         await monitor.aclose()
     return 0
