@@ -113,7 +113,7 @@ class TwilioStreamDecoder:
         defaults: CallDefaults | None = None,
         *,
         block_ms: int = 100,
-        jitter_ms: int = 200,
+        jitter_ms: int = 500,
         max_gap_s: float = 60.0,
         max_payload_bytes: int = 8000,
     ) -> None:

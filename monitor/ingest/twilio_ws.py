@@ -63,7 +63,7 @@ class TwilioLimits:
     max_calls: int = 50  # live calls at once (including ones still flushing); then 1013
     start_timeout_s: float = 10.0  # from the handshake to a valid 'start'; then 1008
     max_payload_bytes: int = 8000  # µ-law bytes in one media message (1 s); then 1007
-    jitter_ms: int = 200  # how long a late track is waited for before it counts as silence
+    jitter_ms: int = 500  # how far one track may run ahead before the other counts as silent
     queue_frames: int = 50  # PushSource buffer (0.1 s blocks) before the socket stops being read
     flush_timeout_s: float = 10.0  # at shutdown, for live calls to flush before cancelling
 
@@ -117,6 +117,13 @@ class TwilioIngest:
                         await self._deliver(live, results)
             async for raw in ws:
                 if await self._deliver(live, decoder.feed(_parse(raw))):
+                    if decoder.late_dropped:
+                        log.warning(
+                            "twilio stream %s: %d packet(s) came later than jitter_ms and were"
+                            " dropped (heard as silence)",
+                            live.start.stream_sid,
+                            decoder.late_dropped,
+                        )
                     await ws.close(CloseCode.NORMAL_CLOSURE, "stream stopped")
                     return
             live.source.fail(
