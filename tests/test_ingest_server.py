@@ -242,3 +242,45 @@ async def test_shutdown_mid_call_ends_it_and_hangs_up(rig: Rig):
     ended = await rig.ended()
     assert ended.reason == "error" and "stopped" in ended.error
     assert rig.ingest.stats()["live_calls"] == 0
+
+
+# ---- the server's route hook itself ---------------------------------------------------------
+
+
+async def test_ws_routes_get_the_handshake_role_and_a_failing_route_closes_1011():
+    roles: list[Any] = []
+
+    async def echo(ws: Any, role: Any) -> None:
+        roles.append(role)
+        await ws.send(await ws.recv())
+
+    async def broken(ws: Any, role: Any) -> None:
+        raise RuntimeError("a bug in a route")
+
+    server = MonitorServer(
+        EventBus(),
+        ServerConfig(port=0, tokens=TOKENS),
+        ws_routes={"/x/echo": echo, "/x/broken": broken},
+    )
+    await server.start()
+    base = f"ws://127.0.0.1:{server.port}"
+    try:
+        async with connect(f"{base}/x/echo") as ws:
+            await ws.send("hi")
+            assert await ws.recv() == "hi"
+        async with connect(f"{base}/x/echo?token={INGEST}") as ws:
+            await ws.send("hi")
+            await ws.recv()
+        assert roles[0] is None and roles[1].kind == "ingest"
+        async with connect(f"{base}/x/broken") as ws:
+            assert await close_code(ws) == 1011
+        with pytest.raises(InvalidStatus) as info:
+            async with connect(f"{base}/x/nowhere"):
+                pass
+        assert info.value.response.status_code == 404
+        assert b"/x/echo" in info.value.response.body
+        assert "ingest /x/echo" in server.urls()
+    finally:
+        await server.stop(timeout=2.0)
+    with pytest.raises(ValueError, match="differ from /ws"):
+        MonitorServer(EventBus(), ServerConfig(port=0), ws_routes={"/ws": echo})

@@ -426,7 +426,8 @@ class MonitorServer:
         except ConnectionClosed:
             pass
         except Exception:  # a route's bug must not take the server down; its client learns 1011
-            log.exception("websocket route %s failed", ws.request.path if ws.request else "?")
+            path = urlsplit(ws.request.path).path if ws.request else "?"  # no query: tokens
+            log.exception("websocket route %s failed", path)
             await ws.close(CloseCode.INTERNAL_ERROR, "internal error")
         finally:
             self._route_conns.discard(ws)
