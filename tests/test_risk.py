@@ -30,8 +30,9 @@ class Call:
         loud: float | None = None,
         rate: float = 2.6,
         pitch: float = 200.0,
+        gap: float = 0.5,
     ):
-        start = self.clock + 0.5
+        start = self.clock + gap
         end = start + max(1.0, len(text.split()) / 2.5)
         self.clock = end
         features = None
@@ -232,3 +233,104 @@ def test_sentiment_alone_never_makes_a_call_at_risk() -> None:
         assert risk.level in ("calm", "watch"), risk
     assert risk.risk <= RiskConfig().sentiment_cap
     assert "negative sentiment" in risk.reasons
+
+
+SENTENCE_GAP = 0.3  # the recognizer's pieces of one turn follow each other this closely
+
+
+def test_sentences_of_one_turn_count_as_one_turn() -> None:
+    # One angry turn that the recognizer cut into three sentences is one negative turn, not
+    # "negative for 3 turns in a row" nor a falling trend.
+    call = Call()
+    call.say("customer", "sure no problem", (0.01, 0.1, 0.89))
+    call.say("agent", "thanks for holding")
+    for i, neg in enumerate((0.9, 0.99, 0.95)):
+        risk = call.say("customer", "that was a long wait", (neg, 0.99 - neg, 0.01), gap=0.3)
+        assert call.scorer.turns == 2, i
+    assert call.scorer.negative_run == 1
+    assert call.scorer.falling_turns() == 2
+    assert not any("in a row" in r or "falling" in r for r in risk.reasons), risk.reasons
+    # The same sentences as three turns, the agent speaking in between, are a run.
+    turns = Call()
+    for neg in (0.9, 0.99, 0.95):
+        turns.say("agent", "i see")
+        risk = turns.say("customer", "that was a long wait", (neg, 0.99 - neg, 0.01))
+    assert "negative for 3 turns in a row" in risk.reasons
+
+
+def test_a_pause_or_the_agent_ends_the_turn() -> None:
+    call = Call()
+    call.say("customer", "hello", CALM)
+    call.say("customer", "my bill is wrong", NEGATIVE, gap=SENTENCE_GAP)
+    assert call.scorer.turns == 1
+    call.say("customer", "and the app is down", NEGATIVE, gap=2.0)  # a pause: a new turn
+    assert call.scorer.turns == 2
+    call.say("agent", "let me look")
+    call.say("customer", "thanks", CALM, gap=SENTENCE_GAP)  # after the agent: a new turn
+    assert call.scorer.turns == 3
+
+
+def test_hold_complaint_after_a_hold_stays_below_escalated() -> None:
+    # A calm call, a long hold, then the customer complains about it at length and louder: a
+    # grievance to watch, not an escalation. Complaining again in the next turn is more
+    # evidence (it may reach at_risk), still never "escalated".
+    call = Call()
+    for text in ("hi there", "i am moving house next month", "the postcode is l s six"):
+        call.say("agent", "okay")
+        call.say("customer", text, CALM, loud=-26.0)
+    call.scorer.on_hold(80.0, 48.0)
+    call.clock = 80.0
+    call.say("agent", "thanks so much for holding")
+    for neg in (0.9, 0.99, 0.94):
+        risk = call.say(
+            "customer",
+            "that was a really long wait",
+            (neg, 0.99 - neg, 0.01),
+            (("hold_complaint", 0.99),),
+            loud=-21.0,
+            gap=SENTENCE_GAP,
+        )
+        assert risk.level == "watch", risk
+    assert "complained about waiting" in risk.reasons
+    call.say("agent", "i am sorry about that")
+    risk = call.say("customer", "next time warn people", NEGATIVE, (("hold_complaint", 0.9),))
+    assert risk.level in ("watch", "at_risk"), risk
+    assert call.scorer.max_level != "escalated"
+
+
+def test_wait_evidence_is_capped() -> None:
+    config = RiskConfig()
+    call = Call()
+    call.scorer.on_hold(60.0, 90.0)
+    call.clock = 60.0
+    risk = call.say("customer", "i waited ages", CALM, (("hold_complaint", 1.0),))
+    # only the wait: observed hold and the complaint about it add at most wait_cap
+    assert risk.risk <= config.wait_cap + 0.1, risk
+
+
+def test_calmly_worded_cancel_is_a_request_not_a_threat() -> None:
+    # "I'd like to move my broadband to my new address" may score as cancel_threat; in a turn
+    # that is not negative it needs near-certainty before it counts.
+    calm = Call()
+    risk = calm.say(
+        "customer", "move my broadband to my new flat", CALM, (("cancel_threat", 0.92),)
+    )
+    assert "threatened to cancel" not in risk.reasons and risk.risk < 10
+    assert calm.scorer.intent_counts == {}
+    angry = Call()
+    risk = angry.say(
+        "customer", "i am cancelling this contract", NEGATIVE, (("cancel_threat", 0.9),)
+    )
+    assert risk.reasons[0] == "threatened to cancel"
+    certain = Call()
+    risk = certain.say("customer", "please cancel my contract", CALM, (("cancel_threat", 0.98),))
+    assert "threatened to cancel" in risk.reasons
+    # other intents are not gated: "can i talk to a manager please" is calm and still counts
+    manager = Call()
+    risk = manager.say("customer", "can i talk to a manager", CALM, (("manager_demand", 0.8),))
+    assert risk.reasons[0] == "asked for a manager"
+
+
+def test_new_settings_are_validated() -> None:
+    bad = RiskConfig(calm_intent_min={"nope": 0.9, "cancel_threat": 1.5}, turn_gap=-1.0)
+    assert {f for f, _ in bad.validate()} == {"calm_intent_min", "turn_gap"}

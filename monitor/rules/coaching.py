@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from monitor.events import AcousticFeatures
+from monitor.events import AcousticFeatures, FinalUtterance
 from monitor.rules.toml_lines import Problems, load_toml
 
 LANGUAGES: tuple[str, ...] = ("en", "id", "ms", "ro")
@@ -181,3 +181,39 @@ class SpeakerBaseline:
         if len(seen) < self.turns and features.duration > 0:
             seen.append(features)
         return result
+
+
+class RateBaseline:
+    """One speaker's usual speech rate: the median of their first long utterances.
+
+    Until they have said ``turns`` utterances long enough to be measured (the speech_rate
+    trigger's ``min_words``), a typical conversational rate stands in. Measured from the first
+    to the last word, ordinary speech runs at about 3 to 4 words a second, and a synthetic or
+    naturally quick speaker faster still: the trigger compares a speaker with themselves.
+    """
+
+    TYPICAL = 3.4  # words per second, first word to last, before a speaker's own is known
+
+    def __init__(self, turns: int = 3) -> None:
+        self.turns = turns
+        self._seen: list[float] = []
+
+    def compare(self, rate: float) -> float:
+        """The baseline to compare ``rate`` with (then learns from it while young)."""
+        baseline = statistics.median(self._seen) if len(self._seen) >= 2 else self.TYPICAL
+        if len(self._seen) < self.turns and rate > 0:
+            self._seen.append(rate)
+        return baseline
+
+
+def spoken_rate(utt: FinalUtterance, features: AcousticFeatures) -> tuple[int, float]:
+    """(words, words per second from the first to the last word) of one utterance.
+
+    Counts only real words: recognizers also emit punctuation as "words" and repeat a
+    fragment at a segment's end with no duration, which would inflate the rate. Without word
+    timings it falls back to the text's words and the measured ``features.speech_rate``.
+    """
+    spoken = [w for w in utt.words if w.end > w.start and any(c.isalnum() for c in w.text)]
+    if len(spoken) >= 2 and spoken[-1].end > spoken[0].start:
+        return len(spoken), len(spoken) / (spoken[-1].end - spoken[0].start)
+    return len(utt.text.split()), features.speech_rate

@@ -26,7 +26,7 @@ from monitor.events import (
     TalkOver,
     UtteranceScore,
 )
-from monitor.rules.coaching import SpeakerBaseline
+from monitor.rules.coaching import RateBaseline, SpeakerBaseline, spoken_rate
 from monitor.rules.playbook import Playbook, Rule
 from monitor.scoring.risk import EscalationScorer
 
@@ -55,6 +55,8 @@ class CallRules:
         self._baselines = {"customer": SpeakerBaseline(), "agent": SpeakerBaseline()}
         self._last_fired: dict[str, float] = {}
         self._matches: dict[str, int] = {}
+        self._matched_turn: dict[str, int] = {}  # rule -> customer turn of its last match
+        self._rates = {"customer": RateBaseline(), "agent": RateBaseline()}
         self._card_shown: dict[str, float] = {}
         self._card_times: deque[float] = deque()
         self._talk_overs: dict[str, deque[float]] = {"customer": deque(), "agent": deque()}
@@ -227,14 +229,20 @@ class CallRules:
         if trigger == "intent":
             if utt.speaker != p["speaker"]:
                 return False
-            probability = dict(score.intents).get(p["intent"], 0.0)
+            # The customer's intents as the risk scorer counts them: a calmly worded "cancel"
+            # that adds no risk raises no alert either.
+            intents = self.scorer.evidence(score) if utt.speaker == "customer" else score.intents
+            probability = dict(intents).get(p["intent"], 0.0)
             if probability < p["min_probability"]:
                 return False
-            return self._count(rule) >= p["min_count"]
+            return self._count_turn(rule) >= p["min_count"]
         if trigger == "sentiment_drop":
+            # the customer's whole turn, not one sentence the recognizer cut from it
+            turn = self.scorer.turn_polarity
             return (
                 utt.speaker == "customer"
-                and score.polarity <= p["below"]
+                and turn is not None
+                and turn <= p["below"]
                 and self.scorer.sentiment_drop(p["turns"]) >= p["drop"]
             )
         if trigger == "acoustic":
@@ -244,13 +252,13 @@ class CallRules:
                 and (voice[p["feature"]] >= p["above"])
             )
         if trigger == "speech_rate":
-            words = len(utt.words) or len(utt.text.split())
-            return (
-                utt.speaker == p["speaker"]
-                and utt.features is not None
-                and words >= p["min_words"]
-                and utt.features.speech_rate >= p["above"]
-            )
+            if utt.speaker != p["speaker"] or utt.features is None:
+                return False
+            words, rate = spoken_rate(utt, utt.features)
+            if words < p["min_words"]:  # over a few words the rate is mostly word-timing error
+                return False
+            baseline = self._rates[utt.speaker].compare(rate)
+            return rate >= p["above"] and rate >= baseline * p["over_baseline"]
         if trigger == "agent_phrase":
             if utt.speaker != "agent":
                 return False
@@ -263,6 +271,14 @@ class CallRules:
     def _count(self, rule: Rule) -> int:
         self._matches[rule.name] = self._matches.get(rule.name, 0) + 1
         return self._matches[rule.name]
+
+    def _count_turn(self, rule: Rule) -> int:
+        """Like _count, but once per customer turn: two sentences of one turn are one match."""
+        turn = self.scorer.turns
+        if self._matched_turn.get(rule.name) == turn:
+            return self._matches[rule.name]
+        self._matched_turn[rule.name] = turn
+        return self._count(rule)
 
     def _track_acknowledgement(
         self, rule: Rule, utt: FinalUtterance, score: UtteranceScore

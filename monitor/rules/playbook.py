@@ -31,7 +31,7 @@ TRIGGERS: dict[str, dict[str, Any]] = {
     "risk_level": {"level": _REQUIRED},
     "sentiment_drop": {"drop": _REQUIRED, "turns": 3, "below": -0.5},
     "acoustic": {"feature": _REQUIRED, "above": _REQUIRED, "speaker": "customer"},
-    "speech_rate": {"above": _REQUIRED, "speaker": "agent", "min_words": 6},
+    "speech_rate": {"above": _REQUIRED, "speaker": "agent", "min_words": 15, "over_baseline": 1.25},
     "silence": {"seconds": _REQUIRED},
     "agent_phrase": {"phrases": _REQUIRED, "min_count": 1, "max_sentiment": 1.0},
     "talk_over": {"speaker": "agent", "min_count": 2, "window": 60.0},

@@ -5,12 +5,21 @@ Sentiment alone is not escalation: a plain factual complaint is negative and har
 part capped so no single signal dominates:
 
 - text: escalation intents of the customer's recent turns (decaying per customer turn) and the
-  customer's smoothed sentiment;
+  customer's smoothed sentiment; a calmly worded "cancel" is usually a service request
+  ("cancel the duplicate payment"), so some intents count in a turn that is not negative only
+  when near-certain;
 - trend: customer sentiment falling over consecutive turns;
 - voice: loudness, pitch and speech rate against the customer's OWN baseline in this call
   (the median of their first turns), so a naturally loud caller is not "angry";
 - conversation: the customer interrupting the agent, long silences or holds, the customer doing
   nearly all the talking.
+
+A *turn* is what one party says before the other speaks. Recognizers cut a turn into sentences;
+a sentence that follows the same speaker's previous one within ``turn_gap`` seconds, with nobody
+speaking in between, continues that turn. Mood, intent decay, hold decay and intent counts are
+per turn, so one angry turn split into three sentences is not "negative for 3 turns in a row".
+An observed hold and the customer complaining about waiting are one grievance, counted once
+(``wait_cap``).
 
 The level has hysteresis: it rises as soon as the score crosses a threshold, but falls only when
 the score has stayed a margin below that threshold for a few updates, so the board does not flap.
@@ -182,6 +191,13 @@ class RiskConfig:
         }
     )
     intent_decay: float = 0.8  # strength kept per later customer turn
+    # Calmly worded, these intents are usually requests ("cancel the duplicate charge", "move my
+    # broadband to the new address"): in a turn whose sentiment is not negative they count (and
+    # fire their rules) only at this probability or above.
+    calm_intent_min: dict[str, float] = field(default_factory=lambda: {"cancel_threat": 0.95})
+    # Same speaker again within this many seconds, nobody in between: the recognizer split one
+    # turn at a sentence end (0.2-0.4 s apart in the sample calls), so it is the same turn.
+    turn_gap: float = 0.45
     sentiment_points: float = 30.0  # at smoothed polarity -1 ...
     sentiment_from: float = -0.2  # ... from 0 points at this polarity (mild talk is not risk)
     sentiment_alpha: float = 0.5  # weight of the newest customer turn in the smoothed polarity
@@ -211,6 +227,9 @@ class RiskConfig:
     hold_seconds: float = 30.0  # silence this long counts as a hold
     hold_points: float = 12.0
     hold_decay: float = 0.7  # per later customer turn
+    # An observed hold plus the customer's complaints about waiting: one grievance, so the two
+    # together add at most this (a wait alone reaches "watch", not "escalated").
+    wait_cap: float = 22.0
     talk_ratio_window: float = 120.0
     talk_ratio_min_seconds: float = 40.0
     talk_ratio_from: float = 0.8
@@ -226,10 +245,21 @@ class RiskConfig:
         unknown = sorted(set(self.intent_points) - set(INTENTS))
         if unknown:
             problems.append(("intent_points", f"unknown intents {unknown}; known: {INTENTS}"))
+        unknown = sorted(set(self.calm_intent_min) - set(INTENTS))
+        if unknown:
+            problems.append(("calm_intent_min", f"unknown intents {unknown}; known: {INTENTS}"))
         for name in ("intent_decay", "sentiment_alpha", "voice_decay", "hold_decay"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 problems.append((name, f"must be between 0 and 1, got {value}"))
+        for intent, value in self.calm_intent_min.items():
+            if not 0.0 <= value <= 1.0:
+                problems.append(
+                    ("calm_intent_min", f"{intent}: a probability between 0 and 1, got {value}")
+                )
+        for name in ("turn_gap", "wait_cap"):
+            if getattr(self, name) < 0:
+                problems.append((name, f"must not be negative, got {getattr(self, name)}"))
         watch, at_risk, escalated = self.thresholds
         if not 0 < watch < at_risk < escalated <= 100:
             problems.append(
@@ -276,6 +306,13 @@ class EscalationScorer:
         self.polarity: float | None = None  # smoothed customer polarity, -1..1
         self.polarities: list[float] = []  # raw customer polarity per turn
         self.negative_run = 0  # consecutive strongly negative customer turns
+        self.turns = 0  # customer turns so far
+        self._turn_open = False  # the last utterance was the customer's (a turn may continue)
+        self._last_customer_end: float | None = None
+        self._turn_parts: list[tuple[float, float, float]] = []  # (weight, polarity, P(negative))
+        self._turn_intents: set[str] = set()
+        self._polarity_before: float | None = None  # smoothed polarity before this turn
+        self._run_before = 0  # negative run before this turn
         self._heat = 0.0
         self._baseline: list[tuple[float, float | None, float]] = []
         self.arousal = VoiceArousal()
@@ -304,7 +341,25 @@ class EscalationScorer:
             self._talk.popleft()
         if utt.speaker == "customer":
             self._customer_turn(utt, score, heated)
+        else:
+            self._turn_open = False
         return self._update(utt.end)
+
+    def evidence(self, score: UtteranceScore) -> list[tuple[str, float]]:
+        """The intents of a customer utterance that count as escalation evidence.
+
+        Intents the scorer has no points for are left out, and so are calmly worded intents
+        of ``calm_intent_min`` below their bar. The rules use this too, so an intent that adds
+        no risk raises no alert either.
+        """
+        cfg = self.config
+        negative = score.sentiment == "negative"
+        return [
+            (intent, probability)
+            for intent, probability in score.intents
+            if intent in cfg.intent_points
+            and (negative or probability >= cfg.calm_intent_min.get(intent, 0.0))
+        ]
 
     def on_talk_over(self, event: TalkOver) -> None:
         """The customer starting to talk while the agent speaks counts as an interruption."""
@@ -329,6 +384,11 @@ class EscalationScorer:
     def level(self) -> RiskLevel:
         return self._level
 
+    @property
+    def turn_polarity(self) -> float | None:
+        """Raw polarity of the customer's latest turn (all its sentences so far)."""
+        return self.polarities[-1] if self.polarities else None
+
     def falling_turns(self) -> int:
         """Length of the current run of customer turns with falling sentiment (1 = no fall)."""
         run = 1
@@ -351,31 +411,52 @@ class EscalationScorer:
 
     def _customer_turn(self, utt: FinalUtterance, score: UtteranceScore, heated: int) -> None:
         cfg = self.config
-        self._heat = min(cfg.heat_cap, self._heat * cfg.intent_decay + cfg.heat_points * heated)
-        if score.probabilities[0] >= cfg.negative_run_from:
-            self.negative_run += 1
-        else:
-            self.negative_run = 0
-        for intent in self._intent_strength:
-            self._intent_strength[intent] *= cfg.intent_decay
-        for intent, probability in score.intents:
-            if intent not in cfg.intent_points:
-                continue
+        last_end = self._last_customer_end
+        continues = (
+            self._turn_open and last_end is not None and utt.start - last_end <= cfg.turn_gap
+        )
+        self._turn_open = True
+        self._last_customer_end = utt.end
+        if not continues:
+            self._new_turn()
+        self._heat = min(cfg.heat_cap, self._heat + cfg.heat_points * heated)
+        for intent, probability in self.evidence(score):
             previous = self._intent_strength.get(intent, 0.0)
             self._intent_strength[intent] = max(previous, probability)
-            self.intent_counts[intent] = self.intent_counts.get(intent, 0) + 1
-        polarity = score.polarity
-        self.polarities.append(polarity)
-        if len(self.polarities) > 64:  # a trend is a handful of turns; keep an hour-long call small
-            del self.polarities[:-64]
-        if self.polarity is None:
-            self.polarity = polarity
-        else:
-            self.polarity += cfg.sentiment_alpha * (polarity - self.polarity)
+            if intent not in self._turn_intents:
+                self._turn_intents.add(intent)
+                self.intent_counts[intent] = self.intent_counts.get(intent, 0) + 1
+        # The turn's sentiment: its sentences so far, weighted by their words.
+        weight = float(max(1, len(utt.words) or len(utt.text.split())))
+        self._turn_parts.append((weight, score.polarity, score.probabilities[0]))
+        total = sum(w for w, _, _ in self._turn_parts)
+        polarity = sum(w * p for w, p, _ in self._turn_parts) / total
+        negative = sum(w * n for w, _, n in self._turn_parts) / total
+        self.polarities[-1] = polarity
+        self.negative_run = self._run_before + 1 if negative >= cfg.negative_run_from else 0
+        before = self._polarity_before
+        self.polarity = (
+            polarity if before is None else before + cfg.sentiment_alpha * (polarity - before)
+        )
+        self._voice(utt)
+
+    def _new_turn(self) -> None:
+        """A new customer turn: earlier evidence decays once, the turn's tallies restart."""
+        cfg = self.config
+        self.turns += 1
+        self._heat *= cfg.intent_decay
+        for intent in self._intent_strength:
+            self._intent_strength[intent] *= cfg.intent_decay
         self._hold_points *= cfg.hold_decay
         if self._hold_points < 1.0:
             self._hold_points, self._hold_seconds = 0.0, 0.0
-        self._voice(utt)
+        self._turn_parts = []
+        self._turn_intents = set()
+        self._polarity_before = self.polarity
+        self._run_before = self.negative_run
+        self.polarities.append(0.0)  # this turn's polarity, set as its sentences arrive
+        if len(self.polarities) > 64:  # a trend is a handful of turns; keep an hour-long call small
+            del self.polarities[:-64]
 
     def _voice(self, utt: FinalUtterance) -> None:
         cfg = self.config
@@ -406,8 +487,10 @@ class EscalationScorer:
         """Every contribution as (points, reason kind, number for the reason text)."""
         cfg = self.config
         parts: list[tuple[float, str, int | None]] = []
+        wait: list[tuple[float, str, int | None]] = []
         for intent, strength in self._intent_strength.items():
-            parts.append((cfg.intent_points[intent] * strength, intent, None))
+            part = (cfg.intent_points[intent] * strength, intent, None)
+            (wait if intent == "hold_complaint" else parts).append(part)
         mood: list[tuple[float, str, int | None]] = []
         if self.polarity is not None and self.polarity < cfg.sentiment_from:
             share = (cfg.sentiment_from - self.polarity) / (1.0 + cfg.sentiment_from)
@@ -435,7 +518,10 @@ class EscalationScorer:
             points = min(cfg.interrupt_cap, cfg.interrupt_points * count)
             parts.append((points, "interrupting", count))
         if self._hold_points > 0:
-            parts.append((self._hold_points, "hold", round(self._hold_seconds)))
+            wait.append((self._hold_points, "hold", round(self._hold_seconds)))
+        waited = sum(p for p, _, _ in wait)
+        scale = cfg.wait_cap / waited if waited > cfg.wait_cap else 1.0
+        parts.extend((p * scale, kind, n) for p, kind, n in wait)
         customer = sum(e - s for s, e, c in self._talk if c)
         total = sum(e - s for s, e, _ in self._talk)
         if total >= cfg.talk_ratio_min_seconds and customer / total > cfg.talk_ratio_from:
