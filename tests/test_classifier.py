@@ -201,6 +201,13 @@ def test_english_cues_need_a_demand_not_a_noun() -> None:
     assert not any(keyword_intents("i'm a lawyer and need an invoice", "en").values())
 
 
+def test_english_cancel_cue_needs_a_provider_not_a_place() -> None:
+    # "moving to a different address" is a house move; "switching to another provider" is churn
+    assert keyword_intents("we are moving to a different house in june", "en")["cancel_threat"] == 0
+    assert keyword_intents("i'm switching to another provider", "en")["cancel_threat"] > 0
+    assert keyword_intents("moving to your competitor then", "en")["cancel_threat"] > 0
+
+
 def test_lexicon_polarity_signs() -> None:
     assert lexicon_polarity("dasar bodoh", "id") < 0
     assert lexicon_polarity("anything", "en") == 0.0

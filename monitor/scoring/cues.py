@@ -33,7 +33,10 @@ _CUES: dict[str, dict[str, tuple[str, ...]]] = {
         "cancel_threat": (
             r"(cancel|cancelling|canceling|close|terminate) (my|the whole|this) "
             r"(account|contract|subscription|service|plan|broadband|internet)",
-            r"(switch|switching|move|moving|going) to (another|a different|your competitor)",
+            # a provider, not a place: "moving to a different address" is a house move
+            r"(switch|switching|move|moving|going) to (another|a different) "
+            r"(provider|company|network|supplier|bank|carrier|operator)",
+            r"(switch|switching|move|moving|going) to (your|a) competitor",
             r"(take|taking) my business elsewhere",
             r"(i'm|i am|i'll be) (leaving|done with) (you|your|this)",
             r"lost a customer",
