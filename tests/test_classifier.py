@@ -122,6 +122,24 @@ def test_hard_negatives_not_escalated(text_classifier: Any) -> None:
         assert not fired, f"{text!r} escalated: {fired}"
 
 
+# Requests and polite talk that share words with threats (the sample calls' false alarms, in
+# new words: none of these is in the training or held-out data).
+REQUESTS_NOT_THREATS_EN = (
+    "we have sold the house so the broadband needs to go to the new one on the first",
+    "please cancel the payment that went out twice",
+    "could you cancel the spare sim you sent by mistake",
+    "thank you, that's helpful feedback and i'll make sure the team hears it",
+    "no that is all i needed",
+)
+
+
+def test_moving_house_or_cancelling_a_duplicate_is_not_a_threat(text_classifier: Any) -> None:
+    texts = [normalize(t) for t in REQUESTS_NOT_THREATS_EN]
+    for text, scores in zip(texts, text_classifier.predict(texts), strict=True):
+        fired = {k: round(v, 2) for k, v in scores.intents.items() if v >= 0.5}
+        assert not fired, f"{text!r} escalated: {fired}"
+
+
 def test_sentiment_sane_on_clear_cases(text_classifier: Any) -> None:
     neg, pos, neutral = text_classifier.predict(
         [
