@@ -1,0 +1,33 @@
+"""An utterance's scores must not depend on which other calls share its batch.
+
+The scoring service batches utterances of all live calls into one forward pass; a call's
+alerts would otherwise change with what *other* callers happen to say at the same moment,
+and a demo or a QA replay of several calls would not be repeatable.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+TEXTS = [
+    "i want to speak to your manager right now",
+    "hi i'm moving house and i'd like to move my broadband to the new address",
+    "that was a really long wait",
+    "thanks so much you've been really helpful",
+    "this is the third time i've called about this",
+    "you're all useless",
+    "could you confirm the first line of your address",
+    "i'm going to report you to the ombudsman",
+]
+
+
+def test_scores_alone_equal_scores_in_any_batch(text_classifier: Any) -> None:
+    alone = [text_classifier.predict([t])[0] for t in TEXTS]
+    for batch in (TEXTS, TEXTS[::-1], TEXTS[2:5] + TEXTS[:1]):
+        for text, got in zip(batch, text_classifier.predict(batch), strict=True):
+            want = alone[TEXTS.index(text)]
+            assert (
+                max(abs(a - b) for a, b in zip(got.probabilities, want.probabilities, strict=True))
+                < 1e-4
+            )
+            assert max(abs(got.intents[k] - want.intents[k]) for k in want.intents) < 1e-4, text
