@@ -94,10 +94,10 @@ def search(
     if agent:
         where.append("s.agent_id = ?")
         args.append(agent)
-    if date_from not in (None, ""):
+    if date_from is not None and date_from != "":
         where.append("s.started_at >= ?")
         args.append(parse_when(date_from))
-    if date_to not in (None, ""):
+    if date_to is not None and date_to != "":
         where.append("s.started_at <= ?")
         args.append(parse_when(date_to, end_of_day=True))
     if min_sentiment is not None:
