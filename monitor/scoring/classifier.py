@@ -101,6 +101,7 @@ class TextClassifier:
     ) -> None:
         self._model = model
         self._tokenizer = tokenizer
+        self._onnx: Any = None  # an OnnxRunner when ONNX Runtime serves the model
         self.meta = meta
         self.path = path
         self.quantized = quantized
@@ -108,7 +109,9 @@ class TextClassifier:
         self.thresholds: dict[str, float] = dict(meta.get("thresholds", {}))
 
     @classmethod
-    def load(cls, path: Path | None = None, quantize: bool = False) -> TextClassifier:
+    def load(
+        cls, path: Path | None = None, quantize: bool = False, onnx: bool = True
+    ) -> TextClassifier:
         """Load ``models/text-classifier`` (or ``path``) in fp32; ``quantize=True`` gives int8.
 
         fp32 is what the service runs. int8 *dynamic* quantisation scales activations per
@@ -116,6 +119,9 @@ class TextClassifier:
         its batch (measured on the sample turns: intent probabilities moved by up to 0.5 and
         18 threshold decisions flipped) — one caller's words changing another call's alerts,
         and no repeatable replay. fp32 gives the same scores alone or in any batch.
+
+        With ``onnx`` (the default) the same fp32 model runs in ONNX Runtime, exported once
+        per weights file (monitor/scoring/onnx_backend.py); PyTorch is the fallback.
 
         Raises ModelNotFoundError naming the path and the fix when the weights are missing.
         """
@@ -150,7 +156,12 @@ class TextClassifier:
                     model, {nn.Linear}, dtype=torch.qint8
                 )
         tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
-        return cls(model, tokenizer, meta, model_dir, quantize)
+        classifier = cls(model, tokenizer, meta, model_dir, quantize)
+        if onnx and not quantize:
+            from monitor.scoring.onnx_backend import load_runner
+
+            classifier._onnx = load_runner(model, tokenizer, weights)
+        return classifier
 
     def predict(self, texts: Sequence[str]) -> list[TextScores]:
         """Score a batch in one forward pass; order is preserved. Empty text -> neutral.
@@ -172,13 +183,18 @@ class TextClassifier:
         sent: list[list[float]] = []
         intents: list[list[float]] = []
         if inputs:
+            tensors = "np" if self._onnx is not None else "pt"
             batch = self._tokenizer(
-                inputs, padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt"
+                inputs, padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors=tensors
             )
             with torch.inference_mode():
-                sent_logits, intent_logits = self._model(
-                    batch["input_ids"], batch["attention_mask"]
-                )
+                if self._onnx is not None:
+                    s_np, i_np = self._onnx(batch["input_ids"], batch["attention_mask"])
+                    sent_logits, intent_logits = torch.from_numpy(s_np), torch.from_numpy(i_np)
+                else:
+                    sent_logits, intent_logits = self._model(
+                        batch["input_ids"], batch["attention_mask"]
+                    )
                 sent = torch.softmax(sent_logits.float(), dim=-1).tolist()
                 intents = torch.sigmoid(intent_logits.float()).tolist()
         # sentiment: the mean over the pieces (a long turn's end counts as much as its start,
