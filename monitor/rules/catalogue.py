@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
-from monitor.rules.toml_lines import Problems, load_toml
+from monitor.rules.toml_lines import Problems, load_toml, read_rules_file
 
 LANGUAGES: tuple[str, ...] = ("en", "id", "ms", "ro")
 
@@ -25,11 +24,7 @@ class CardCatalogue:
 
     @classmethod
     def load(cls, path: Path | None = None) -> CardCatalogue:
-        if path is None:
-            text = resources.files("monitor.rules").joinpath("cards.toml").read_text("utf-8")
-            shown: object = "monitor/rules/cards.toml"
-        else:
-            text, shown = Path(path).read_text(encoding="utf-8"), path
+        text, shown = read_rules_file("cards.toml", path, "card catalogue")
         data, lines = load_toml(shown, text)
         problems = Problems(shown, lines)
         for key in data:

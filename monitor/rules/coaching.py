@@ -11,12 +11,11 @@ import re
 import statistics
 import unicodedata
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from monitor.events import AcousticFeatures, FinalUtterance
-from monitor.rules.toml_lines import Problems, load_toml
+from monitor.rules.toml_lines import Problems, load_toml, read_rules_file
 
 LANGUAGES: tuple[str, ...] = ("en", "id", "ms", "ro")
 PHRASE_LISTS: tuple[str, ...] = (
@@ -65,11 +64,7 @@ class PhraseBook:
 
     @classmethod
     def load(cls, path: Path | None = None) -> PhraseBook:
-        if path is None:
-            text = resources.files("monitor.rules").joinpath("phrases.toml").read_text("utf-8")
-            shown: object = "monitor/rules/phrases.toml"
-        else:
-            text, shown = Path(path).read_text(encoding="utf-8"), path
+        text, shown = read_rules_file("phrases.toml", path, "phrase lists")
         data, lines = load_toml(shown, text)
         problems = Problems(shown, lines)
         numbers = _numbers(data.get("numbers", {}), problems)

@@ -12,14 +12,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from monitor.events import INTENTS, RISK_LEVELS, SPEAKERS, Severity
 from monitor.rules.catalogue import CardCatalogue
 from monitor.rules.coaching import PHRASE_LISTS, PhraseBook
-from monitor.rules.toml_lines import PlaybookError, Problems, load_toml
+from monitor.rules.toml_lines import Problems, load_toml, read_rules_file
 from monitor.scoring.risk import RiskConfig
 
 SEVERITIES: tuple[str, ...] = ("info", "warning", "critical")
@@ -91,15 +90,7 @@ class Playbook:
 
         Raises PlaybookError listing every problem with file, line and field.
         """
-        if path is None:
-            text = resources.files("monitor.rules").joinpath("playbook.toml").read_text("utf-8")
-            shown = "monitor/rules/playbook.toml"
-        else:
-            try:
-                text = Path(path).read_text(encoding="utf-8")
-            except OSError as exc:
-                raise PlaybookError([f"{path}: cannot read the playbook: {exc}"]) from exc
-            shown = str(path)
+        text, shown = read_rules_file("playbook.toml", path, "playbook")
         catalogue = CardCatalogue.load(cards)
         book = PhraseBook.load(phrases)
         return cls.parse(text, shown, catalogue, book)

@@ -13,7 +13,9 @@ to never mistake a value for a key.
 
 from __future__ import annotations
 
+import pathlib
 import tomllib
+from importlib import resources
 from typing import Any
 
 Path = tuple[str | int, ...]
@@ -177,6 +179,18 @@ class Problems:
     def raise_if_any(self) -> None:
         if self.items:
             raise PlaybookError(self.items)
+
+
+def read_rules_file(packaged: str, path: pathlib.Path | None, what: str) -> tuple[str, str]:
+    """The text of ``path`` (or of the packaged ``monitor/rules/<packaged>``) and the name to
+    show in messages; an unreadable file is a PlaybookError naming it."""
+    if path is None:
+        text = resources.files("monitor.rules").joinpath(packaged).read_text("utf-8")
+        return text, f"monitor/rules/{packaged}"
+    try:
+        return pathlib.Path(path).read_text(encoding="utf-8"), str(path)
+    except OSError as exc:
+        raise PlaybookError([f"{path}: cannot read the {what}: {exc}"]) from exc
 
 
 def load_toml(path: object, text: str) -> tuple[dict[str, Any], dict[Path, int]]:
