@@ -128,17 +128,9 @@ def _print_urls(server: Any, with_qa: bool = False) -> None:
 
 
 def _sample_calls(fast: bool) -> list[tuple[Any, Any]]:
-    from monitor.pipeline import CallMeta
-    from monitor.samples import list_scripts, load_script, render_all
-    from monitor.sources import FileSource
+    from monitor.samples import demo_calls
 
-    scripts = {s.name: s for s in map(load_script, list_scripts())}
-    calls = []
-    for r in render_all(REPO_ROOT / "samples" / "audio", progress=say):
-        s = scripts[r.name]
-        meta = CallMeta(name=s.name, agent_id=s.agent_id, queue=s.queue, language=s.language)
-        calls.append((FileSource(r.wav_path, realtime=not fast), meta))
-    return calls
+    return demo_calls(realtime=not fast, progress=say)
 
 
 def _print_summary(summaries: Sequence[Any]) -> None:
@@ -158,6 +150,7 @@ def _print_summary(summaries: Sequence[Any]) -> None:
 async def _demo(args: argparse.Namespace) -> int:
     from monitor.bus import EventBus
     from monitor.pipeline import Monitor
+    from monitor.samples import DEMO_STAGGER_S
 
     stop = asyncio.Event()
     _install_stop_signals(stop)
@@ -183,7 +176,9 @@ async def _demo(args: argparse.Namespace) -> int:
         while True:
             rounds += 1
             batch = calls if rounds == 1 else _sample_calls(args.fast)
-            run = asyncio.create_task(monitor.run_calls(batch, stagger_s=0.0 if args.fast else 4.0))
+            run = asyncio.create_task(
+                monitor.run_calls(batch, stagger_s=0.0 if args.fast else DEMO_STAGGER_S)
+            )
             stopper = asyncio.create_task(stop.wait())
             done, _ = await asyncio.wait({run, stopper}, return_when=asyncio.FIRST_COMPLETED)
             if run not in done:

@@ -4,6 +4,7 @@
 [asr]
 engine = "auto"            # auto | vosk | whisper
 vosk_model = "models/vosk-model-small-en-us-0.15"
+niceness = 10              # ASR threads run this much below normal priority (Linux); 0: off
 
 [scoring]
 model = "models/text-classifier"
@@ -27,6 +28,8 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from monitor.priority import ASR_NICENESS
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_STORE = REPO_ROOT / "var" / "callmon.db"
 
@@ -39,6 +42,7 @@ class ConfigError(ValueError):
 class MonitorConfig:
     engine: str = "auto"
     vosk_model: str | None = None
+    asr_niceness: int = ASR_NICENESS
     classifier_path: Path | None = None
     playbook: Path | None = None
     store_path: Path | None = None  # None: no store
@@ -61,7 +65,7 @@ class MonitorConfig:
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{p}: not valid TOML: {exc}") from None
         known = {
-            "asr": {"engine", "vosk_model"},
+            "asr": {"engine", "vosk_model", "niceness"},
             "scoring": {"model"},
             "rules": {"playbook"},
             "store": {"path", "retention_days", "redact"},
@@ -94,6 +98,9 @@ class MonitorConfig:
         engine = asr.get("engine", "auto")
         if engine not in ("auto", "vosk", "whisper"):
             raise ConfigError(f"{p}: [asr] engine {engine!r}: use auto, vosk or whisper")
+        niceness = asr.get("niceness", ASR_NICENESS)
+        if isinstance(niceness, bool) or not isinstance(niceness, int) or not 0 <= niceness <= 19:
+            raise ConfigError(f"{p}: [asr] niceness must be a whole number from 0 to 19")
         retention = store.get("retention_days")
         if retention is not None and (not isinstance(retention, int) or retention < 1):
             raise ConfigError(f"{p}: [store] retention_days must be a whole number >= 1")
@@ -104,6 +111,7 @@ class MonitorConfig:
         return cls(
             engine=engine,
             vosk_model=str(vosk_model) if vosk_model else None,
+            asr_niceness=niceness,
             classifier_path=rel(scoring.get("model"), "[scoring] model"),
             playbook=rel(rules.get("playbook"), "[rules] playbook"),
             store_path=rel(store.get("path"), "[store] path") if "path" in store else None,

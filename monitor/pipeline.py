@@ -186,7 +186,9 @@ class Monitor:
         say = progress or (lambda _msg: None)
         if engine is None:
             say(f"loading speech recognition (engine={config.engine})")
-            engine = await asyncio.to_thread(load_engine, config.engine, config.vosk_model)
+            engine = await asyncio.to_thread(
+                load_engine, config.engine, config.vosk_model, config.asr_niceness
+            )
         if classifier is None:
             say(f"speech engine: {engine.name}; loading the text classifier")
             classifier = await asyncio.to_thread(TextClassifier.load, config.classifier_path)

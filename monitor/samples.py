@@ -29,6 +29,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile as sf
@@ -396,6 +397,30 @@ def render_all(
         say(f"[{i}/{len(paths)}] {script.name}: {call.duration:.1f} s -> {wav}")
         out.append(call)
     return out
+
+
+DEMO_STAGGER_S = 4.0  # in real time, `callmon demo` starts its calls this far apart
+
+
+def demo_calls(
+    realtime: bool = True,
+    progress: Callable[[str], None] | None = None,
+    dest_dir: Path = AUDIO_DIR,
+) -> list[tuple[Any, Any]]:
+    """The bundled sample calls as `callmon demo` runs them: (FileSource, CallMeta) pairs.
+
+    Renders what is missing first. ``realtime`` paces each file like a live call.
+    """
+    from monitor.pipeline import CallMeta
+    from monitor.sources import FileSource
+
+    scripts = {s.name: s for s in map(load_script, list_scripts())}
+    calls = []
+    for r in render_all(dest_dir, progress=progress):
+        s = scripts[r.name]
+        meta = CallMeta(name=s.name, agent_id=s.agent_id, queue=s.queue, language=s.language)
+        calls.append((FileSource(r.wav_path, realtime=realtime), meta))
+    return calls
 
 
 # -------------------------------------------------------------------------------------- CLI

@@ -325,3 +325,24 @@ def test_shipped_weights_match_the_manifest() -> None:
         assert len(data) == info["bytes"], rel
         assert hashlib.sha256(data).hexdigest() == info["sha256"], rel
     assert entry["training"]["seed"] == 13 and entry["metrics"]
+
+
+def test_int8_weight_backend_agrees_with_the_trained_fp32_model(text_classifier: Any) -> None:
+    """The service's default (ONNX Runtime, int8 weights) against PyTorch fp32 as trained."""
+    pytest.importorskip("onnxruntime")
+    assert text_classifier.backend == "onnxruntime-w8"
+    reference = TextClassifier.load(onnx=False)
+    assert reference.backend == "torch-fp32"
+    texts = [*CLEAR_EN.values(), *HARD_NEGATIVES_EN]
+    for text, got, want in zip(
+        texts, text_classifier.predict(texts), reference.predict(texts), strict=True
+    ):
+        kept = {k for k, v in got.intents.items() if v >= text_classifier.threshold(k)}
+        kept_ref = {k for k, v in want.intents.items() if v >= reference.threshold(k)}
+        assert kept == kept_ref, text
+        assert got.sentiment == want.sentiment, text
+        assert (
+            max(abs(a - b) for a, b in zip(got.probabilities, want.probabilities, strict=True))
+            < 0.1
+        )
+        assert max(abs(got.intents[k] - want.intents[k]) for k in want.intents) < 0.1, text

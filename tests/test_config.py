@@ -8,12 +8,14 @@ from monitor.config import ConfigError, MonitorConfig
 def test_defaults_without_a_file() -> None:
     cfg = MonitorConfig.load(None)
     assert cfg.engine == "auto" and cfg.redact and cfg.store_path is None
+    assert cfg.asr_niceness == 10
 
 
 def test_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
     f = tmp_path / "callmon.toml"
     f.write_text(
-        '[asr]\nengine = "whisper"\n[store]\npath = "data/c.db"\nretention_days = 30\n'
+        '[asr]\nengine = "whisper"\nniceness = 0\n'
+        '[store]\npath = "data/c.db"\nretention_days = 30\n'
         '[rules]\nplaybook = "pb.toml"\n[server]\nport = 9000\n'
     )
     cfg = MonitorConfig.load(f)
@@ -21,6 +23,7 @@ def test_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
     assert cfg.store_path == tmp_path / "data" / "c.db"
     assert cfg.playbook == tmp_path / "pb.toml"
     assert cfg.retention_days == 30
+    assert cfg.asr_niceness == 0
 
 
 @pytest.mark.parametrize(
@@ -32,6 +35,8 @@ def test_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
         ("[asr]\nengine = 'kaldi'\n", "engine 'kaldi'"),
         ("[store]\nretention_days = 0\n", "retention_days"),
         ("[store]\nredact = 'yes'\n", "redact must be true or false"),
+        ("[asr]\nniceness = 20\n", "niceness must be a whole number from 0 to 19"),
+        ("[asr]\nniceness = true\n", "niceness must be"),
     ],
 )
 def test_bad_config_names_the_problem(tmp_path: Path, text: str, message: str) -> None:

@@ -24,16 +24,24 @@ from monitor.asr.base import (
     ModelNotFoundError,
     Recognizer,
 )
+from monitor.priority import ASR_NICENESS
 
 ENGINES = ("auto", "vosk", "whisper")
 log = logging.getLogger(__name__)
 
-_loaded: dict[tuple[str, str], Engine] = {}
+_loaded: dict[tuple[str, str, int], Engine] = {}
 _load_lock = threading.Lock()
 
 
-def load_engine(name: str = "auto", model_path: str | Path | None = None) -> Engine:
-    """The engine ``name`` with its model loaded once per process (later calls share it)."""
+def load_engine(
+    name: str = "auto", model_path: str | Path | None = None, niceness: int = ASR_NICENESS
+) -> Engine:
+    """The engine ``name`` with its model loaded once per process (later calls share it).
+
+    ``niceness`` lowers the priority of the engine's decoding threads (Linux; 0 keeps
+    normal priority) so the scorer and the event loop do not queue behind them: see
+    monitor/priority.py.
+    """
     # Imported here so `python -m monitor.asr.models` does not import itself twice.
     from monitor.asr.models import (
         FETCH_HINT,
@@ -66,17 +74,17 @@ def load_engine(name: str = "auto", model_path: str | Path | None = None) -> Eng
                     "no Vosk model found (looked at VOSK_MODEL_PATH, models/vosk-*, "
                     f"~/.cache/vosk/vosk-*); {FETCH_HINT}"
                 )
-            key = ("vosk", str(path.resolve()))
+            key = ("vosk", str(path.resolve()), niceness)
             if key not in _loaded:
                 from monitor.asr.vosk_engine import VoskEngine
 
-                _loaded[key] = VoskEngine(path)
+                _loaded[key] = VoskEngine(path, niceness=niceness)
             return _loaded[key]
-        key = ("whisper", str(model_path or ""))
+        key = ("whisper", str(model_path or ""), niceness)
         if key not in _loaded:
             from monitor.asr.whisper_engine import WhisperEngine
 
-            _loaded[key] = WhisperEngine(model_path)
+            _loaded[key] = WhisperEngine(model_path, niceness=niceness)
         return _loaded[key]
 
 

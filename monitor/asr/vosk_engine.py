@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from monitor.asr.base import (
 from monitor.asr.endpoint import Endpointer
 from monitor.asr.models import check_vosk_model
 from monitor.events import Word
+from monitor.priority import ASR_NICENESS, lowered_executor
 
 BLOCK_S = 0.1
 PARTIAL_EVERY_S = 0.5  # a partial per half second of speech is plenty for a live transcript
@@ -45,7 +45,13 @@ def _import_vosk() -> Any:
 class VoskEngine:
     name = "vosk"
 
-    def __init__(self, path: str | Path, sample_rate: int = 16000, workers: int = 2) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        sample_rate: int = 16000,
+        workers: int = 2,
+        niceness: int = ASR_NICENESS,
+    ) -> None:
         vosk = _import_vosk()
         self.path = check_vosk_model(path)
         self.sample_rate = sample_rate
@@ -58,8 +64,9 @@ class VoskEngine:
                 "or not a Vosk model: delete it and run `callmon models fetch vosk-en`"
             ) from None
         # One executor per model: recognizers of all calls share these threads (Kaldi
-        # releases the GIL while decoding).
-        self.executor = ThreadPoolExecutor(workers, thread_name_prefix="asr-vosk")
+        # releases the GIL while decoding), below the scorer's priority (monitor/priority.py).
+        self.niceness = niceness
+        self.executor = lowered_executor(workers, "asr-vosk", niceness)
         self._lock = threading.Lock()
 
     def new_recognizer(self) -> VoskRecognizer:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from monitor.asr.base import (
 from monitor.asr.endpoint import Endpointer
 from monitor.asr.models import resolve_whisper_model
 from monitor.events import Word
+from monitor.priority import ASR_NICENESS, lowered_executor, run_lowered
 
 SAMPLE_RATE = 16000  # Whisper's only rate
 HOP = 160  # samples per mel frame (10 ms)
@@ -53,6 +53,7 @@ class WhisperEngine:
         partial_interval: float | None = 1.0,
         word_timestamps: bool = True,
         beam_size: int = 1,
+        niceness: int = ASR_NICENESS,
     ) -> None:
         try:
             from faster_whisper import WhisperModel
@@ -73,13 +74,19 @@ class WhisperEngine:
         # Parallel decodes across calls: one CTranslate2 worker per core, one thread each,
         # beats one decode with many threads (utterances are short; the encoder dominates).
         self.workers = workers or max(1, min(4, os.cpu_count() or 1))
+        self.niceness = niceness
         try:
-            self.model = WhisperModel(
-                str(folder),
-                device="cpu",
-                compute_type="int8",
-                cpu_threads=cpu_threads,
-                num_workers=self.workers,
+            # CTranslate2 starts its worker threads here: built in a lowered thread, they run
+            # below the scorer and the event loop (monitor/priority.py)
+            self.model = run_lowered(
+                lambda: WhisperModel(
+                    str(folder),
+                    device="cpu",
+                    compute_type="int8",
+                    cpu_threads=cpu_threads,
+                    num_workers=self.workers,
+                ),
+                niceness,
             )
         except Exception as exc:  # ctranslate2 raises RuntimeError / ValueError on bad files
             raise DamagedModelError(
@@ -96,7 +103,7 @@ class WhisperEngine:
         self._suppress = list(get_suppressed_tokens(self._tokenizer, [-1]) or ())
         # More threads than decoders: while CTranslate2 decodes one call's utterance, the
         # others' endpointing (cheap) must not queue behind it.
-        self.executor = ThreadPoolExecutor(4 * self.workers, thread_name_prefix="asr-whisper")
+        self.executor = lowered_executor(4 * self.workers, "asr-whisper", niceness)
         self.partial_interval = partial_interval
         self.word_timestamps = word_timestamps
         self.beam_size = beam_size

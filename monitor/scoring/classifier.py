@@ -110,18 +110,25 @@ class TextClassifier:
 
     @classmethod
     def load(
-        cls, path: Path | None = None, quantize: bool = False, onnx: bool = True
+        cls,
+        path: Path | None = None,
+        quantize: bool = False,
+        onnx: bool = True,
+        precision: str = "w8",
     ) -> TextClassifier:
-        """Load ``models/text-classifier`` (or ``path``) in fp32; ``quantize=True`` gives int8.
+        """Load ``models/text-classifier`` (or ``path``) for scoring; see ``backend`` after.
 
-        fp32 is what the service runs. int8 *dynamic* quantisation scales activations per
-        batch, so an utterance's scores would depend on which other calls' utterances share
-        its batch (measured on the sample turns: intent probabilities moved by up to 0.5 and
-        18 threshold decisions flipped) — one caller's words changing another call's alerts,
-        and no repeatable replay. fp32 gives the same scores alone or in any batch.
+        By default the model runs in ONNX Runtime with int8 weights and per-token int8
+        activations (``precision="w8"``, monitor/scoring/onnx_backend.py), exported once per
+        weights file; ``precision="fp32"`` runs the exported model as trained; ``onnx=False``
+        runs PyTorch fp32. All three are batch-invariant: an utterance gets the same scores
+        alone or in any batch (tests/test_scoring_determinism.py).
 
-        With ``onnx`` (the default) the same fp32 model runs in ONNX Runtime, exported once
-        per weights file (monitor/scoring/onnx_backend.py); PyTorch is the fallback.
+        ``quantize=True`` gives PyTorch's int8 *dynamic* quantisation, kept only for the
+        comparison in eval/ and bench/: it scales activations per batch, so an utterance's
+        scores depend on which other calls' utterances share its batch (measured on the
+        sample turns: intent probabilities moved by up to 0.5 and 18 threshold decisions
+        flipped) — one caller's words changing another call's alerts, and no repeatable replay.
 
         Raises ModelNotFoundError naming the path and the fix when the weights are missing.
         """
@@ -160,8 +167,15 @@ class TextClassifier:
         if onnx and not quantize:
             from monitor.scoring.onnx_backend import load_runner
 
-            classifier._onnx = load_runner(model, tokenizer, weights)
+            classifier._onnx = load_runner(model, tokenizer, weights, precision)
         return classifier
+
+    @property
+    def backend(self) -> str:
+        """What scores: onnxruntime-w8, onnxruntime-fp32, torch-fp32 or torch-int8-dynamic."""
+        if self._onnx is not None:
+            return f"onnxruntime-{self._onnx.precision}"
+        return "torch-int8-dynamic" if self.quantized else "torch-fp32"
 
     def predict(self, texts: Sequence[str]) -> list[TextScores]:
         """Score a batch in one forward pass; order is preserved. Empty text -> neutral.

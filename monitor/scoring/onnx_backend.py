@@ -1,9 +1,20 @@
-"""ONNX Runtime for the text classifier: the same fp32 model, about 2.5x faster on CPU.
+"""ONNX Runtime for the text classifier: the trained model, faster than PyTorch on CPU.
 
 The trained PyTorch model is exported once per weights file (keyed by its SHA-256) into a
-local cache, then run by ONNX Runtime with one thread. Outputs match PyTorch to ~1e-5 and,
-being fp32, do not depend on what else is in the batch. If ``onnx``/``onnxruntime`` are
-missing or the export fails, the caller falls back to PyTorch (and logs why).
+local cache, then run by ONNX Runtime with one thread. Two precisions:
+
+- ``w8`` (the default): the encoder's matrix weights stored as int8 in blocks of 32 values
+  (``MatMulNBits``, 8 bits, symmetric), multiplied in int8 with each *token row's*
+  activations quantised on its own (accuracy level 4). A quarter of the bytes to stream per
+  utterance, which is what an utterance waits for on a busy machine (monitor/priority.py),
+  and still batch-invariant: no scale is shared between rows, so an utterance's scores do
+  not depend on which other calls share its batch (tests/test_scoring_determinism.py). This
+  is what PyTorch's dynamic int8 quantisation got wrong: one activation scale per batch.
+  Quality is measured beside fp32 in eval/results.json.
+- ``fp32``: the exported model as trained; outputs match PyTorch to ~1e-5.
+
+If ``onnx``/``onnxruntime`` (or ``onnx-ir`` for w8) are missing or a step fails, the loader
+falls back (w8 -> fp32 -> PyTorch) and logs why.
 """
 
 from __future__ import annotations
@@ -22,6 +33,10 @@ from torch import nn
 log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+PRECISIONS = ("w8", "fp32")
+W8_BITS = 8
+W8_BLOCK = 32  # values per quantisation block along the input dimension
+W8_ACCURACY_LEVEL = 4  # int8 x int8 products; activations quantised per row and block
 
 
 def cache_dir() -> Path:
@@ -39,9 +54,10 @@ def _digest(path: Path) -> str:
 class OnnxRunner:
     """Runs (input_ids, attention_mask) -> (sentiment logits, intent logits)."""
 
-    def __init__(self, session: Any, path: Path) -> None:
+    def __init__(self, session: Any, path: Path, precision: str) -> None:
         self.session = session
         self.path = path
+        self.precision = precision
 
     def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> tuple[Any, Any]:
         sent, intents = self.session.run(
@@ -77,24 +93,70 @@ def _export(model: nn.Module, tokenizer: Any, out: Path) -> None:
     tmp.replace(out)  # atomic: a concurrent loader never sees half a file
 
 
-def load_runner(model: nn.Module, tokenizer: Any, weights: Path) -> OnnxRunner | None:
-    """An ONNX Runtime session for ``model``, exporting it on first use; None to fall back."""
+def _quantize_weights(src: Path, out: Path) -> None:
+    """``src`` with every constant-weight MatMul as int8 blocks (see the module docstring)."""
+    import onnx
+    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+
+    quantizer_log = logging.getLogger("onnxruntime.quantization.matmul_nbits_quantizer")
+    level = quantizer_log.level
+    quantizer_log.setLevel(logging.WARNING)  # it logs a line per node at INFO
+    try:
+        quantizer = MatMulNBitsQuantizer(
+            onnx.load(str(src)),
+            bits=W8_BITS,
+            block_size=W8_BLOCK,
+            is_symmetric=True,
+            accuracy_level=W8_ACCURACY_LEVEL,
+        )
+        quantizer.process()
+    finally:
+        quantizer_log.setLevel(level)
+    tmp = out.with_suffix(f".{os.getpid()}.tmp")
+    quantizer.model.save_model_to_file(str(tmp), False)
+    tmp.replace(out)
+
+
+def load_runner(
+    model: nn.Module, tokenizer: Any, weights: Path, precision: str = "w8"
+) -> OnnxRunner | None:
+    """An ONNX Runtime session for ``model``, exporting it on first use; None to fall back.
+
+    ``precision`` is ``w8`` or ``fp32``; if w8 cannot be built, fp32 is tried (logged).
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown ONNX precision {precision!r}; choose one of {PRECISIONS}")
     try:
         import onnx  # noqa: F401  (the exporter needs it)
         import onnxruntime as ort
     except ImportError as exc:
         log.info("text classifier on PyTorch: %s", exc)
         return None
-    out = cache_dir() / f"text-classifier-{_digest(weights)}.onnx"
+    stem = f"text-classifier-{_digest(weights)}"
+    fp32 = cache_dir() / f"{stem}-fp32.onnx"
     try:
-        if not out.exists():
-            out.parent.mkdir(parents=True, exist_ok=True)
-            _export(model, tokenizer, out)
+        if not fp32.exists():
+            fp32.parent.mkdir(parents=True, exist_ok=True)
+            _export(model, tokenizer, fp32)
+    except Exception as exc:  # an export problem must not stop the monitor
+        log.warning("text classifier falls back to PyTorch: ONNX export failed: %s", exc)
+        return None
+    path = fp32
+    if precision == "w8":
+        w8 = cache_dir() / f"{stem}-w8b{W8_BLOCK}.onnx"
+        try:
+            if not w8.exists():
+                _quantize_weights(fp32, w8)
+            path = w8
+        except Exception as exc:  # e.g. onnx-ir missing: fp32 is slower, not wrong
+            log.warning("text classifier runs fp32 ONNX: int8 weights failed: %s", exc)
+            precision = "fp32"
+    try:
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
-        session = ort.InferenceSession(str(out), options, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # an export or runtime problem must not stop the monitor
-        log.warning("text classifier falls back to PyTorch: ONNX export/load failed: %s", exc)
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # a runtime problem must not stop the monitor
+        log.warning("text classifier falls back to PyTorch: ONNX Runtime failed: %s", exc)
         return None
-    return OnnxRunner(session, out)
+    return OnnxRunner(session, path, precision)

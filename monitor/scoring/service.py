@@ -21,14 +21,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import queue
+import threading
+import time
+from collections import deque
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from monitor.events import INTENTS, FinalUtterance, Sentiment, UtteranceScore
 from monitor.scoring.classifier import TextClassifier, TextScores
 from monitor.scoring.cues import keyword_intents, lexicon_polarity
 
+LATENCY_WINDOW = 10_000  # latencies kept by ScoringService.latencies_ms
 _SENTIMENTS: tuple[Sentiment, Sentiment, Sentiment] = ("negative", "neutral", "positive")
 
 
@@ -105,10 +109,15 @@ class ScoringServiceClosed(RuntimeError):
 class ScoringService:
     """Async, one per process: batches utterances from ALL live calls into one forward pass.
 
+    The model runs in ONE dedicated thread that takes requests straight from a thread-safe
+    queue: an utterance starts scoring the moment it is submitted, without waiting for a turn
+    of a busy event loop (on the demo's load that turn cost up to 3 ms at p95). Results go
+    back to the loop in one callback per batch.
+
     Batching is adaptive: an utterance that arrives while the model is idle is scored at once;
     while the model is busy, requests queue up and the next pass takes them all (up to
     ``max_batch``, waiting at most ``max_wait_ms`` for more under load).
-    The request queue holds at most ``8 * max_batch`` utterances; when it is full, ``score``
+    At most ``8 * max_batch`` utterances are in the service at once; beyond that, ``score``
     waits (the ASR stage upstream slows down) rather than growing memory.
     """
 
@@ -123,92 +132,111 @@ class ScoringService:
         self.max_batch = max_batch
         self.max_wait = max_wait_ms / 1000.0
         self.threads = threads
-        self._queue: asyncio.Queue[_Request | None] = asyncio.Queue(maxsize=8 * max_batch)
-        self._executor: ThreadPoolExecutor | None = None
-        self._worker: asyncio.Task[None] | None = None
+        self.capacity = 8 * max_batch
+        self._requests: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
+        self._slots: asyncio.Semaphore | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
         self._accepting = False
-        self._last_size = 0
         self.batches = 0  # forward passes run, for the bench and the tests
         self.batch_sizes: list[int] = []
+        # score() call to result, ms, for the most recent utterances (bench/bench_scoring.py)
+        self.latencies_ms: deque[float] = deque(maxlen=LATENCY_WINDOW)
 
     async def start(self) -> None:
-        if self._worker is not None:
+        if self._thread is not None:
             return
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scoring")
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, _set_threads, self.threads)
+        self._loop = asyncio.get_running_loop()
+        self._slots = asyncio.Semaphore(self.capacity)
+        self._thread = threading.Thread(target=self._work, name="scoring", daemon=True)
+        self._thread.start()
         self._accepting = True
-        self._worker = asyncio.create_task(self._run(), name="scoring-service")
 
     async def aclose(self) -> None:
         """Stop intake, score what was already accepted, then stop the worker thread."""
-        if self._worker is None:
+        if self._thread is None:
             return
         self._accepting = False
-        await self._queue.put(None)  # sentinel: everything before it is still scored
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._worker
-        self._worker = None
-        while not self._queue.empty():  # requests that raced past the intake check
-            late = self._queue.get_nowait()
+        self._requests.put(None)  # sentinel: everything before it is still scored
+        await asyncio.to_thread(self._thread.join)
+        # the thread's last results were posted before it ended: let them land first
+        await asyncio.sleep(0)
+        self._thread = None
+        while True:  # requests that raced past the intake check
+            try:
+                late = self._requests.get_nowait()
+            except queue.Empty:
+                break
             if late is not None and not late.future.done():
                 late.future.set_exception(ScoringServiceClosed("ScoringService closed"))
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None
 
     async def score(self, utt: FinalUtterance, language: str = "en") -> UtteranceScore:
-        if not self._accepting:
+        if not self._accepting or self._slots is None or self._loop is None:
             raise ScoringServiceClosed(
                 "ScoringService is not running: call `await service.start()` before score() "
                 "and do not score after aclose()"
             )
-        future: asyncio.Future[UtteranceScore] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Request(utt, language, future))
-        return await future
+        started = time.perf_counter()
+        async with self._slots:
+            future: asyncio.Future[UtteranceScore] = self._loop.create_future()
+            self._requests.put(_Request(utt, language, future))
+            result = await future
+        self.latencies_ms.append((time.perf_counter() - started) * 1000)
+        return result
 
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
+    # ------------------------------------------------------------ the worker thread
+
+    def _work(self) -> None:
+        _set_threads(self.threads)
+        last_size = 0
         closing = False
         while not closing:
-            first = await self._queue.get()
+            first = self._requests.get()
             if first is None:
                 break
             batch = [first]
             # Wait for more only under load (the last pass had company): when calls are quiet a
             # lone utterance goes straight to the model instead of paying max_wait for nothing.
-            wait = self.max_wait if self._last_size > 1 else 0.0
-            deadline = loop.time() + wait
+            deadline = time.monotonic() + (self.max_wait if last_size > 1 else 0.0)
             while len(batch) < self.max_batch:
                 try:
-                    item = self._queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    remaining = deadline - loop.time()
-                    if remaining <= 0:
-                        break
-                    try:
-                        item = await asyncio.wait_for(self._queue.get(), remaining)
-                    except TimeoutError:
-                        break
+                    remaining = deadline - time.monotonic()
+                    item = (
+                        self._requests.get(timeout=remaining)
+                        if remaining > 0
+                        else self._requests.get_nowait()
+                    )
+                except queue.Empty:
+                    break
                 if item is None:
                     closing = True
                     break
                 batch.append(item)
-            self._last_size = len(batch) + self._queue.qsize()
-            await self._score(batch)
+            last_size = len(batch) + self._requests.qsize()
+            self._score(batch)
 
-    async def _score(self, batch: list[_Request]) -> None:
-        live = [r for r in batch if not r.future.cancelled()]
+    def _score(self, batch: list[_Request]) -> None:
+        live = [r for r in batch if not r.future.done()]  # cancelled callers: skip the work
         if not live:
             return
-        loop = asyncio.get_running_loop()
-        items = [(r.utt, r.language) for r in live]
+        scores: list[UtteranceScore] = []
+        error: Exception | None = None
         try:
-            scores = await loop.run_in_executor(self._executor, self.scorer.score_batch, items)
+            scores = self.scorer.score_batch([(r.utt, r.language) for r in live])
         except Exception as exc:  # a model failure fails these requests, not the service
+            error = exc
+        assert self._loop is not None
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
+            self._loop.call_soon_threadsafe(self._deliver, live, scores, error)
+
+    def _deliver(
+        self, live: list[_Request], scores: list[UtteranceScore], error: Exception | None
+    ) -> None:
+        """On the event loop: hand each caller its result."""
+        if error is not None:
             for r in live:
                 if not r.future.done():
-                    r.future.set_exception(exc)
+                    r.future.set_exception(error)
             return
         self.batches += 1
         self.batch_sizes.append(len(live))
