@@ -346,3 +346,26 @@ def test_int8_weight_backend_agrees_with_the_trained_fp32_model(text_classifier:
             < 0.1
         )
         assert max(abs(got.intents[k] - want.intents[k]) for k in want.intents) < 0.1, text
+
+
+def test_without_the_weight_quantiser_the_classifier_runs_fp32_and_says_so(
+    text_classifier: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    pytest.importorskip("onnxruntime")
+    from monitor.scoring import onnx_backend
+
+    exported = text_classifier._onnx.path.parent  # reuse the session's fp32 export
+    for f in exported.glob("*-fp32.onnx"):
+        (tmp_path / f.name).symlink_to(f)
+    monkeypatch.setenv("CALLMON_CACHE", str(tmp_path))
+
+    def missing(src: Path, out: Path) -> None:
+        raise ModuleNotFoundError("No module named 'onnx_ir'")
+
+    monkeypatch.setattr(onnx_backend, "_quantize_weights", missing)
+    with caplog.at_level("WARNING", logger="monitor.scoring.onnx_backend"):
+        fallback = TextClassifier.load()
+    assert fallback.backend == "onnxruntime-fp32"
+    assert "int8 weights failed" in caplog.text and "onnx_ir" in caplog.text
+    [scores] = fallback.predict([CLEAR_EN["abuse"]])
+    assert scores.intents["abuse"] >= fallback.threshold("abuse")

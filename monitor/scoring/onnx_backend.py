@@ -143,7 +143,8 @@ def load_runner(
         return None
     path = fp32
     if precision == "w8":
-        w8 = cache_dir() / f"{stem}-w8b{W8_BLOCK}.onnx"
+        # the quantiser ships with ONNX Runtime: a new version may write a different file
+        w8 = cache_dir() / f"{stem}-w8b{W8_BLOCK}-ort{ort.__version__}.onnx"
         try:
             if not w8.exists():
                 _quantize_weights(fp32, w8)
