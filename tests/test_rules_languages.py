@@ -1,8 +1,8 @@
 """Non-English calls escalate too: Indonesian, Malay and Romanian calls through the real cue path.
 
 For id/ms/ro the scoring service takes intents from keyword cues and sentiment from a lexicon
-(monitor.scoring.cues); these tests use exactly those functions, the same way the service does,
-then CallRules with the default playbook. No model weights are needed.
+(monitor.scoring.cues); these tests score with the service's own function for that path
+(``cue_scores``), then run CallRules with the default playbook. No model weights are needed.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from monitor.events import (
 )
 from monitor.rules import CallRules, Playbook
 
-cues = pytest.importorskip("monitor.scoring.cues", reason="the model helper's keyword cues")
 service = pytest.importorskip("monitor.scoring.service", reason="the model helper's service")
 
 CALLS = {
@@ -60,9 +59,7 @@ CALLS = {
 
 def score(utt: FinalUtterance, language: str) -> UtteranceScore:
     """The scoring service's non-English path: cues for intents, lexicon for sentiment."""
-    found = cues.keyword_intents(utt.text, language)
-    escalating = any(v > 0 for v in found.values())
-    probs = service.lexicon_probabilities(cues.lexicon_polarity(utt.text, language), escalating)
+    probs, found = service.cue_scores(utt.text, language)
     intents = tuple((i, p) for i, p in found.items() if p >= 0.5 and i in INTENTS)
     label = ("negative", "neutral", "positive")[max(range(3), key=lambda i: probs[i])]
     return UtteranceScore(utt.call_id, utt.seq, utt.speaker, utt.end, label, probs, intents)  # type: ignore[arg-type]

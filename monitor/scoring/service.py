@@ -49,6 +49,14 @@ def lexicon_probabilities(polarity: float, escalating: bool) -> tuple[float, flo
     return (neg, 1.0 - neg - pos, pos)
 
 
+def cue_scores(text: str, language: str) -> tuple[tuple[float, float, float], dict[str, float]]:
+    """The path without the model (id / ms / ro): intents from the language's keyword cues,
+    sentiment from its lexicon, pushed to negative when a cue fired."""
+    cues = keyword_intents(text, language)
+    escalating = any(v > 0 for v in cues.values())
+    return lexicon_probabilities(lexicon_polarity(text, language), escalating), cues
+
+
 class UtteranceScorer:
     """Sync core: scores a batch of utterances from any calls in one model pass."""
 
@@ -58,12 +66,11 @@ class UtteranceScorer:
     def merge(
         self, model: TextScores | None, text: str, language: str
     ) -> tuple[tuple[float, float, float], dict[str, float]]:
+        if model is None:
+            return cue_scores(text, language)
         cues = keyword_intents(text, language)
-        if model is not None:
-            intents = {name: max(model.intents[name], cues[name]) for name in INTENTS}
-            return model.probabilities, intents
-        escalating = any(v > 0 for v in cues.values())
-        return lexicon_probabilities(lexicon_polarity(text, language), escalating), cues
+        intents = {name: max(model.intents[name], cues[name]) for name in INTENTS}
+        return model.probabilities, intents
 
     def score_batch(self, items: Sequence[tuple[FinalUtterance, str]]) -> list[UtteranceScore]:
         english = [i for i, (_, lang) in enumerate(items) if is_english(lang)]
