@@ -36,25 +36,15 @@ def first_warning(events: list[ev.Event]) -> float | None:
 
 
 async def run() -> dict[str, Any]:
-    from monitor.pipeline import CallMeta, Monitor
-    from monitor.samples import list_scripts, load_script, render_all
-    from monitor.sources import FileSource
+    from monitor.pipeline import Monitor
+    from monitor.samples import demo_calls, render_all
 
     say = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
     rendered = render_all(REPO_ROOT / "samples" / "audio", progress=say)
-    scripts = {s.name: s for s in map(load_script, list_scripts())}
     monitor = await Monitor.create(MonitorConfig(), progress=say)
     sub = monitor.bus.subscribe("eval", maxsize=1_000_000, overflow="wait")
     t0 = time.monotonic()
-    calls = [
-        (
-            FileSource(r.wav_path),
-            CallMeta(
-                r.name, scripts[r.name].agent_id, scripts[r.name].queue, scripts[r.name].language
-            ),
-        )
-        for r in rendered
-    ]
+    calls = demo_calls(realtime=False, rendered=rendered)  # as fast as possible
     say(f"running {len(calls)} sample calls through the pipeline")
     summaries = await monitor.run_calls(calls)
     sub.close()

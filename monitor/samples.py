@@ -406,17 +406,19 @@ def demo_calls(
     realtime: bool = True,
     progress: Callable[[str], None] | None = None,
     dest_dir: Path = AUDIO_DIR,
+    rendered: Sequence[RenderedCall] | None = None,
 ) -> list[tuple[Any, Any]]:
     """The bundled sample calls as `callmon demo` runs them: (FileSource, CallMeta) pairs.
 
-    Renders what is missing first. ``realtime`` paces each file like a live call.
+    Renders what is missing first, unless ``rendered`` (from :func:`render_all`) is given.
+    ``realtime`` paces each file like a live call.
     """
     from monitor.pipeline import CallMeta
     from monitor.sources import FileSource
 
     scripts = {s.name: s for s in map(load_script, list_scripts())}
     calls = []
-    for r in render_all(dest_dir, progress=progress):
+    for r in rendered if rendered is not None else render_all(dest_dir, progress=progress):
         s = scripts[r.name]
         meta = CallMeta(name=s.name, agent_id=s.agent_id, queue=s.queue, language=s.language)
         calls.append((FileSource(r.wav_path, realtime=realtime), meta))

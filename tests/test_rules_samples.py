@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from eval.eval_calls import first_warning  # the definition `make eval` measures
 from monitor.events import (
     AcousticFeatures,
     Alert,
@@ -135,16 +136,6 @@ def play(script: CallScript, playbook: Playbook, score_fn: ScoreFn = by_hand) ->
         previous_speaker = turn.speaker
     events.extend(rules.finish(clock + 0.8))
     return Played(events, blowup_start, rules)
-
-
-def first_warning(events: list[Event]) -> float | None:
-    times = [
-        e.at
-        for e in events
-        if (isinstance(e, Alert) and e.severity in ("warning", "critical"))
-        or (isinstance(e, CallRisk) and e.level in ("at_risk", "escalated"))
-    ]
-    return min(times) if times else None
 
 
 SCRIPTS = {s.name: s for s in map(load_script, list_scripts())}
