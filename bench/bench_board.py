@@ -25,22 +25,16 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from websockets.asyncio.client import connect
 
+from bench.results import ROOT, percentile, update_results
 from monitor import events as ev
 from monitor.bus import EventBus
 from monitor.server import MonitorServer, ServerConfig
 
-ROOT = Path(__file__).resolve().parent.parent
 SUP = "bench-board-token-0123456789"
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def measure_latency(sample: str, realtime: bool) -> dict[str, Any]:
@@ -97,10 +91,10 @@ async def measure_latency(sample: str, realtime: bool) -> dict[str, Any]:
         await monitor.aclose()
     return {
         "latency_p50_ms": round(statistics.median(latencies), 1),
-        "latency_p95_ms": round(_pct(latencies, 0.95), 1),
+        "latency_p95_ms": round(percentile(latencies, 95), 1),
         "latency_utterances": len(latencies),
         "latency_delivery_p50_ms": round(statistics.median(delivery), 2),
-        "latency_delivery_p95_ms": round(_pct(delivery, 0.95), 2),
+        "latency_delivery_p95_ms": round(percentile(delivery, 95), 2),
         "latency_call": sample,
         "latency_replay": "realtime" if realtime else "as fast as possible",
         "latency_engine": monitor.engine.name,
@@ -209,8 +203,6 @@ def main(argv: list[str] | None = None) -> int:
     result = asyncio.run(main_async(args))
     print(json.dumps(result, indent=2))
     if not args.no_write:
-        from bench.results import update_results
-
         update_results("board", result)
     return 0
 

@@ -22,7 +22,7 @@ import time
 import tomllib
 from typing import Any
 
-from bench.results import BENCH_FILE, ROOT, update_results
+from bench.results import BENCH_FILE, ROOT, percentile, update_results
 from monitor.events import FinalUtterance
 from monitor.scoring.classifier import TextClassifier, normalize
 from monitor.scoring.data.calls import heldout_utterances
@@ -39,10 +39,19 @@ def demo_texts() -> list[str]:
     return texts or [u.text for u in heldout_utterances()]
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    k = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[k]
+def service_figures(service: ScoringService) -> dict[str, Any]:
+    """Latency (score() call to result, as the service records it) and batch sizes."""
+    latencies = list(service.latencies_ms)
+    sizes = service.batch_sizes
+    return {
+        "p50_ms": round(percentile(latencies, 50), 2),
+        "p95_ms": round(percentile(latencies, 95), 2),
+        "mean_ms": round(statistics.fmean(latencies), 2),
+        "max_ms": round(max(latencies), 2),
+        "utterances": len(latencies),
+        "mean_batch": round(statistics.fmean(sizes), 2) if sizes else 0.0,
+        "max_batch_seen": max(sizes) if sizes else 0,
+    }
 
 
 async def run_load(
@@ -59,16 +68,13 @@ async def run_load(
     rng = random.Random(seed)
     service = ScoringService(classifier, max_batch=max_batch, threads=threads)
     await service.start()
-    latencies: list[float] = []
 
     async def one_call(index: int) -> None:
         await asyncio.sleep(rng.uniform(0, gap_s[1]))  # calls do not start in lockstep
         for seq in range(per_call):
             text = rng.choice(texts)
             utt = FinalUtterance(f"call-{index}", "customer", seq, text, seq * 2.0, seq * 2.0 + 1.5)
-            started = time.perf_counter()
             await service.score(utt, "en")
-            latencies.append((time.perf_counter() - started) * 1000)
             await asyncio.sleep(rng.uniform(*gap_s))
 
     try:
@@ -76,20 +82,13 @@ async def run_load(
         for i in range(3):
             await service.score(FinalUtterance("warm", "customer", i, texts[i], 0.0, 1.0))
         service.batch_sizes.clear()
+        service.latencies_ms.clear()
         async with asyncio.TaskGroup() as tg:
             for i in range(calls):
                 tg.create_task(one_call(i))
     finally:
         await service.aclose()
-    sizes = service.batch_sizes
-    return {
-        "p50_ms": round(percentile(latencies, 50), 2),
-        "p95_ms": round(percentile(latencies, 95), 2),
-        "mean_ms": round(statistics.fmean(latencies), 2),
-        "utterances": len(latencies),
-        "mean_batch": round(statistics.fmean(sizes), 2) if sizes else 0.0,
-        "max_batch_seen": max(sizes) if sizes else 0,
-    }
+    return service_figures(service)
 
 
 async def demo_load(classifier: TextClassifier) -> dict[str, Any]:
@@ -118,26 +117,18 @@ async def demo_load(classifier: TextClassifier) -> dict[str, Any]:
             started = time.perf_counter()
             await monitor.run_calls(calls, stagger_s=DEMO_STAGGER_S)
             wall = time.perf_counter() - started
-            service = monitor.scoring
-            latencies = list(service.latencies_ms)
-            sizes = list(service.batch_sizes)
+            figures = service_figures(monitor.scoring)
             engine = monitor.engine.name
             niceness = config.asr_niceness
         finally:
             await monitor.aclose()
     words = [len(normalize(t).split()) for t in texts]
     return {
-        "p50_ms": round(percentile(latencies, 50), 2),
-        "p95_ms": round(percentile(latencies, 95), 2),
-        "mean_ms": round(statistics.fmean(latencies), 2),
-        "max_ms": round(max(latencies), 2),
-        "utterances": len(latencies),
-        "utterances_per_s": round(len(latencies) / wall, 2),
+        **figures,
+        "utterances_per_s": round(figures["utterances"] / wall, 2),
         "words_per_utterance_p50_p95": [percentile(words, 50), percentile(words, 95)]
         if words
         else None,
-        "mean_batch": round(statistics.fmean(sizes), 2) if sizes else 0.0,
-        "max_batch_seen": max(sizes) if sizes else 0,
         "wall_s": round(wall, 1),
         "asr_engine": engine,
         "asr_niceness": niceness,

@@ -13,6 +13,12 @@ BENCH_FILE = ROOT / "bench" / "results.json"
 EVAL_FILE = ROOT / "eval" / "results.json"
 
 
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile, ``q`` in 0..100."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
+
+
 def update_results(section: str, data: dict[str, Any], path: Path = BENCH_FILE) -> None:
     """Replace one top-level section, keeping the others, and stamp when and where."""
     current: dict[str, Any] = {}
