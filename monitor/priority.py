@@ -3,8 +3,9 @@
 On a small machine the recognizer's decodes keep every core busy during a call. A supervisor
 waits on the text classifier and the event loop (a final utterance -> a score -> the board),
 which each need a few milliseconds at a time; under a fair scheduler they would wait behind
-Whisper's or Kaldi's threads and take twice as long (bench/bench_scoring.py measured 21.8 ms
-p95 on the demo's load with ASR at the same priority). So the ASR threads run at a lower
+Whisper's or Kaldi's threads and take about twice as long (on the demo's load, in one-off
+runs with the earlier fp32 model: 21.8 ms p95 with ASR at the same priority, 15.5-18 ms with
+it lowered; models/README.md, "Speed"). So the ASR threads run at a lower
 priority (a higher *nice* value): they still get every cycle nobody else wants, the
 latency-critical threads no longer queue behind them.
 
