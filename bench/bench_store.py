@@ -17,10 +17,10 @@ from typing import Any
 
 from bench.results import update_results
 from monitor import events as ev
+from monitor.qa.example import example_call
+from monitor.qa.report import build_report, render_html
+from monitor.redact.pii import redact_event, redact_text
 from monitor.store.db import CallStore
-from monitor.store.example import example_call
-from monitor.store.redact import redact_event, redact_text
-from monitor.store.report import build_report, render_html
 
 
 def _persist_rate(path: Path, synchronous: str, calls: int) -> dict[str, float]:

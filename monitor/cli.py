@@ -94,7 +94,7 @@ async def _start_server(
     handlers = []
     store = getattr(args, "_store", None)
     if store is not None:
-        from monitor.store.http import make_handler
+        from monitor.qa.http import make_handler
 
         def supervisors_only(token: str | None) -> bool:
             role = cfg.role_of(token)
@@ -490,7 +490,7 @@ Handler = Callable[[argparse.Namespace], Any]
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["report"]:  # its own parser, options and --help included
-        from monitor.store.report import report_main
+        from monitor.qa.report import report_main
 
         return report_main(argv[1:])
     parser = build_parser()

@@ -209,7 +209,7 @@ class Monitor:
             bus.add_sink(store.persist)
         redactor = None
         if config.redact:
-            from monitor.store.redact import CallRedactor
+            from monitor.redact import CallRedactor
 
             # remembers a number being read out across utterances, per call and speaker
             redactor = CallRedactor()

@@ -12,11 +12,11 @@ import pytest
 
 from monitor import events as ev
 from monitor.bus import EventBus
+from monitor.qa.example import example_audio, example_call
+from monitor.qa.http import make_handler
+from monitor.redact.pii import redact_event
 from monitor.server import MonitorServer, ServerConfig
 from monitor.store.db import CallStore
-from monitor.store.example import example_audio, example_call
-from monitor.store.http import make_handler
-from monitor.store.redact import redact_event
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 

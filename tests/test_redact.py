@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from monitor import events as ev
-from monitor.store.redact import (
+from monitor.redact.pii import (
     CallRedactor,
     find_pii,
     luhn_ok,

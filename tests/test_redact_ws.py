@@ -13,10 +13,10 @@ from websockets.asyncio.client import connect
 
 from monitor import events as ev
 from monitor.bus import EventBus
+from monitor.qa.example import CARD_DIGITS, CARD_SPOKEN, example_call
+from monitor.redact.pii import redact_event
 from monitor.server import MonitorServer, ServerConfig
 from monitor.store.db import CallStore
-from monitor.store.example import CARD_DIGITS, CARD_SPOKEN, example_call
-from monitor.store.redact import redact_event
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from monitor import events as ev
+from monitor.qa.example import example_audio, example_call
+from monitor.qa.http import make_handler
+from monitor.qa.incident import incident_record
+from monitor.qa.report import coaching_notes, report_main, write_report
+from monitor.redact.pii import redact_event
 from monitor.store.db import CallStore
-from monitor.store.example import example_audio, example_call
-from monitor.store.http import make_handler
-from monitor.store.incident import incident_record
-from monitor.store.redact import redact_event
-from monitor.store.report import coaching_notes, report_main, write_report
 
 RATE = 8_000
 

@@ -14,10 +14,10 @@ import soundfile as sf
 
 from monitor import events as ev
 from monitor.bus import EventBus
+from monitor.qa.example import CARD_DIGITS, DURATION, example_audio, example_call
+from monitor.redact.pii import redact_event
 from monitor.store.audio import AudioWriter, repair_wav
 from monitor.store.db import CallStore
-from monitor.store.example import CARD_DIGITS, DURATION, example_audio, example_call
-from monitor.store.redact import redact_event
 from monitor.store.schema import MIGRATIONS, SCHEMA_VERSION, SchemaError, migrate
 
 RATE = 8_000

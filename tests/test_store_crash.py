@@ -28,7 +28,7 @@ CHILD = textwrap.dedent(
     from monitor import events as ev
     from monitor.bus import EventBus
     from monitor.store.db import CallStore
-    from monitor.store.redact import redact_event
+    from monitor.redact.pii import redact_event
 
     store = CallStore(Path(sys.argv[1]))
     bus = EventBus()

@@ -1,2 +1,2 @@
-"""Every call kept: SQLite store (db, schema, query), recordings (audio), PII redaction
-(redact), reports and incident records (report, chart, incident), the QA page's API (http)."""
+"""Every call kept: the SQLite store (db, with one writer thread; schema; query; full-text
+search), recordings (audio). Storage only: reports and the QA API are in monitor.qa."""

@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from monitor import events as ev
+from monitor.redact.pii import is_redacted
 from monitor.store import query
 from monitor.store.audio import AudioWriter, repair_wav, zero_span_seconds
-from monitor.store.redact import is_redacted
 from monitor.store.schema import migrate
 
 log = logging.getLogger(__name__)

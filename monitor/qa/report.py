@@ -19,9 +19,9 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from monitor.store.chart import curve_svg, mmss
+from monitor.qa.chart import curve_svg, mmss
+from monitor.qa.incident import export_incident, incident_record, timeline
 from monitor.store.db import CallStore
-from monitor.store.incident import export_incident, incident_record, timeline
 
 FORMATS = ("html", "json", "pdf")
 FAST_WORDS_PER_S = 3.3

@@ -23,8 +23,8 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
+from monitor.qa.report import build_report, render_html
 from monitor.store.db import CallStore
-from monitor.store.report import build_report, render_html
 
 HttpResult = tuple[int, str, bytes]
 PREFIX = "/api/calls"

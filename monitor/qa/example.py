@@ -2,10 +2,10 @@
 
 Everything is a function of ``call_id`` and ``seed``: the same arguments give the same events
 and the same samples. The customer reads out a card number and a phone number the way a
-recogniser writes them; pass the events through :func:`monitor.store.redact.redact_event`
+recogniser writes them; pass the events through :func:`monitor.redact.pii.redact_event`
 as the pipeline does.
 
-``python -m monitor.store.example [STORE]`` stores a few example calls for trying the QA page
+``python -m monitor.qa.example [STORE]`` stores a few example calls for trying the QA page
 without any model (``callmon serve`` then open /qa.html).
 """
 
@@ -134,8 +134,8 @@ def seed(store_path: str, calls: int = 3) -> list[str]:
     """Store ``calls`` copies of the example call (audio included) for trying the QA page."""
     from pathlib import Path
 
+    from monitor.redact.pii import redact_event
     from monitor.store.db import CallStore
-    from monitor.store.redact import redact_event
 
     rate = 16_000
     ids = []
