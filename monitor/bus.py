@@ -1,7 +1,8 @@
 """The in-process event bus: persist-before-broadcast sinks, then bounded fan-out.
 
-``publish`` first calls every *sink* synchronously, in order (the store is a
-sink: an event is on disk before anybody sees it), then offers the event to
+``publish`` first calls every *sink*, in order, and awaits what it returns (the
+store is a sink whose awaitable resolves once the event is committed by its writer
+thread: an event is on disk before anybody sees it), then offers the event to
 every subscriber's own bounded queue. Broadcast has no backpressure of its own,
 so each subscriber says what happens when its queue is full:
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Literal
 
 from monitor.events import Event
@@ -22,7 +23,7 @@ from monitor.events import Event
 log = logging.getLogger(__name__)
 
 Overflow = Literal["wait", "drop_oldest"]
-Sink = Callable[[Event], None]
+Sink = Callable[[Event], Awaitable[None] | None]
 DEFAULT_QUEUE_SIZE = 10_000
 
 
@@ -100,7 +101,8 @@ class EventBus:
         self.published = 0
 
     def add_sink(self, sink: Sink) -> None:
-        """A synchronous consumer called with every event before any subscriber sees it."""
+        """A consumer called with every event before any subscriber sees it; what it
+        returns, if anything, is awaited first (the store's commit)."""
         self._sinks.append(sink)
 
     def subscribe(
@@ -120,7 +122,10 @@ class EventBus:
 
     async def publish(self, event: Event) -> None:
         for sink in self._sinks:
-            sink(event)  # an exception here stops the broadcast: nothing unpersisted is shown
+            # an exception here stops the broadcast: nothing unpersisted is shown
+            pending = sink(event)
+            if pending is not None:
+                await pending
         self.published += 1
         for sub in tuple(self._subs):
             await sub.offer(event)

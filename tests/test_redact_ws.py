@@ -41,7 +41,7 @@ async def _collect(url: str, ready: asyncio.Event, out: list[str]) -> None:
 async def test_no_digits_reach_clients_or_store(tmp_path: Path) -> None:
     bus = EventBus()
     store = CallStore(tmp_path / "calls.db")
-    bus.add_sink(store.persist)
+    bus.add_sink(store.sink)
     server = MonitorServer(bus, ServerConfig(port=0, tokens=TOKENS))
     await server.start()
     try:

@@ -32,7 +32,7 @@ CHILD = textwrap.dedent(
 
     store = CallStore(Path(sys.argv[1]))
     bus = EventBus()
-    bus.add_sink(store.persist)
+    bus.add_sink(store.sink)
     import asyncio
 
     async def live() -> None:

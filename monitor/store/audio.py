@@ -6,7 +6,10 @@ process killed mid-call leaves a WAV that any reader opens; :func:`repair_wav` f
 
 Spans can be silenced after they were written (PII read out loud is only known once the
 recogniser's final text is redacted, a second or two later): :meth:`AudioWriter.silence`
-zeroes what is on disk and remembers the span for samples still to come.
+zeroes what is on disk and remembers the span for samples still to come, on one channel (the
+speaker's: the other party stays audible) or on all. Spans are given in seconds; the writer's
+own sample rate (the source's, e.g. 8 kHz telephone audio, not the recogniser's 16 kHz) turns
+them into sample frames.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import os
 import struct
 import threading
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -54,7 +58,8 @@ class AudioWriter:
         self.sample_rate = sample_rate
         self.channels = channels
         self.frames_written = 0
-        self._silenced: list[tuple[int, int]] = []  # sample-frame ranges to keep at zero
+        # sample-frame ranges to keep at zero, and on which channel (None: every channel)
+        self._silenced: list[tuple[int, int, int | None]] = []
         self._lock = threading.Lock()
         path.parent.mkdir(parents=True, exist_ok=True)
         self._file = open(path, "w+b")  # noqa: SIM115 - open for the life of the call
@@ -81,32 +86,32 @@ class AudioWriter:
                 raise ValueError(f"{self.path.name}: the recording is already closed")
             start = self.frames_written
             end = start + block.shape[0]
-            for s0, s1 in self._silenced:
+            for s0, s1, channel in self._silenced:
                 lo, hi = max(s0, start), min(s1, end)
                 if lo < hi:
                     block = block.copy()
-                    block[lo - start : hi - start] = 0.0
+                    cols = slice(None) if channel is None else channel
+                    block[lo - start : hi - start, cols] = 0.0
             self._file.seek(0, os.SEEK_END)
             self._file.write(to_pcm16(block).tobytes())
             self.frames_written = end
             self._write_sizes()
             self._file.flush()
 
-    def silence(self, start: float, end: float) -> None:
-        """Zero [start, end) seconds of call audio, on disk now and in blocks still to come."""
+    def silence(self, start: float, end: float, channel: int | None = None) -> None:
+        """Zero [start, end) seconds of call audio on ``channel`` (None: all), on disk now and
+        in blocks still to come."""
+        if channel is not None and not 0 <= channel < self.channels:
+            raise ValueError(f"{self.path.name}: no channel {channel} in {self.channels}")
         s0 = max(0, int(np.floor(start * self.sample_rate)))
         s1 = max(s0, int(np.ceil(end * self.sample_rate)))
         with self._lock:
-            self._silenced.append((s0, s1))
+            self._silenced.append((s0, s1, channel))
             if self.closed:
-                _zero_span(self.path, s0, s1, self.channels)
+                _zero_span(self.path, s0, s1, self.channels, channel)
                 return
-            hi = min(s1, self.frames_written)
-            if s0 < hi:
-                block = self.channels * SAMPLE_BYTES
-                self._file.seek(HEADER_BYTES + s0 * block)
-                self._file.write(bytes((hi - s0) * block))
-                self._file.flush()
+            _zero_open(self._file, s0, min(s1, self.frames_written), self.channels, channel)
+            self._file.flush()
 
     def _write_sizes(self) -> None:
         data_bytes = self.frames_written * self.channels * SAMPLE_BYTES
@@ -126,15 +131,27 @@ class AudioWriter:
             self.closed = True
 
 
-def _zero_span(path: Path, s0: int, s1: int, channels: int) -> None:
+def _zero_open(f: BinaryIO, s0: int, hi: int, channels: int, channel: int | None) -> None:
+    """Zero frames [s0, hi) of an open WAV, on one channel or all."""
+    if s0 >= hi:
+        return
+    block = channels * SAMPLE_BYTES
+    f.seek(HEADER_BYTES + s0 * block)
+    if channel is None:
+        f.write(bytes((hi - s0) * block))
+        return
+    data = np.frombuffer(f.read((hi - s0) * block), dtype="<i2").reshape(-1, channels).copy()
+    data[:, channel] = 0
+    f.seek(HEADER_BYTES + s0 * block)
+    f.write(data.tobytes())
+
+
+def _zero_span(path: Path, s0: int, s1: int, channels: int, channel: int | None = None) -> None:
     block = channels * SAMPLE_BYTES
     with open(path, "r+b") as f:
         size = f.seek(0, os.SEEK_END)
         frames = (size - HEADER_BYTES) // block
-        hi = min(s1, frames)
-        if s0 < hi:
-            f.seek(HEADER_BYTES + s0 * block)
-            f.write(bytes((hi - s0) * block))
+        _zero_open(f, s0, min(s1, frames), channels, channel)
 
 
 def repair_wav(path: Path) -> float:
@@ -184,11 +201,11 @@ def write_pcm16(path: Path, data: np.ndarray, sample_rate: int) -> None:
     path.write_bytes(_header(sample_rate, channels, len(raw)) + raw)
 
 
-def zero_span_seconds(path: Path, start: float, end: float) -> None:
-    """Silence [start, end) seconds of a closed recording, in place."""
+def zero_span_seconds(path: Path, start: float, end: float, channel: int | None = None) -> None:
+    """Silence [start, end) seconds of a closed recording (one channel or all), in place."""
     with open(path, "rb") as f:
         head = f.read(HEADER_BYTES)
     channels, sample_rate = struct.unpack("<HI", head[22:28])
     s0 = max(0, int(np.floor(start * sample_rate)))
     s1 = max(s0, int(np.ceil(end * sample_rate)))
-    _zero_span(path, s0, s1, channels)
+    _zero_span(path, s0, s1, channels, channel)

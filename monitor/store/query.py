@@ -34,14 +34,15 @@ FROM calls c
 """
 
 
-def _ensure_functions(conn: sqlite3.Connection) -> None:
-    # SQLite's LIKE and lower() fold ASCII only; transcripts are in id/ms/ro too
-    conn.create_function("casefold", 1, lambda s: s.casefold() if s else s, deterministic=True)
+def fts_phrase(text: str) -> str:
+    """``text`` as ONE FTS5 phrase whose last word may be a prefix ("speak to your manag").
 
-
-def _like(text: str) -> str:
-    escaped = text.casefold().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+    Whatever the user typed is data, never query syntax: the text is a double-quoted string
+    (quotes doubled inside), so ``AND``, ``NEAR(``, ``*``, ``-``, ``col:`` and stray quotes
+    are words or nothing, and FTS5 never sees a syntax error. The tokenizer (unicode61,
+    diacritics removed) folds case for every script, so "ŞTIU" finds "ştiu" and "stiu".
+    """
+    return '"' + text.replace('"', '""') + '"*'
 
 
 def parse_when(value: str | float, end_of_day: bool = False) -> float:
@@ -80,17 +81,20 @@ def search(
     limit: int = 100,
     offset: int = 0,
 ) -> list[dict[str, Any]]:
-    """Calls matching all filters, newest first. ``q`` is a phrase (case-insensitive) in the
-    transcript or the call's name; ``alert`` is an alert kind, a severity, or ``"any"``."""
-    _ensure_functions(conn)
+    """Calls matching all filters, newest first. ``q`` is a phrase (words in this order, any
+    case, the last one possibly cut short) in the transcript or the call's name, found with
+    the full-text index; ``alert`` is an alert kind, a severity, or ``"any"``."""
     where: list[str] = []
     args: list[Any] = []
-    if q and q.strip():
+    phrase = fts_phrase(q.strip()) if q and q.strip() else None
+    if phrase is not None:
         where.append(
-            "(EXISTS (SELECT 1 FROM utterances u WHERE u.call_id = s.call_id"
-            " AND casefold(u.text) LIKE ? ESCAPE '\\') OR casefold(s.name) LIKE ? ESCAPE '\\')"
+            "(s.call_id IN (SELECT u.call_id FROM utterances u WHERE u.rowid IN"
+            " (SELECT rowid FROM utterances_fts WHERE utterances_fts MATCH ?))"
+            " OR s.call_id IN (SELECT c.call_id FROM calls c WHERE c.rowid IN"
+            " (SELECT rowid FROM calls_fts WHERE calls_fts MATCH ?)))"
         )
-        args += [_like(q.strip()), _like(q.strip())]
+        args += [phrase, phrase]
     if agent:
         where.append("s.agent_id = ?")
         args.append(agent)
@@ -123,11 +127,12 @@ def search(
     results = []
     for row in conn.execute(sql, args).fetchall():
         item = _call_summary(row)
-        if q and q.strip():
+        if phrase is not None:
             hit = conn.execute(
-                "SELECT seq, speaker, start, text FROM utterances WHERE call_id = ?"
-                " AND casefold(text) LIKE ? ESCAPE '\\' ORDER BY seq LIMIT 1",
-                (row["call_id"], _like(q.strip())),
+                "SELECT seq, speaker, start, text FROM utterances WHERE call_id = ? AND rowid IN"
+                " (SELECT rowid FROM utterances_fts WHERE utterances_fts MATCH ?)"
+                " ORDER BY seq LIMIT 1",
+                (row["call_id"], phrase),
             ).fetchone()
             item["match"] = dict(hit) if hit else None
         results.append(item)
@@ -182,6 +187,9 @@ def get_call(conn: sqlite3.Connection, call_id: str) -> dict[str, Any]:
         " feedback_at FROM cards WHERE call_id = ? ORDER BY at, card_id"
     )
     talk_overs = rows("SELECT n, speaker, start, end FROM talk_overs WHERE call_id = ? ORDER BY n")
+    muted = rows(
+        "SELECT speaker, start, end, label FROM muted_audio WHERE call_id = ? ORDER BY start, n"
+    )
     return {
         "call": _call_summary(row),
         "utterances": utterances,
@@ -190,6 +198,7 @@ def get_call(conn: sqlite3.Connection, call_id: str) -> dict[str, Any]:
         "alerts": alerts,
         "cards": cards,
         "talk_overs": talk_overs,
+        "muted_audio": muted,
     }
 
 

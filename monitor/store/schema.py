@@ -116,6 +116,58 @@ MIGRATIONS: tuple[str, ...] = (
         recorded_at   REAL NOT NULL                -- wall clock
     );
     """,
+    # 3: full-text search (FTS5) over transcripts and call names, kept in step by triggers;
+    # the spans of a recording muted for redacted words; the audit trail of erasures
+    """
+    CREATE VIRTUAL TABLE utterances_fts USING fts5(
+        text, content='utterances', content_rowid='rowid',
+        tokenize='unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER utterances_fts_insert AFTER INSERT ON utterances BEGIN
+        INSERT INTO utterances_fts(rowid, text) VALUES (new.rowid, new.text);
+    END;
+    CREATE TRIGGER utterances_fts_delete AFTER DELETE ON utterances BEGIN
+        INSERT INTO utterances_fts(utterances_fts, rowid, text)
+            VALUES ('delete', old.rowid, old.text);
+    END;
+    CREATE TRIGGER utterances_fts_update AFTER UPDATE OF text ON utterances BEGIN
+        INSERT INTO utterances_fts(utterances_fts, rowid, text)
+            VALUES ('delete', old.rowid, old.text);
+        INSERT INTO utterances_fts(rowid, text) VALUES (new.rowid, new.text);
+    END;
+    INSERT INTO utterances_fts(utterances_fts) VALUES ('rebuild');
+    CREATE VIRTUAL TABLE calls_fts USING fts5(
+        name, content='calls', content_rowid='rowid',
+        tokenize='unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER calls_fts_insert AFTER INSERT ON calls BEGIN
+        INSERT INTO calls_fts(rowid, name) VALUES (new.rowid, new.name);
+    END;
+    CREATE TRIGGER calls_fts_delete AFTER DELETE ON calls BEGIN
+        INSERT INTO calls_fts(calls_fts, rowid, name) VALUES ('delete', old.rowid, old.name);
+    END;
+    CREATE TRIGGER calls_fts_update AFTER UPDATE OF name ON calls BEGIN
+        INSERT INTO calls_fts(calls_fts, rowid, name) VALUES ('delete', old.rowid, old.name);
+        INSERT INTO calls_fts(rowid, name) VALUES (new.rowid, new.name);
+    END;
+    INSERT INTO calls_fts(calls_fts) VALUES ('rebuild');
+    CREATE TABLE muted_audio (
+        call_id TEXT NOT NULL REFERENCES calls(call_id) ON DELETE CASCADE,
+        n       INTEGER NOT NULL,
+        speaker TEXT NOT NULL,
+        start   REAL NOT NULL,                     -- call audio time
+        end     REAL NOT NULL,
+        label   TEXT NOT NULL,                     -- the placeholder: [card], [phone], ...
+        PRIMARY KEY (call_id, n)
+    );
+    CREATE TABLE erasures (                        -- who erased which call when; no content
+        call_id       TEXT NOT NULL,
+        erased_by     TEXT NOT NULL,
+        erased_at     REAL NOT NULL,               -- wall clock
+        audio_removed INTEGER NOT NULL,
+        rows_removed  INTEGER NOT NULL
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -152,5 +204,16 @@ def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
 
 
 def _statements(script: str) -> list[str]:
+    """The script's statements; a trigger's body (``BEGIN ...; ...; END``) stays whole."""
     lines = [line.split("--", 1)[0] for line in script.splitlines()]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+    out: list[str] = []
+    pending = ""
+    for piece in "\n".join(lines).split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                out.append(pending.strip().removesuffix(";").strip())
+            pending = ""
+    if pending.strip(" \n;"):
+        out.append(pending.strip().removesuffix(";").strip())
+    return out
