@@ -8,16 +8,24 @@
   the board never receive an unmasked card or phone number.
 - Ending a call flushes every stage (resampler tails, the recognizers' last words,
   closing rules); a source that fails half-way ends the call with ``reason="error"``
-  after flushing what it had already delivered. Cancelling (shutdown) marks the call
-  ``interrupted``.
+  after flushing what it had already delivered.
+- Shutdown (monitor/runtime.py) first *interrupts* the calls in flight: each stops reading
+  its source and flushes what it already read, then ends ``interrupted``. A call still
+  running after the flush timeout is *cancelled*; it too ends ``interrupted`` (without the
+  flush). Neither path waits on a queue whose consumer is gone.
+- ``Monitor.calls`` holds the calls in flight only; an ended call's summary is returned by
+  ``run_call`` and the last ``MAX_RECENT_CALLS`` are kept in ``Monitor.recent``, so a server
+  that runs for months holds no per-call state for calls long gone.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -25,22 +33,27 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from monitor import events as ev
-from monitor.bus import EventBus
 from monitor.config import MonitorConfig
-from monitor.sources.base import AudioSource, SourceError
+from monitor.seams import Bus, Scorer
+from monitor.sources.base import AudioSource, SourceError, SourceInterrupted
 from monitor.sources.resample import StreamResampler
 
 if TYPE_CHECKING:
     from monitor.asr import Engine
     from monitor.rules import Playbook, StrainTracker
     from monitor.scoring.classifier import TextClassifier
-    from monitor.scoring.service import ScoringService
     from monitor.store.db import CallStore
 
 log = logging.getLogger(__name__)
 
 AUDIO_QUEUE_FRAMES = 50  # 5 s of audio at 0.1 s frames
 TEXT_QUEUE_ITEMS = 200
+MAX_RECENT_CALLS = 100  # ended calls' summaries kept in Monitor.recent
+INTERRUPTED = "the monitor was stopped mid-call"
+
+
+class MonitorStoppingError(RuntimeError):
+    """run_call() after stop_intake(): the process is shutting down and takes no new calls."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,10 +155,10 @@ class Monitor:
         self,
         *,
         engine: Engine,
-        scoring: ScoringService,
+        scoring: Scorer,
         playbook: Playbook,
         strain: StrainTracker,
-        bus: EventBus,
+        bus: Bus,
         config: MonitorConfig,
         store: CallStore | None = None,
         redactor: Redactor | None = None,
@@ -158,14 +171,21 @@ class Monitor:
         self.config = config
         self.store = store
         self.redactor = redactor
-        self.calls: dict[str, CallSummary] = {}
+        self.calls: dict[str, CallSummary] = {}  # in flight only: removed when a call ends
+        self.recent: deque[CallSummary] = deque(maxlen=MAX_RECENT_CALLS)
+        self._runs: dict[str, _CallRun] = {}
+        self._tasks: dict[str, asyncio.Task[Any]] = {}  # the task running each call
+        self._endings: set[asyncio.Future[None]] = set()  # shielded ends of cancelled calls
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.stopping = False
         self._closed = False
 
     @classmethod
     async def create(
         cls,
         config: MonitorConfig | None = None,
-        bus: EventBus | None = None,
+        bus: Bus | None = None,
         progress: Callable[[str], None] | None = None,
         *,
         engine: Engine | None = None,
@@ -177,6 +197,7 @@ class Monitor:
         thread-safe models: tests and benchmarks load them once per process).
         """
         from monitor.asr import load_engine
+        from monitor.bus import EventBus
         from monitor.rules import Playbook, strain_tracker
         from monitor.scoring.classifier import TextClassifier
         from monitor.scoring.service import ScoringService
@@ -206,7 +227,7 @@ class Monitor:
             removed = store.apply_retention()
             if removed:
                 say(f"retention: deleted the audio of {removed} call(s)")
-            bus.add_sink(store.persist)
+            bus.add_sink(store.sink)  # awaits each event's commit
         redactor = None
         if config.redact:
             from monitor.redact import CallRedactor
@@ -224,10 +245,42 @@ class Monitor:
             redactor=redactor,
         )
 
+    # ---- shutdown, in the order monitor/runtime.py calls it ---------------------------------
+    def stop_intake(self) -> None:
+        """Take no new calls: run_call raises MonitorStoppingError from now on."""
+        self.stopping = True
+
+    def interrupt_calls(self) -> int:
+        """Ask every call in flight to stop reading its source and flush what it read; each
+        then ends ``interrupted``. Returns how many were asked."""
+        for run in self._runs.values():
+            run.interrupt()
+        return len(self._runs)
+
+    async def wait_calls(self, timeout: float | None = None) -> bool:
+        """Wait (at most ``timeout`` s) until no call is in flight; True when none is."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._idle.wait()
+        return self._idle.is_set()
+
+    async def cancel_calls(self, timeout: float = 5.0) -> None:
+        """Cancel the calls still in flight; each is still ended ``interrupted`` and stored."""
+        tasks = [t for t in self._tasks.values() if not t.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)
+        if self._endings:  # a task cancelled twice leaves its shielded end running
+            await asyncio.wait(self._endings, timeout=timeout)
+
     async def aclose(self) -> None:
+        """Cancel what is left, stop the scorer, close the store last."""
         if self._closed:
             return
         self._closed = True
+        self.stopping = True
+        await self.cancel_calls()
         await self.scoring.aclose()
         if self.store is not None:
             self.store.close()
@@ -237,16 +290,21 @@ class Monitor:
     ) -> list[CallSummary]:
         """Run several calls at once; ``stagger_s`` starts them that far apart."""
 
-        async def one(i: int, source: AudioSource, meta: CallMeta) -> CallSummary:
+        async def one(i: int, source: AudioSource, meta: CallMeta) -> CallSummary | None:
             if stagger_s:
                 await asyncio.sleep(i * stagger_s)
+            if self.stopping:
+                return None  # shutting down: a call not yet started is not started
             return await self.run_call(source, meta)
 
         async with asyncio.TaskGroup() as tg:
             tasks = [tg.create_task(one(i, s, m)) for i, (s, m) in enumerate(calls)]
-        return [t.result() for t in tasks]
+        # a call cancelled by cancel_calls() leaves its task cancelled: it has no summary
+        return [s for t in tasks if not t.cancelled() and (s := t.result()) is not None]
 
     async def run_call(self, source: AudioSource, meta: CallMeta) -> CallSummary:
+        if self.stopping:
+            raise MonitorStoppingError("callmon is shutting down and takes no new calls")
         call_id = meta.call_id or new_call_id(meta.name)
         speakers: tuple[ev.Speaker, ...] = (
             ev.SPEAKERS if source.channels == 2 else (meta.mono_speaker,)
@@ -263,13 +321,33 @@ class Monitor:
             channels=source.channels,
         )
         run = _CallRun(self, source, meta, started, speakers, summary)
-        await run.publish(started)
+        self._runs[call_id] = run
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks[call_id] = task
+        self._idle.clear()
         try:
+            await run.publish(started)
             await run.run()
         except asyncio.CancelledError:
-            await asyncio.shield(run.end("interrupted", "the monitor was stopped mid-call"))
+            # shielded: a second cancellation must not leave the call `live` in the store
+            ending = asyncio.ensure_future(run.end("interrupted", INTERRUPTED))
+            self._endings.add(ending)
+            ending.add_done_callback(self._endings.discard)
+            await asyncio.shield(ending)
             raise
+        finally:
+            self._forget(call_id, summary)
         return summary
+
+    def _forget(self, call_id: str, summary: CallSummary) -> None:
+        """A call ended: drop its per-call state (Monitor.calls stays bounded)."""
+        self.calls.pop(call_id, None)
+        self._runs.pop(call_id, None)
+        self._tasks.pop(call_id, None)
+        self.recent.append(summary)
+        if not self._runs:
+            self._idle.set()
 
 
 class _CallRun:
@@ -301,7 +379,10 @@ class _CallRun:
         self.audio_q: asyncio.Queue[ev.AudioFrame | None] = asyncio.Queue(AUDIO_QUEUE_FRAMES)
         self.text_q: asyncio.Queue[_Item | None] = asyncio.Queue(TEXT_QUEUE_ITEMS)
         self.source_error = ""
+        self.source_interrupted = False  # the stream broke off: "interrupted", not "error"
+        self.interrupted = False  # shutdown asked this call to stop reading (interrupt())
         self.ended = False
+        self._reader: asyncio.Task[None] | None = None
         self.writer: Any = None
         if monitor.store is not None:
             self.writer = monitor.store.open_audio(call_id, source.sample_rate, source.channels)
@@ -317,10 +398,24 @@ class _CallRun:
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as tg:
-            tg.create_task(self._read())
+            self._reader = tg.create_task(self._read())
             tg.create_task(self._transcribe())
             tg.create_task(self._score())
-        await self.end("error" if self.source_error else "completed", self.source_error)
+        if self.interrupted:
+            await self.end("interrupted", INTERRUPTED)
+            return
+        reason = "completed"
+        if self.source_error:
+            reason = "interrupted" if self.source_interrupted else "error"
+        await self.end(reason, self.source_error)
+
+    def interrupt(self) -> None:
+        """Stop reading the source; the stages flush what was read, then the call ends."""
+        if self.interrupted or self.ended:
+            return
+        self.interrupted = True
+        if self._reader is not None and not self._reader.done():
+            self._reader.cancel()
 
     async def end(self, reason: str, error: str = "") -> None:
         if self.ended:
@@ -347,10 +442,20 @@ class _CallRun:
         except SourceError as exc:
             # keep what was already read: the stages after us flush it normally
             self.source_error = str(exc)
+            self.source_interrupted = isinstance(exc, SourceInterrupted)
             log.warning("call %s: %s", self.call_id, exc)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            # interrupt() cancelled only this reader: the other stages flush what was read.
+            # Any other cancellation (the whole call) propagates.
+            if not self.interrupted or task is None or task.uncancel() > 0:
+                raise
         finally:
             await self.source.aclose()
-            await self.audio_q.put(None)
+        # Only here, never in a `finally`: when the call is cancelled, the consumer of
+        # audio_q is cancelled too, and waiting for room in a full queue would never end
+        # (the shutdown hang of issue #11).
+        await self.audio_q.put(None)
 
     def _chunks(self, blocks: Sequence[np.ndarray]) -> list[ev.AudioChunk]:
         start = self.audio_pos / self.rate

@@ -12,6 +12,11 @@ class SourceError(Exception):
     """Audio that cannot be used, with a message that names the problem and the fix."""
 
 
+class SourceInterrupted(SourceError):
+    """The stream broke off (a dropped network connection): the call ends ``interrupted``
+    after everything that arrived is flushed, not ``error`` (nothing it sent was wrong)."""
+
+
 class AudioSource(Protocol):
     name: str  # a human name: the file name, "microphone"
     channels: int

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator
 import numpy as np
 
 from monitor.events import AudioFrame
-from monitor.sources.base import SourceError
+from monitor.sources.base import SourceError, SourceInterrupted
 
 QUEUE_FRAMES = 50  # 5 s of audio at 0.1 s blocks, like the pipeline's own audio queue
 
@@ -47,6 +47,7 @@ class PushSource:
         self._space.set()
         self._end: str | None = None  # None: open; "": closed normally; else the failure
         self._reader_gone = False
+        self._interrupted = False
         self.pushed_samples = 0
         self.high_water = 0  # most frames ever buffered
 
@@ -83,8 +84,12 @@ class PushSource:
         """End the call normally after the audio already pushed (idempotent)."""
         self._finish("")
 
-    def fail(self, reason: str) -> None:
-        """End the call after the audio already pushed, as an error with ``reason``."""
+    def fail(self, reason: str, *, interrupted: bool = False) -> None:
+        """End the call after the audio already pushed, as an error with ``reason``;
+        ``interrupted``: the stream broke off (a dropped connection), so the call ends
+        ``interrupted`` rather than ``error``."""
+        if self._end is None:
+            self._interrupted = interrupted
         self._finish(reason or "the audio stream failed")
 
     def _finish(self, reason: str) -> None:
@@ -106,7 +111,7 @@ class PushSource:
                 pos += len(samples)
             elif self._end is not None:
                 if self._end:
-                    raise SourceError(self._end)
+                    raise (SourceInterrupted if self._interrupted else SourceError)(self._end)
                 return
             else:
                 self._data.clear()
