@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
 import pytest
 
 from monitor.events import INTENTS
+from monitor.languages import LANGUAGE_CODES
 from monitor.rules import CardCatalogue, PhraseBook, Playbook, PlaybookError
-from monitor.rules.catalogue import LANGUAGES
 from monitor.rules.toml_lines import locate_lines
 
 GOOD_RULE = """
@@ -43,14 +44,14 @@ def test_default_playbook_loads_and_covers_every_intent() -> None:
     for rule in playbook.rules:
         assert rule.line is not None and rule.line > 0
         if rule.card:
-            assert all(lang in playbook.cards.cards[rule.card] for lang in LANGUAGES)
+            assert all(lang in playbook.cards.cards[rule.card] for lang in LANGUAGE_CODES)
 
 
 def test_every_card_has_all_four_languages_with_distinct_text() -> None:
     catalogue = CardCatalogue.load()
     assert len(catalogue.cards) >= 15
     for key, per_language in catalogue.cards.items():
-        assert set(per_language) == set(LANGUAGES), key
+        assert set(per_language) == set(LANGUAGE_CODES), key
         bodies = {t.body for t in per_language.values()}
         assert len(bodies) == 4, f"card {key} has untranslated text"
 
@@ -255,3 +256,19 @@ def test_check_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     err = capsys.readouterr().err
     assert "bad.toml, line 4: field 'intent'" in err
     assert "bad.toml, line 5: field 'card'" in err
+
+
+def test_board_language_must_be_supported(tmp_path: Path) -> None:
+    # It used to be any string, and an unsupported one silently gave English reasons.
+    error = error_of(tmp_path, "[settings]\nboard_language = 'de'\n" + GOOD_RULE)
+    assert "line 2: field 'board_language': 'de' is not one of en, id, ms, ro" in str(error)
+
+
+def test_number_words_of_an_unknown_language_are_an_error(tmp_path: Path) -> None:
+    phrases = tmp_path / "phrases.toml"
+    text = (resources.files("monitor.rules") / "phrases.toml").read_text("utf-8")
+    phrases.write_text(
+        text.replace("\n[numbers]\n", "\n[numbers]\nxx = ['one']\n", 1), encoding="utf-8"
+    )
+    with pytest.raises(PlaybookError, match=r"line 13: field 'numbers\.xx': unknown language"):
+        PhraseBook.load(phrases)

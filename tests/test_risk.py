@@ -6,8 +6,16 @@ features) and the UtteranceScore the text classifier produces, built here direct
 
 from __future__ import annotations
 
+from importlib import resources
+
+import pytest
+
 from monitor.events import AcousticFeatures, FinalUtterance, TalkOver, UtteranceScore
-from monitor.scoring.risk import EscalationScorer, RiskConfig, reason_text
+from monitor.languages import LANGUAGE_CODES
+from monitor.rules import PlaybookError
+from monitor.rules.reasons import KINDS, parse_reasons, reason_text, reason_texts
+from monitor.rules.risk import EscalationScorer
+from monitor.rules.risk_config import RiskConfig
 
 CALM = (0.05, 0.80, 0.15)
 NEGATIVE = (0.93, 0.06, 0.01)
@@ -334,3 +342,52 @@ def test_calmly_worded_cancel_is_a_request_not_a_threat() -> None:
 def test_new_settings_are_validated() -> None:
     bad = RiskConfig(calm_intent_min={"nope": 0.9, "cancel_threat": 1.5}, turn_gap=-1.0)
     assert {f for f, _ in bad.validate()} == {"calm_intent_min", "turn_gap"}
+
+
+def test_reason_file_covers_every_kind_and_language() -> None:
+    texts = reason_texts()
+    assert set(texts) == set(KINDS)
+    for kind, per_language in texts.items():
+        assert set(per_language) == set(LANGUAGE_CODES), kind
+        if kind not in ("negative", "negative_run", "falling"):  # id/ms share these words
+            assert len(set(per_language.values())) == len(LANGUAGE_CODES), kind
+
+
+def test_reason_file_errors_name_line_and_field() -> None:
+    good = (resources.files("monitor.rules") / "reasons.toml").read_text("utf-8")
+    broken = good.replace('ro = "a cerut un manager"\n', "").replace(
+        'en = "silence or hold of {n} s"', 'en = "silence or hold"'
+    )
+    broken = broken.replace('en = "heated language"', 'en = "heated language"\nde = "hitzig"')
+    broken += '\n[reasons.sulking]\nen = "sulks"\n'
+    with pytest.raises(PlaybookError) as info:
+        parse_reasons(broken, "reasons.toml")
+    text = str(info.value)
+    assert "field 'reasons.manager_demand.ro': missing translation" in text
+    assert "field 'reasons.hold.en': this reason needs a '{n}'" in text
+    assert "field 'reasons.sulking': unknown reason" in text
+    assert "field 'reasons.heated.de': unknown language; supported: en, id, ms, ro" in text
+    assert "reasons.toml, line 7: field 'reasons.manager_demand.ro'" in text
+    with pytest.raises(PlaybookError, match="invalid TOML"):
+        parse_reasons(good + "\n[reasons.abuse\n", "reasons.toml")
+    with pytest.raises(PlaybookError, match=r"reasons\.talk_ratio'?: missing reason"):
+        parse_reasons(good.replace("[reasons.talk_ratio]", "[unused]"), "reasons.toml")
+
+
+def test_reason_language_codes_are_normalised() -> None:
+    assert reason_text("abuse", "ms-MY") == "bahasa kesat"
+    assert reason_text("interrupting", "RO_ro", 1) == "a întrerupt agentul"
+    assert reason_text("interrupting", "ro", 2) == "a întrerupt agentul de 2 ori"
+
+
+def test_out_of_order_talk_overs_count_only_inside_the_window() -> None:
+    # A talk-over reported late (older than one already seen) and outside the 90 s window must
+    # not count; the scorer used to keep it because it pruned only from the front.
+    call = Call()
+    call.say("customer", "my card was charged twice", NEGATIVE)
+    call.scorer.on_talk_over(TalkOver("c1", "customer", 100.0, 100.5))
+    call.scorer.on_talk_over(TalkOver("c1", "customer", 5.0, 5.5))
+    call.clock = 119.0
+    risk = call.say("customer", "no listen to me", NEGATIVE)
+    assert "interrupted the agent" in risk.reasons
+    assert call.scorer.floor.talk_overs("customer", since=0.0) == 2

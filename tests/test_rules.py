@@ -447,3 +447,23 @@ def test_talk_over_is_speech_not_silence(playbook: Playbook) -> None:
     call.talk_over("customer")  # both talking: a long turn whose final has not arrived yet
     call.wait(30)
     assert "after_hold" not in [c.kind for c in call.cards()]
+
+
+def test_rules_and_risk_share_one_floor(playbook: Playbook) -> None:
+    # Talk-overs, silences and holds have one owner: what the rules count is what the risk counts.
+    call = Harness(playbook)
+    assert call.rules.floor is call.rules.scorer.floor
+    call.say("customer", "so the thing is my bill", NEGATIVE)
+    call.talk_over("customer")
+    call.talk_over("agent")
+    floor = call.rules.floor
+    assert floor.talk_overs("customer", since=0.0) == 1
+    assert floor.talk_overs("agent", since=0.0) == 1
+    assert floor.silence(call.clock + 2.0) == pytest.approx(1.6)  # from the talk-over's end
+    call.wait(40)
+    assert floor.holding  # the tick reported the hold once, on the floor
+    out = call.say("agent", "thanks for waiting", gap=0.0)
+    assert not floor.holding and floor.silence(call.clock) == 0.0
+    risk = out[0]
+    assert isinstance(risk, CallRisk)
+    assert "silence or hold of 40 s" in risk.reasons

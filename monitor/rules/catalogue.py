@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from monitor.languages import LANGUAGE_CODES, resolve
 from monitor.rules.toml_lines import Problems, load_toml, read_rules_file
-
-LANGUAGES: tuple[str, ...] = ("en", "id", "ms", "ro")
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,13 +35,13 @@ class CardCatalogue:
             problems.add(("cards",), "cards", "no cards defined")
         for key, per_language in raw.items():
             cards[key] = {}
-            for language in LANGUAGES:
+            for language in LANGUAGE_CODES:
                 entry = per_language.get(language) if isinstance(per_language, dict) else None
                 if not isinstance(entry, dict):
                     problems.add(
                         ("cards", key),
                         f"cards.{key}.{language}",
-                        "missing translation: every card needs en, id, ms and ro",
+                        "missing translation: every card needs " + ", ".join(LANGUAGE_CODES),
                     )
                     continue
                 texts = {}
@@ -65,16 +64,15 @@ class CardCatalogue:
                 cards[key][language] = CardText(texts["title"], texts["body"])
             if isinstance(per_language, dict):
                 for language in per_language:
-                    if language not in LANGUAGES:
+                    if language not in LANGUAGE_CODES:
                         problems.add(
                             ("cards", key, language),
                             f"cards.{key}.{language}",
-                            f"unknown language; supported: {', '.join(LANGUAGES)}",
+                            f"unknown language; supported: {', '.join(LANGUAGE_CODES)}",
                         )
         problems.raise_if_any()
         return cls(cards)
 
     def text(self, key: str, language: str) -> CardText:
         """The card in ``language``; English when the agent's language is not supported."""
-        per_language = self.cards[key]
-        return per_language.get(language) or per_language["en"]
+        return self.cards[key][resolve(language)]

@@ -1,4 +1,5 @@
-"""Agent coaching: phrase lists in four languages, matched on ASR-style text, and voice baselines.
+"""Agent coaching: phrase lists in every supported language, matched on ASR-style text, and
+voice baselines.
 
 Recognizers emit lowercase text with little punctuation and numbers as words; people write
 phrase lists with apostrophes and diacritics. Both sides go through :func:`normalise` so
@@ -15,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from monitor.events import AcousticFeatures, FinalUtterance
+from monitor.languages import LANGUAGE_CODES, resolve
 from monitor.rules.toml_lines import Problems, load_toml, read_rules_file
 
-LANGUAGES: tuple[str, ...] = ("en", "id", "ms", "ro")
 PHRASE_LISTS: tuple[str, ...] = (
     "defensive",
     "dont_know",
@@ -76,14 +77,14 @@ class PhraseBook:
                 problems.add(("lists",), f"lists.{name}", "missing phrase list")
                 continue
             lists[name] = {}
-            for language in LANGUAGES:
+            for language in LANGUAGE_CODES:
                 entry = per_language.get(language)
                 at = ("lists", name, language)
                 if not isinstance(entry, dict):
                     problems.add(
                         ("lists", name),
                         f"lists.{name}.{language}",
-                        "missing translation: every list needs en, id, ms and ro",
+                        "missing translation: every list needs " + ", ".join(LANGUAGE_CODES),
                     )
                     continue
                 lists[name][language] = _phrase_list(entry, at, numbers.get(language, ()), problems)
@@ -105,7 +106,7 @@ class PhraseBook:
         """
         normalised = normalise(text)
         found: list[str] = []
-        for lang in dict.fromkeys((language, "en")):
+        for lang in dict.fromkeys((resolve(language), "en")):
             plist = self.lists[name].get(lang)
             if plist is not None:
                 found.extend(plist.find(normalised))
@@ -118,6 +119,13 @@ def _numbers(raw: Any, problems: Problems) -> dict[str, tuple[str, ...]]:
         problems.add(("numbers",), "numbers", "must be a table of language = [number words]")
         return numbers
     for language, words in raw.items():
+        if language not in LANGUAGE_CODES:
+            problems.add(
+                ("numbers", language),
+                f"numbers.{language}",
+                f"unknown language; supported: {', '.join(LANGUAGE_CODES)}",
+            )
+            continue
         if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
             problems.add(("numbers", language), f"numbers.{language}", "must be a list of strings")
             continue

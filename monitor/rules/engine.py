@@ -26,9 +26,10 @@ from monitor.events import (
     TalkOver,
     UtteranceScore,
 )
+from monitor.languages import resolve
 from monitor.rules.coaching import RateBaseline, SpeakerBaseline, spoken_rate
 from monitor.rules.playbook import Playbook, Rule
-from monitor.scoring.risk import EscalationScorer
+from monitor.rules.risk import EscalationScorer
 
 
 @dataclass(slots=True)
@@ -46,12 +47,13 @@ class CallRules:
         self.playbook = playbook
         self.call = call
         self.call_id = call.call_id
-        # The agent's language when the catalogue has it; English otherwise.
-        base = call.language.lower().replace("_", "-").split("-")[0]  # "id-ID" -> "id"
-        self.language = base if base in ("en", "id", "ms", "ro") else "en"
+        # The agent's language ("id-ID" -> "id") when it is supported; English otherwise.
+        self.language = resolve(call.language)
         self.scorer = EscalationScorer(
             call.call_id, playbook.risk, language=playbook.settings.board_language
         )
+        # speech, talk-overs, silences and holds: the scorer feeds it, the rules ask it
+        self.floor = self.scorer.floor
         self._baselines = {"customer": SpeakerBaseline(), "agent": SpeakerBaseline()}
         self._last_fired: dict[str, float] = {}
         self._matches: dict[str, int] = {}
@@ -59,11 +61,7 @@ class CallRules:
         self._rates = {"customer": RateBaseline(), "agent": RateBaseline()}
         self._card_shown: dict[str, float] = {}
         self._card_times: deque[float] = deque()
-        self._talk_overs: dict[str, deque[float]] = {"customer": deque(), "agent": deque()}
         self._pending: dict[str, _PendingAck] = {}
-        self._last_speech_end: float | None = None
-        self._silence_fired: set[str] = set()
-        self._hold_reported = False
         self._alerts = 0
         self._cards = 0
         self._suppressed = 0
@@ -78,17 +76,11 @@ class CallRules:
         self._event_cards = 0
         events: list[Event] = self._due_acknowledgements(utt.start)
         previous = self.scorer.level
-        if self._hold_reported and self._last_speech_end is not None:
-            # the hold is over: the reasons should say how long it really was
-            self.scorer.extend_hold(utt.start - self._last_speech_end)
         heated = 0
         if utt.speaker == "customer":
             heated = len(self.playbook.phrases.find("heated", self.language, utt.text))
-        risk = self.scorer.on_utterance(utt, score, heated)
+        risk = self.scorer.on_utterance(utt, score, heated)  # ends any silence or hold
         events.append(risk)
-        self._last_speech_end = max(self._last_speech_end or 0.0, utt.end)
-        self._silence_fired.clear()
-        self._hold_reported = False
         voice = None
         if utt.features is not None:
             voice = self._baselines[utt.speaker].compare(utt.features)
@@ -109,32 +101,24 @@ class CallRules:
     def on_talk_over(self, event: TalkOver) -> list[Event]:
         """Counts talk-overs: the customer's raise the risk, the agent's are coached."""
         self._event_cards = 0
-        self.scorer.on_talk_over(event)
-        # both were speaking: not a silence, even before the finals of those turns arrive
-        self._last_speech_end = max(self._last_speech_end or 0.0, event.end)
-        self._silence_fired.clear()
-        times = self._talk_overs[event.speaker]
-        times.append(event.start)
+        self.scorer.on_talk_over(event)  # recorded on the floor: not a silence either
         events: list[Event] = []
         for rule in self.playbook.rules:
             if rule.trigger != "talk_over" or rule.params["speaker"] != event.speaker:
                 continue
-            recent = sum(1 for t in times if t >= event.start - rule.params["window"])
+            recent = self.floor.talk_overs(event.speaker, since=event.start - rule.params["window"])
             if recent >= rule.params["min_count"]:
                 events.extend(self._fire(rule, event.end))
-        while times and times[0] < event.start - 600.0:  # bounded: only recent ones matter
-            times.popleft()
         return events
 
     def tick(self, at: float) -> list[Event]:
         """Audio time has reached ``at``: silences, holds and overdue acknowledgements."""
         self._event_cards = 0
         events: list[Event] = self._due_acknowledgements(at)
-        if self._last_speech_end is None or self._finished:
+        silence = self.floor.silence(at)
+        if silence is None or self._finished:
             return events
-        silence = at - self._last_speech_end
-        if silence >= self.scorer.config.hold_seconds and not self._hold_reported:
-            self._hold_reported = True
+        if silence >= self.scorer.config.hold_seconds and not self.floor.holding:
             previous = self.scorer.level
             risk = self.scorer.on_hold(at, silence)
             events.append(risk)
@@ -145,9 +129,8 @@ class CallRules:
             if (
                 rule.trigger == "silence"
                 and silence >= rule.params["seconds"]
-                and rule.name not in self._silence_fired
+                and self.floor.first_in_silence(rule.name)
             ):
-                self._silence_fired.add(rule.name)
                 events.extend(self._fire(rule, at))
         return events
 

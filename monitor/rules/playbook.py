@@ -1,7 +1,7 @@
 """The playbook: triggers mapped to actions, loaded from TOML and validated with line numbers.
 
 A playbook is what a contact centre edits, not code. It holds ``[settings]`` (cooldowns,
-flood limits, strain), ``[risk]`` (overrides of :class:`monitor.scoring.risk.RiskConfig`) and
+flood limits, strain), ``[risk]`` (overrides of :class:`monitor.rules.risk_config.RiskConfig`) and
 a list of ``[[rule]]`` tables, each a trigger with its parameters and one or both actions: a
 supervisor ``alert`` (a severity) and an agent ``card`` (a key of the card catalogue).
 Every problem is reported at once, each naming the file, the line and the field.
@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from monitor.events import INTENTS, RISK_LEVELS, SPEAKERS, Severity
+from monitor.languages import LANGUAGE_CODES
 from monitor.rules.catalogue import CardCatalogue
 from monitor.rules.coaching import PHRASE_LISTS, PhraseBook
+from monitor.rules.risk_config import RiskConfig
 from monitor.rules.toml_lines import Problems, load_toml, read_rules_file
-from monitor.scoring.risk import RiskConfig
 
 SEVERITIES: tuple[str, ...] = ("info", "warning", "critical")
 _REQUIRED = object()
@@ -44,6 +45,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "feature": ("loudness", "pitch", "rate"),
     "speaker": SPEAKERS,
     "phrases": PHRASE_LISTS,
+    "board_language": LANGUAGE_CODES,
 }
 
 
@@ -190,7 +192,9 @@ def _risk(raw: Any, problems: Problems) -> RiskConfig:
     for key, value in raw.items():
         at = ("risk", key)
         if key not in RiskConfig.__dataclass_fields__:
-            problems.add(at, key, "unknown risk setting; see monitor/scoring/risk.py RiskConfig")
+            problems.add(
+                at, key, "unknown risk setting; see monitor/rules/risk_config.py RiskConfig"
+            )
             continue
         default = getattr(defaults, key)
         if isinstance(default, dict):

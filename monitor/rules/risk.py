@@ -30,11 +30,9 @@ The scorer is synchronous, free of I/O and deterministic: a replay yields identi
 from __future__ import annotations
 
 import statistics
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from monitor.events import (
-    INTENTS,
     RISK_LEVELS,
     CallRisk,
     FinalUtterance,
@@ -42,235 +40,9 @@ from monitor.events import (
     TalkOver,
     UtteranceScore,
 )
-
-LANGUAGES: tuple[str, ...] = ("en", "id", "ms", "ro")
-
-# Reason templates, keyed by reason kind then language. {n} is a count or seconds.
-REASON_TEXT: dict[str, dict[str, str]] = {
-    "manager_demand": {
-        "en": "asked for a manager",
-        "id": "meminta bicara dengan atasan",
-        "ms": "meminta bercakap dengan pengurus",
-        "ro": "a cerut un manager",
-    },
-    "cancel_threat": {
-        "en": "threatened to cancel",
-        "id": "mengancam berhenti berlangganan",
-        "ms": "mengugut untuk membatalkan",
-        "ro": "a amenințat că renunță",
-    },
-    "legal_threat": {
-        "en": "threatened legal action or a regulator",
-        "id": "mengancam jalur hukum atau regulator",
-        "ms": "mengugut tindakan undang-undang atau pengawal selia",
-        "ro": "a amenințat cu instanța sau autoritatea",
-    },
-    "public_shaming": {
-        "en": "threatened to go public",
-        "id": "mengancam menyebarkan ke publik",
-        "ms": "mengugut untuk tularkan kepada umum",
-        "ro": "a amenințat că face public cazul",
-    },
-    "abuse": {
-        "en": "abusive language",
-        "id": "bahasa kasar",
-        "ms": "bahasa kesat",
-        "ro": "limbaj abuziv",
-    },
-    "repeat_contact": {
-        "en": "has called about this before",
-        "id": "sudah berkali-kali menghubungi",
-        "ms": "sudah beberapa kali menghubungi",
-        "ro": "a mai sunat pentru asta",
-    },
-    "hold_complaint": {
-        "en": "complained about waiting",
-        "id": "mengeluh soal menunggu",
-        "ms": "mengadu tentang menunggu",
-        "ro": "s-a plâns de așteptare",
-    },
-    "transfer_complaint": {
-        "en": "complained about being transferred",
-        "id": "mengeluh dioper-oper",
-        "ms": "mengadu dipindahkan berulang kali",
-        "ro": "s-a plâns că e tot transferat",
-    },
-    "heated": {
-        "en": "heated language",
-        "id": "bahasa yang memanas",
-        "ms": "bahasa yang semakin panas",
-        "ro": "limbaj tot mai aprins",
-    },
-    "negative_run": {
-        "en": "negative for {n} turns in a row",
-        "id": "negatif {n} giliran berturut-turut",
-        "ms": "negatif {n} giliran berturut-turut",
-        "ro": "negativ {n} replici la rând",
-    },
-    "negative": {
-        "en": "negative sentiment",
-        "id": "sentimen negatif",
-        "ms": "sentimen negatif",
-        "ro": "sentiment negativ",
-    },
-    "falling": {
-        "en": "sentiment falling for {n} turns",
-        "id": "sentimen menurun selama {n} giliran",
-        "ms": "sentimen menurun selama {n} giliran",
-        "ro": "sentiment în scădere de {n} replici",
-    },
-    "louder": {
-        "en": "louder than at the start",
-        "id": "lebih keras daripada di awal",
-        "ms": "lebih kuat berbanding di awal",
-        "ro": "vorbește mai tare decât la început",
-    },
-    "higher_pitch": {
-        "en": "higher pitch than at the start",
-        "id": "nada lebih tinggi daripada di awal",
-        "ms": "nada lebih tinggi berbanding di awal",
-        "ro": "ton mai înalt decât la început",
-    },
-    "faster": {
-        "en": "speaking faster than at the start",
-        "id": "bicara lebih cepat daripada di awal",
-        "ms": "bercakap lebih laju berbanding di awal",
-        "ro": "vorbește mai repede decât la început",
-    },
-    "interrupting": {
-        "en": "interrupted the agent {n} times",
-        "id": "memotong pembicaraan agen {n} kali",
-        "ms": "mencelah agen {n} kali",
-        "ro": "a întrerupt agentul de {n} ori",
-    },
-    "interrupted_once": {
-        "en": "interrupted the agent",
-        "id": "memotong pembicaraan agen",
-        "ms": "mencelah agen",
-        "ro": "a întrerupt agentul",
-    },
-    "hold": {
-        "en": "silence or hold of {n} s",
-        "id": "hening atau ditahan {n} detik",
-        "ms": "senyap atau ditahan {n} saat",
-        "ro": "tăcere sau așteptare de {n} s",
-    },
-    "talk_ratio": {
-        "en": "customer doing most of the talking",
-        "id": "pelanggan mendominasi pembicaraan",
-        "ms": "pelanggan banyak bercakap seorang diri",
-        "ro": "clientul vorbește aproape singur",
-    },
-}
-
-
-def reason_text(kind: str, language: str = "en", n: int | None = None) -> str:
-    """The words for one reason, in ``language`` (English when the language is unknown)."""
-    templates = REASON_TEXT[kind]
-    template = templates.get(language, templates["en"])
-    if kind == "interrupting" and n == 1:
-        return REASON_TEXT["interrupted_once"].get(language, REASON_TEXT["interrupted_once"]["en"])
-    return template.format(n=n) if n is not None else template
-
-
-@dataclass(frozen=True, slots=True)
-class RiskConfig:
-    """Weights and thresholds; the playbook's ``[risk]`` table overrides any of them."""
-
-    # points for an intent at probability 1 (scaled by its decayed strength)
-    intent_points: dict[str, float] = field(
-        default_factory=lambda: {
-            "manager_demand": 38.0,
-            "cancel_threat": 35.0,
-            "legal_threat": 48.0,
-            "public_shaming": 42.0,
-            "abuse": 48.0,
-            "repeat_contact": 22.0,
-            "hold_complaint": 18.0,
-            "transfer_complaint": 20.0,
-        }
-    )
-    intent_decay: float = 0.8  # strength kept per later customer turn
-    # Calmly worded, these intents are usually requests ("cancel the duplicate charge", "move my
-    # broadband to the new address"): in a turn whose sentiment is not negative they count (and
-    # fire their rules) only at this probability or above.
-    calm_intent_min: dict[str, float] = field(default_factory=lambda: {"cancel_threat": 0.95})
-    # Same speaker again within this many seconds, nobody in between: the recognizer split one
-    # turn at a sentence end (0.2-0.4 s apart in the sample calls), so it is the same turn.
-    turn_gap: float = 0.45
-    sentiment_points: float = 30.0  # at smoothed polarity -1 ...
-    sentiment_from: float = -0.2  # ... from 0 points at this polarity (mild talk is not risk)
-    sentiment_alpha: float = 0.5  # weight of the newest customer turn in the smoothed polarity
-    heat_points: float = 12.0  # per heated phrase ("you people", "are you serious")
-    heat_cap: float = 24.0
-    negative_run_from: float = 0.7  # P(negative) that makes a turn count in a negative run
-    negative_run_points: float = 8.0  # per turn of the run after the first
-    negative_run_cap: float = 16.0
-    trend_points: float = 20.0  # cap for falling sentiment
-    # Sentiment alone is not escalation: smoothed sentiment, negative runs and the falling
-    # trend together add at most this much, below the at_risk bar, so a call is "at risk" only
-    # with other evidence too (an intent, heated words, the voice, interruptions, a hold).
-    sentiment_cap: float = 40.0
-    trend_min_turns: int = 3  # a run of this many falling turns counts as a trend
-    trend_step: float = 0.1  # a turn "falls" when its polarity is this much below the last one
-    loud_points: float = 14.0
-    loud_db: tuple[float, float] = (2.0, 8.0)  # dB over baseline: from 0 points to full points
-    pitch_points: float = 8.0
-    pitch_ratio: tuple[float, float] = (1.08, 1.4)
-    rate_points: float = 6.0
-    rate_ratio: tuple[float, float] = (1.15, 1.5)
-    voice_decay: float = 0.6  # arousal points kept when the next customer turn is calmer
-    baseline_turns: int = 3  # customer turns that make the voice baseline
-    interrupt_points: float = 5.0  # per customer talk-over in the window
-    interrupt_cap: float = 15.0
-    interrupt_window: float = 90.0  # seconds
-    hold_seconds: float = 30.0  # silence this long counts as a hold
-    hold_points: float = 12.0
-    hold_decay: float = 0.7  # per later customer turn
-    # An observed hold plus the customer's complaints about waiting: one grievance, so the two
-    # together add at most this (a wait alone reaches "watch", not "escalated").
-    wait_cap: float = 22.0
-    talk_ratio_window: float = 120.0
-    talk_ratio_min_seconds: float = 40.0
-    talk_ratio_from: float = 0.8
-    talk_ratio_points: float = 6.0
-    thresholds: tuple[float, float, float] = (25.0, 50.0, 75.0)  # watch, at_risk, escalated
-    hysteresis: float = 10.0
-    down_after: int = 2  # updates below the band before the level falls
-    max_reasons: int = 4
-
-    def validate(self) -> list[tuple[str, str]]:
-        """Problems as (field, message); empty when the configuration is sound."""
-        problems: list[tuple[str, str]] = []
-        unknown = sorted(set(self.intent_points) - set(INTENTS))
-        if unknown:
-            problems.append(("intent_points", f"unknown intents {unknown}; known: {INTENTS}"))
-        unknown = sorted(set(self.calm_intent_min) - set(INTENTS))
-        if unknown:
-            problems.append(("calm_intent_min", f"unknown intents {unknown}; known: {INTENTS}"))
-        for name in ("intent_decay", "sentiment_alpha", "voice_decay", "hold_decay"):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                problems.append((name, f"must be between 0 and 1, got {value}"))
-        for intent, value in self.calm_intent_min.items():
-            if not 0.0 <= value <= 1.0:
-                problems.append(
-                    ("calm_intent_min", f"{intent}: a probability between 0 and 1, got {value}")
-                )
-        for name in ("turn_gap", "wait_cap"):
-            if getattr(self, name) < 0:
-                problems.append((name, f"must not be negative, got {getattr(self, name)}"))
-        watch, at_risk, escalated = self.thresholds
-        if not 0 < watch < at_risk < escalated <= 100:
-            problems.append(
-                (
-                    "thresholds",
-                    f"need 0 < watch < at_risk < escalated <= 100, got {list(self.thresholds)}",
-                )
-            )
-        if self.hysteresis < 0:
-            problems.append(("hysteresis", f"must not be negative, got {self.hysteresis}"))
-        return problems
+from monitor.rules.floor import TALK_OVER_HORIZON, Floor
+from monitor.rules.reasons import reason_text
+from monitor.rules.risk_config import RiskConfig
 
 
 def _ramp(value: float, span: tuple[float, float]) -> float:
@@ -293,7 +65,11 @@ class VoiceArousal:
 
 
 class EscalationScorer:
-    """Per call: turns each scored utterance (and talk-overs, holds) into a CallRisk."""
+    """Per call: turns each scored utterance (and talk-overs, holds) into a CallRisk.
+
+    Who spoke when, the talk-overs and the holds live in ``floor`` (:class:`Floor`), which
+    this scorer feeds; the rules ask the same floor for silences and talk-over counts.
+    """
 
     def __init__(
         self, call_id: str, config: RiskConfig | None = None, language: str = "en"
@@ -301,6 +77,9 @@ class EscalationScorer:
         self.call_id = call_id
         self.config = config or RiskConfig()
         self.language = language
+        self.floor = Floor(
+            self.config.talk_ratio_window, max(TALK_OVER_HORIZON, self.config.interrupt_window)
+        )
         self._intent_strength: dict[str, float] = {}
         self.intent_counts: dict[str, int] = {}  # customer turns that carried each intent
         self.polarity: float | None = None  # smoothed customer polarity, -1..1
@@ -317,10 +96,10 @@ class EscalationScorer:
         self._baseline: list[tuple[float, float | None, float]] = []
         self.arousal = VoiceArousal()
         self._voice_points: dict[str, float] = {}
-        self._customer_interrupts: deque[float] = deque()
+        # The hold as risk evidence: points that decay per customer turn, and the length the
+        # reason quotes (the longest hold since the points were last gone).
         self._hold_points = 0.0
         self._hold_seconds = 0.0
-        self._talk: deque[tuple[float, float, bool]] = deque()  # (start, end, is_customer)
         self._level: RiskLevel = "calm"
         self._below = 0
         self.max_risk = 0.0
@@ -336,9 +115,10 @@ class EscalationScorer:
         ``heated`` counts heated phrases in a customer turn (CallRules finds them with the
         playbook's phrase lists): rhetorical, hostile talk that is not yet an explicit intent.
         """
-        self._talk.append((utt.start, utt.end, utt.speaker == "customer"))
-        while self._talk and self._talk[0][1] < utt.end - self.config.talk_ratio_window:
-            self._talk.popleft()
+        held = self.floor.speech(utt.speaker, utt.start, utt.end)
+        if held is not None and self._hold_points > 0:
+            # the hold is over: the reason should say how long it really was
+            self._hold_seconds = max(self._hold_seconds, held)
         if utt.speaker == "customer":
             self._customer_turn(utt, score, heated)
         else:
@@ -362,21 +142,20 @@ class EscalationScorer:
         ]
 
     def on_talk_over(self, event: TalkOver) -> None:
-        """The customer starting to talk while the agent speaks counts as an interruption."""
-        if event.speaker == "customer":
-            self._customer_interrupts.append(event.start)
+        """A talk-over; the customer's count as interrupting the agent (the agent's are
+        coaching, for the rules)."""
+        self.floor.talk_over(event)
 
     def on_hold(self, at: float, seconds: float) -> CallRisk:
-        """A silence/hold of ``seconds`` ended or is still running at ``at``."""
+        """The silence running at ``at`` has lasted ``seconds``: a hold, reported once.
+
+        The next final utterance ends it, and the reason then quotes its whole length.
+        """
         cfg = self.config
+        self.floor.hold()
         self._hold_seconds = max(self._hold_seconds, seconds)
         self._hold_points = max(self._hold_points, cfg.hold_points)
         return self._update(at)
-
-    def extend_hold(self, seconds: float) -> None:
-        """The hold that was reported lasted ``seconds`` in the end (for the reason's words)."""
-        if self._hold_points > 0:
-            self._hold_seconds = max(self._hold_seconds, seconds)
 
     # ---- state --------------------------------------------------------------------------
 
@@ -509,11 +288,7 @@ class EscalationScorer:
         parts.extend((p * scale, kind, n) for p, kind, n in mood)
         for key, points in self._voice_points.items():
             parts.append((points, key, None))
-        while (
-            self._customer_interrupts and self._customer_interrupts[0] < at - cfg.interrupt_window
-        ):
-            self._customer_interrupts.popleft()
-        count = len(self._customer_interrupts)
+        count = self.floor.talk_overs("customer", since=at - cfg.interrupt_window)
         if count:
             points = min(cfg.interrupt_cap, cfg.interrupt_points * count)
             parts.append((points, "interrupting", count))
@@ -522,8 +297,7 @@ class EscalationScorer:
         waited = sum(p for p, _, _ in wait)
         scale = cfg.wait_cap / waited if waited > cfg.wait_cap else 1.0
         parts.extend((p * scale, kind, n) for p, kind, n in wait)
-        customer = sum(e - s for s, e, c in self._talk if c)
-        total = sum(e - s for s, e, _ in self._talk)
+        customer, total = self.floor.talk_time()
         if total >= cfg.talk_ratio_min_seconds and customer / total > cfg.talk_ratio_from:
             share = (customer / total - cfg.talk_ratio_from) / (1.0 - cfg.talk_ratio_from)
             parts.append((cfg.talk_ratio_points * min(1.0, share), "talk_ratio", None))

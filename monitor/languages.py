@@ -1,0 +1,95 @@
+"""The languages callmon supports, in one place: codes, names, speech models and scoring.
+
+Every module that needs the set of languages, a language's display name or which recogniser
+transcribes it asks this registry, and every language code from outside (a Twilio parameter,
+a CLI flag, a call's metadata: "id-ID", "ms_MY", "ro-RO", "EN-us") goes through
+:func:`normalise`, so a code is read the same way at every entrance.
+
+Adding a language means one entry here plus its data: cards (``monitor/rules/cards.toml``),
+phrases (``phrases.toml``), risk reasons (``reasons.toml``), keyword cues and a lexicon
+(``monitor/scoring``). Those loaders check their tables against :data:`LANGUAGE_CODES`, so a
+missing translation is an error at start-up, not an English card on a Malay agent's screen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_LANGUAGE = "en"
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechModel:
+    """One recogniser that can transcribe a language, as ``monitor/asr`` names it."""
+
+    engine: str  # "whisper" | "vosk": the engine module in monitor/asr
+    model: str  # the model's name as monitor/asr/models.py resolves and lists it
+    code: str  # the language code the engine is told (Whisper's ``language=``)
+
+
+@dataclass(frozen=True, slots=True)
+class Language:
+    code: str  # ISO 639-1, lowercase: what every event, card and table is keyed by
+    name: str  # in English, for logs, errors and the README
+    native_name: str  # in the language itself, for language pickers on the pages
+    # Recognisers that transcribe it, best first. Empty: none of its own yet, so its calls go
+    # through the configured English recogniser (issue #12 adds a multilingual Whisper).
+    speech: tuple[SpeechModel, ...]
+    # True: the trained English text model scores its utterances (cues back it up). False:
+    # keyword cues give the intents and the translated AFINN lexicon the sentiment
+    # (monitor/scoring/service.py); the English model's vocabulary means nothing there.
+    text_model: bool
+
+
+_WHISPER_TINY_EN = SpeechModel("whisper", "tiny.en", "en")
+_VOSK_SMALL_EN = SpeechModel("vosk", "vosk-model-small-en-us-0.15", "en")
+
+LANGUAGES: tuple[Language, ...] = (
+    Language("en", "English", "English", (_WHISPER_TINY_EN, _VOSK_SMALL_EN), text_model=True),
+    Language("id", "Indonesian", "Bahasa Indonesia", (), text_model=False),
+    Language("ms", "Malay", "Bahasa Melayu", (), text_model=False),
+    Language("ro", "Romanian", "Română", (), text_model=False),
+)
+BY_CODE: dict[str, Language] = {language.code: language for language in LANGUAGES}
+LANGUAGE_CODES: tuple[str, ...] = tuple(BY_CODE)
+
+
+def normalise(code: str) -> str | None:
+    """The supported code for a language tag, or None when the language is not supported.
+
+    Only the primary subtag counts: "id-ID", "ID", "ms_MY", "ro-RO", "en-US" and "en-GB" are
+    id, id, ms, ro, en and en; "" and "de-DE" are None.
+    """
+    primary = code.strip().lower().replace("_", "-").split("-")[0]
+    return primary if primary in BY_CODE else None
+
+
+def resolve(code: str) -> str:
+    """Like :func:`normalise`, but an unsupported language falls back to English.
+
+    For places that must pick some language to work in (cards, cues, reasons); places that
+    accept input from outside should refuse with :func:`check` instead.
+    """
+    return normalise(code) or DEFAULT_LANGUAGE
+
+
+def check(code: str) -> str:
+    """The supported code for ``code``; a ValueError naming the supported ones otherwise."""
+    found = normalise(code)
+    if found is None:
+        raise ValueError(f"unsupported language {code!r}; supported: {', '.join(LANGUAGE_CODES)}")
+    return found
+
+
+def get(code: str) -> Language:
+    """The registry entry for ``code`` (any tag :func:`normalise` accepts; English otherwise)."""
+    return BY_CODE[resolve(code)]
+
+
+def is_english(code: str) -> bool:
+    return normalise(code) == "en"
+
+
+def display_names() -> list[dict[str, str]]:
+    """[{"code", "name"}] in registry order, native names: what the pages' pickers show."""
+    return [{"code": language.code, "name": language.native_name} for language in LANGUAGES]
