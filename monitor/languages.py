@@ -32,6 +32,7 @@ class Language:
     code: str  # ISO 639-1, lowercase: what every event, card and table is keyed by
     name: str  # in English, for logs, errors and the README
     native_name: str  # in the language itself, for language pickers on the pages
+    locale: str  # BCP 47 with the region, as telephony platforms name it (Genesys AudioHook)
     # Recognisers that transcribe it, best first. Empty: none of its own yet, so its calls go
     # through the configured English recogniser (issue #12 adds a multilingual Whisper).
     speech: tuple[SpeechModel, ...]
@@ -45,10 +46,12 @@ _WHISPER_TINY_EN = SpeechModel("whisper", "tiny.en", "en")
 _VOSK_SMALL_EN = SpeechModel("vosk", "vosk-model-small-en-us-0.15", "en")
 
 LANGUAGES: tuple[Language, ...] = (
-    Language("en", "English", "English", (_WHISPER_TINY_EN, _VOSK_SMALL_EN), text_model=True),
-    Language("id", "Indonesian", "Bahasa Indonesia", (), text_model=False),
-    Language("ms", "Malay", "Bahasa Melayu", (), text_model=False),
-    Language("ro", "Romanian", "Română", (), text_model=False),
+    Language(
+        "en", "English", "English", "en-US", (_WHISPER_TINY_EN, _VOSK_SMALL_EN), text_model=True
+    ),
+    Language("id", "Indonesian", "Bahasa Indonesia", "id-ID", (), text_model=False),
+    Language("ms", "Malay", "Bahasa Melayu", "ms-MY", (), text_model=False),
+    Language("ro", "Romanian", "Română", "ro-RO", (), text_model=False),
 )
 BY_CODE: dict[str, Language] = {language.code: language for language in LANGUAGES}
 LANGUAGE_CODES: tuple[str, ...] = tuple(BY_CODE)
