@@ -1,9 +1,13 @@
-"""Rules: the playbook, alerts, prompt cards, agent coaching and agent strain."""
+"""Rules: one call's escalation risk, the playbook, alerts, prompt cards, agent coaching and
+agent strain."""
 
 from monitor.rules.catalogue import CardCatalogue, CardText
 from monitor.rules.coaching import PhraseBook, normalise
 from monitor.rules.engine import CallRules
+from monitor.rules.floor import Floor
 from monitor.rules.playbook import Playbook, Rule, Settings
+from monitor.rules.risk import EscalationScorer
+from monitor.rules.risk_config import RiskConfig
 from monitor.rules.strain import StrainTracker
 from monitor.rules.toml_lines import PlaybookError
 
@@ -11,9 +15,12 @@ __all__ = [
     "CallRules",
     "CardCatalogue",
     "CardText",
+    "EscalationScorer",
+    "Floor",
     "PhraseBook",
     "Playbook",
     "PlaybookError",
+    "RiskConfig",
     "Rule",
     "Settings",
     "StrainTracker",
