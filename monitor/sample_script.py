@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal, cast, get_args
 
 from monitor.events import INTENTS, SPEAKERS, Speaker
+from monitor.languages import LANGUAGE_CODES
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS_DIR = ROOT / "samples" / "scripts"
@@ -94,7 +95,7 @@ def load_script(path: Path) -> CallScript:
     name = fields.text("name")
     if not name.replace("_", "").replace("-", "").isalnum():
         raise ScriptError(f"{path}: name {name!r}: use letters, digits, '_' and '-' (a file name)")
-    language = fields.text("language")
+    language = fields.choice("language", LANGUAGE_CODES)
     expected = fields.choice("expected", EXPECTED)
     intents = tuple(fields.get("expected_intents", list, []))
     for intent in intents:

@@ -10,6 +10,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from monitor.languages import LANGUAGE_CODES
 from monitor.rules.playbook import Playbook
 from monitor.rules.toml_lines import PlaybookError
 
@@ -34,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     cards = sum(1 for rule in playbook.rules if rule.card)
     print(f"{playbook.source}: {len(playbook.rules)} rules OK ({alerts} alert, {cards} card)")
     print("triggers: " + ", ".join(f"{name} {n}" for name, n in sorted(triggers.items())))
-    print(f"cards in catalogue: {len(playbook.cards.cards)} (en, id, ms, ro)")
+    languages = ", ".join(LANGUAGE_CODES)
+    print(f"cards in catalogue: {len(playbook.cards.cards)} ({languages})")
     return 0
 
 

@@ -19,6 +19,7 @@ from monitor.events import INTENTS, RISK_LEVELS, SPEAKERS, Severity
 from monitor.languages import LANGUAGE_CODES
 from monitor.rules.catalogue import CardCatalogue
 from monitor.rules.coaching import PHRASE_LISTS, PhraseBook
+from monitor.rules.reasons import reason_texts
 from monitor.rules.risk_config import RiskConfig
 from monitor.rules.toml_lines import Problems, load_toml, read_rules_file
 
@@ -95,6 +96,7 @@ class Playbook:
         text, shown = read_rules_file("playbook.toml", path, "playbook")
         catalogue = CardCatalogue.load(cards)
         book = PhraseBook.load(phrases)
+        reason_texts()  # the packaged risk reasons: a broken file stops start-up, not a call
         return cls.parse(text, shown, catalogue, book)
 
     @classmethod
