@@ -7,6 +7,10 @@ Writes two sections of eval/results.json:
 - "escalation": per-intent precision/recall/F1 on the held-out call-centre utterances
   (monitor/scoring/data/calls_heldout.tsv, never trained on), for the shipped policy
   (model + English cues, what ScoringService does) and for the model alone.
+- "cross_source": the same policy on eval/data/cross_source.tsv (turns from sources no training
+  file came from, labelled to docs/intents.md before any model was scored on them): intent
+  P/R/F1, the no-intent false-positive rate, sentiment per class, agent service phrases
+  (eval/cross_source.py). The own held-out figures above stay beside it.
 Scores with the backend the service runs (ONNX Runtime, int8 weights and per-token int8
 activations: batch-invariant), and reports beside it the fp32 model as trained and PyTorch's
 dynamic int8 (not used: its scores depend on the batch).
@@ -22,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.results import EVAL_FILE, update_results
+from eval.cross_source import evaluate as cross_source_figures
+from eval.cross_source import read_cross_source
 from monitor.events import INTENTS
 from monitor.scoring.classifier import DEFAULT_MODEL_DIR, TextClassifier, TextScores
 from monitor.scoring.cues import keyword_intents
@@ -99,9 +105,11 @@ def evaluate(model_dir: Path | None, **load: Any) -> dict[str, Any]:
     classifier = TextClassifier.load(model_dir, **load)
     _, tweets = sentiment_split()
     calls = heldout_utterances()
+    cross = read_cross_source()
     started = time.monotonic()
     tweet_scores = predict(classifier, [t for t, _ in tweets])
     call_scores = predict(classifier, [u.text for u in calls])
+    cross_scores = predict(classifier, [t.text for t in cross])
     seconds = time.monotonic() - started
     model_only = [s.intents for s in call_scores]
     with_cues = [
@@ -115,6 +123,7 @@ def evaluate(model_dir: Path | None, **load: Any) -> dict[str, Any]:
         ),
         "escalation": escalation_figures(calls, with_cues, classifier.thresholds),
         "escalation_model_only": escalation_figures(calls, model_only, classifier.thresholds),
+        "cross_source": cross_source_figures(classifier, cross_scores, cross),
         "seconds": round(seconds, 1),
         "backend": classifier.backend,
     }
@@ -184,6 +193,19 @@ def main(argv: list[str] | None = None) -> int:
     }
     update_results("sentiment", sentiment, path=args.out)
     update_results("escalation", escalation, path=args.out)
+    cross = {
+        **q["cross_source"],
+        "data": "eval/data/cross_source.tsv (labelled before scoring, never trained on)",
+        "policy": "as the service: max(model probability, English keyword cue); shipped "
+        "thresholds (not tuned on this set)",
+        "fp32": None
+        if fp32 is None
+        else {
+            "intent_macro_f1": fp32["cross_source"]["intent_macro_f1"],
+            "sentiment_macro_f1": fp32["cross_source"]["sentiment"]["macro_f1"],
+        },
+    }
+    update_results("cross_source", cross, path=args.out)
     if args.model is None:
         record_in_manifest(sentiment, escalation)
     t, c, e = q["tweets"], q["calls_sentiment"], q["escalation"]
@@ -202,7 +224,16 @@ def main(argv: list[str] | None = None) -> int:
                 f"{name}: sentiment macro-F1 {other['tweets']['macro_f1']}, "
                 f"escalation macro-F1 {other['escalation']['macro_f1']}"
             )
-    print(f"wrote sections sentiment, escalation of {args.out}")
+    x = q["cross_source"]
+    print(
+        f"cross-source (n={x['n']}): intent macro-F1 {x['intent_macro_f1']} min "
+        f"{x['min_intent_f1']}, no-intent FP rate {x['no_intent_false_positive_rate']}, "
+        f"sentiment macro-F1 {x['sentiment']['macro_f1']}, agent phrases negative "
+        f"{x['agent_service_phrases']['negative_rate']}"
+    )
+    for name, row in x["per_intent"].items():
+        print(f"  {name:20s} P {row['precision']:.3f} R {row['recall']:.3f} F1 {row['f1']:.3f}")
+    print(f"wrote sections sentiment, escalation, cross_source of {args.out}")
     return 0
 
 

@@ -19,55 +19,77 @@ from monitor.scoring.data.calls import DATA_DIR
 
 LANGUAGES = ("en", "id", "ms", "ro")
 CUE_SCORE = 0.9  # a matched cue is strong evidence, but not certainty
+_NTH = r"(second|third|fourth|fifth|sixth|2nd|3rd|4th|5th)"
 
 # Each intent maps to alternatives joined into one regex; "\b" bounds are added around the whole.
 _CUES: dict[str, dict[str, tuple[str, ...]]] = {
     "en": {
+        # what the speaker does, not topic words (docs/intents.md); chat forms ("ur", "u") too
         "manager_demand": (
-            r"(speak|talk|speaking|talking) (to|with) (a|your|the) "
-            r"(manager|supervisor|boss|superior)",
-            r"(get|put|bring|give) me (to )?(a|your|the) (manager|supervisor|boss|superior)",
-            r"(want|need|demand|insist on) (a|your|the) (manager|supervisor|superior)",
-            r"someone (senior|higher up|above you|in charge)",
+            r"(speak|talk|speaking|talking) (to|with) (a|your|ur|the) "
+            r"(manager|supervisor|boss|superior|senior)",
+            r"(get|put|bring|give|pass|connect|transfer) me (to |with )?(a|your|ur|the) "
+            r"(manager|supervisor|boss|superior|senior|team lead|team leader)",
+            r"(want|need|demand|insist on) (a|your|ur|the) (manager|supervisor|superior)",
+            r"someone (senior|more senior|higher up|above you|in charge)",
+            r"(escalate|escalating|take|taking) (this|it) (higher|above|beyond|over your head)",
+            r"(escalate|escalating) (this|it) to (a|your|the) (manager|supervisor|boss)",
+            r"higher up please|(supervisor|manager) please",
         ),
         "cancel_threat": (
-            r"(cancel|cancelling|canceling|close|terminate) (my|the whole|this) "
-            r"(account|contract|subscription|service|plan|broadband|internet)",
+            r"(cancel|cancelling|canceling|close|closing|terminate|terminating) "
+            r"(my|the whole|this) "
+            r"(account|contract|subscription|service|plan|broadband|internet|membership)",
             # a provider, not a place: "moving to a different address" is a house move
-            r"(switch|switching|move|moving|going) to (another|a different) "
-            r"(provider|company|network|supplier|bank|carrier|operator)",
-            r"(switch|switching|move|moving|going) to (your|a) competitor",
-            r"(take|taking) my business elsewhere",
-            r"(i'm|i am|i'll be) (leaving|done with) (you|your|this)",
-            r"lost a customer",
+            r"(switch|switching|move|moving|going|go|shift|shifting) to (another|a different) "
+            r"(provider|company|network|supplier|bank|carrier|operator|shop|store|site|app|seller)",
+            r"(switch|switching|move|moving|going|go) to (your|a) competitors?",
+            r"(take|taking) my (business|money|custom) (elsewhere|somewhere else)",
+            r"(i'm|i am|im|i'll be) (leaving|done with|finished with) (you|your|this)",
+            r"(lost|losing|lose) (a|me as a) customer",
+            r"last time i (order|buy|shop|use)\w*",
+            r"never (order|buy|shop|use)\w* .{0,25}again",
         ),
         "legal_threat": (
             r"(my|get a|call a|hire a|calling a|getting a) (lawyer|attorney|solicitor|legal team)",
-            r"(sue|suing|lawsuit|legal action|court)",
+            r"(sue|suing|lawsuit|legal action|court|chargeback)",
             r"(ombudsman|regulator|trading standards|consumer protection|better business bureau)",
+            r"consumer (forum|court)",
         ),
         "public_shaming": (
             r"(post|posting|put|share|sharing|tweet|tweeting|write|writing) .{0,30}"
-            r"(twitter|facebook|tiktok|instagram|social media|reddit|youtube|online)",
-            r"(one star|bad|terrible|worst) review",
-            r"(the press|newspapers?|journalist|local news|go viral|going viral)",
+            r"(twitter|facebook|tiktok|instagram|insta|social media|reddit|youtube|online)",
+            r"(one star|1 star|bad|terrible|worst) review",
+            r"(the press|newspapers?|journalist|local news|go viral|going viral|trustpilot)",
         ),
+        # an attack on a person or the company; undirected swearing ("so damn frustrating",
+        # "these stupid mugs") is not abuse
         "abuse": (
-            r"(idiot|moron|imbecile|stupid|useless|incompetent|pathetic|clown|muppet)",
-            r"(fuck\w*|shit\w*|bloody|goddamn|damn|crap\w*|bastard|bitch)",
-            r"shut up|go to hell",
+            r"(you|you're|youre|ur|u|you are|u r|you guys are|you people are|you lot are) "
+            r"(an? |so |such an? |absolutely |completely |a bunch of |all )?"
+            r"(idiots?|morons?|imbeciles?|stupid|useless|incompetent|pathetic|clowns?|muppets?|"
+            r"hopeless|a joke|liars|cheats|cheaters|scammers|crooks|thieves|frauds|clueless|dumb)",
+            r"(liars|cheaters|scammers|crooks|thieves|frauds)",
+            r"fuck (you|off)|shut up|go to hell",
         ),
+        # evidence of an earlier contact; "i'll call again if..." is not one
         "repeat_contact": (
-            r"(second|third|fourth|fifth|sixth) (time|call)",
-            r"(called|rung|phoned|calling) (you )?"
-            r"(\w+ times|again|before|back|last week|yesterday)",
-            r"how many times do i have to call",
+            rf"{_NTH} (call|email|message|complaint|chat)",
+            rf"{_NTH} time (that )?(i'm |i've |i have |i am |im |ive |i )?"
+            r"(call|ring|phon|contact|email|messag|writ|chat|ask|rais|complain|explain)\w*",
+            r"(called|rung|phoned|emailed|messaged|contacted|chatted with) (you )?"
+            r"(\w+ times|twice|before|last week|yesterday)",
+            r"how many times do i have to (call|contact|email|message|explain)",
+            r"promised (me )?a (call ?back|callback)",
+            r"already (called|contacted|emailed|chatted|spoke|raised|explained)",
         ),
+        # kept waiting in this contact, not waiting for goods, a refund or an engineer
         "hold_complaint": (
             r"on hold (for|again)",
-            r"(been|kept me|keep me) (waiting|holding)",
-            r"(waited|waiting) (for )?(\w+ )?(minutes|hours?|ages|forever)",
-            r"(hold music|the wait time|in your queue|in the queue)",
+            r"(been|kept me|keep me|keeps me) (on hold|holding)",
+            r"(waited|waiting|holding) (for )?(\w+ )?(minutes|mins)",
+            r"(hold music|in your queue|in the queue|to get through)",
+            r"waiting (ages|forever) for (a reply|someone|an answer|you)",
         ),
         "transfer_complaint": (
             r"(stop|keep|kept|been) "

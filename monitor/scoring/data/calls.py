@@ -19,6 +19,7 @@ from monitor.events import INTENTS
 DATA_DIR = Path(__file__).resolve().parent
 TRAIN_FILE = DATA_DIR / "calls_train.tsv"
 HELDOUT_FILE = DATA_DIR / "calls_heldout.tsv"
+STYLES_FILE = DATA_DIR / "calls_styles.tsv"  # lines written to docs/intents.md, no slots
 SENTIMENTS = ("negative", "neutral", "positive")
 
 SLOTS: dict[str, tuple[str, ...]] = {
@@ -249,3 +250,8 @@ def training_utterances(per_template: int = 14, seed: int = 13) -> list[CallUtte
 
 def heldout_utterances(per_template: int = 5, seed: int = 2026) -> list[CallUtterance]:
     return expand(read_templates(HELDOUT_FILE), per_template, seed)
+
+
+def styles_utterances() -> list[CallUtterance]:
+    """calls_styles.tsv: one utterance per line (ASR form; the model normalises text anyway)."""
+    return expand(read_templates(STYLES_FILE), 1, 0)
