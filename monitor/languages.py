@@ -93,6 +93,12 @@ def is_english(code: str) -> bool:
     return normalise(code) == "en"
 
 
+def speech_model(code: str, engine: str) -> SpeechModel | None:
+    """The best model of ``engine`` for the language of ``code``; None when it has none of
+    its own (the recogniser then runs the engine's English model, issue #12)."""
+    return next((m for m in get(code).speech if m.engine == engine), None)
+
+
 def display_names() -> list[dict[str, str]]:
     """[{"code", "name"}] in registry order, native names: what the pages' pickers show."""
     return [{"code": language.code, "name": language.native_name} for language in LANGUAGES]
