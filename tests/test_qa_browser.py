@@ -125,6 +125,12 @@ async def test_search_curve_and_seek(qa_server: str, page: Any) -> None:
     assert await page.locator("#curve-svg .card-marker").count() == 2
     assert await page.locator("#transcript li").count() == 8
     assert "[card]" in await page.inner_text("#transcript")
+    # the spans muted in the recording (the card and the phone number read out) are marked
+    bands = page.locator("#curve-svg rect.muted-span")
+    assert await bands.count() == 2
+    assert await bands.nth(0).get_attribute("data-label") == "[card]"
+    assert "[card]" in await page.inner_text("#muted")
+    card_start = float(await bands.nth(0).get_attribute("data-start") or "nan")
 
     # the audio is loaded; clicking the critical alert's marker seeks to it
     await until(page, "document.querySelector('#player').readyState >= 1")
@@ -138,6 +144,11 @@ async def test_search_curve_and_seek(qa_server: str, page: Any) -> None:
     assert "useless" in await page.inner_text("#transcript li.current")
     await page.click("#curve-svg .alert-marker[data-alert-id='call-1:a1']")
     await until(page, "Math.abs(document.querySelector('#player').currentTime - 13.0) < 0.05")
+    # clicking a muted band plays from its start
+    await bands.nth(0).click()
+    await until(
+        page, f"Math.abs(document.querySelector('#player').currentTime - {card_start}) < 0.05"
+    )
     # and clicking a transcript line seeks too
     await page.click("#transcript li >> nth=6")
     await until(page, "Math.abs(document.querySelector('#player').currentTime - 22.5) < 0.05")

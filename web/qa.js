@@ -1,5 +1,5 @@
 // callmon QA page: search stored calls, open one, replay it with its transcript and curve.
-// Talks to the store's HTTP API (monitor/store/http.py). No inline scripts or styles: the
+// Talks to the store's HTTP API (monitor/qa/http.py). No inline scripts or styles: the
 // server's Content-Security-Policy forbids them.
 "use strict";
 
@@ -220,6 +220,20 @@ function renderCurve(call) {
       points: cust.map((s) => `${x(s.at)},${ySent(s.polarity)}`).join(" "),
     }));
   }
+  // spans of the recording muted because redacted words (a card number...) were said there
+  for (const m of call.muted_audio || []) {
+    const x0 = Number(x(m.start)), x1 = Number(x(m.end));
+    const band = svgEl("rect", {
+      class: "muted-span", x: x0, y: T, width: Math.max(2, x1 - x0), height: ph,
+      fill: "#888", "fill-opacity": 0.25, "data-start": m.start, "data-end": m.end,
+      "data-label": m.label, "data-speaker": m.speaker,
+    });
+    const tip = svgEl("title");
+    tip.textContent = `${mmss(m.start)}–${mmss(m.end)} ${m.speaker} ${m.label}: muted in the recording`;
+    band.append(tip);
+    band.addEventListener("click", (ev) => { ev.stopPropagation(); seek(m.start); });
+    svg.append(band);
+  }
   for (const c of call.cards) {
     const dot = svgEl("circle", {
       class: "marker card-marker", cx: x(c.at), cy: T + ph - 6, r: 6, fill: "#2a7",
@@ -270,7 +284,14 @@ function renderTranscript(call) {
 }
 
 function renderSide(call) {
-  const alerts = $("#alerts"), cards = $("#cards"), notes = $("#notes");
+  const alerts = $("#alerts"), cards = $("#cards"), notes = $("#notes"), muted = $("#muted");
+  muted.replaceChildren();
+  for (const m of call.muted_audio || []) {
+    const li = el("li", { class: "muted-item" }, `${mmss(m.start)}–${mmss(m.end)} ${m.speaker} ${m.label}`);
+    li.addEventListener("click", () => seek(m.start));
+    muted.append(li);
+  }
+  $("#muted-title").hidden = muted.children.length === 0;
   alerts.replaceChildren();
   cards.replaceChildren();
   notes.replaceChildren();

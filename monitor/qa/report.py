@@ -39,7 +39,9 @@ padding:.5em 1em;background:#fff5f5} .notes li{margin:.3em 0}
 
 
 def build_report(call: dict[str, Any]) -> dict[str, Any]:
-    """The JSON export: the stored call plus the derived notes, incident and timeline."""
+    """The JSON export: the stored call plus the derived notes, incident and timeline.
+    ``muted_audio`` lists the spans of the recording muted because redacted words (a card
+    number, a phone number ...) were said in them: speaker, start, end, placeholder."""
     return {
         **call,
         "coaching_notes": coaching_notes(call),
@@ -156,7 +158,18 @@ def render_html(report: dict[str, Any]) -> str:
             f"<tr><td class='t'>{mmss(c['at'])}</td><td>{escape(c['title'])}</td>"
             f"<td>{escape(c['body'])}</td><td>{escape(c['feedback'] or '-')}</td></tr>"
         )
-    h.append("</table><h2>Transcript</h2><table>")
+    h.append("</table>")
+    muted = report.get("muted_audio") or []
+    if muted:
+        h.append("<h2>Muted audio</h2><p>The recording is silent on the speaker's channel "
+                 "where redacted details were said:</p><ul class='muted'>")  # fmt: skip
+        h += [
+            f"<li>{mmss(m['start'])}-{mmss(m['end'])} {escape(m['speaker'])} "
+            f"{escape(m['label'])}</li>"
+            for m in muted
+        ]
+        h.append("</ul>")
+    h.append("<h2>Transcript</h2><table>")
     scores = {s["seq"]: s for s in report["scores"]}
     for u in report["utterances"]:
         s = scores.get(u["seq"])
