@@ -5,8 +5,8 @@ PY    := $(VENV)/bin/python
 PIP   := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 # Debian packages: PortAudio for sounddevice, libsndfile for soundfile, espeak-ng + sox for
-# synthetic test speech, Chromium for the browser tests.
-APT_PACKAGES := libportaudio2 libsndfile1 espeak-ng sox chromium
+# synthetic test speech, Chromium for the browser tests, Redis and PostgreSQL for the cluster tests.
+APT_PACKAGES := libportaudio2 libsndfile1 espeak-ng sox chromium redis-server postgresql
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: install system-deps samples models demo test check bench eval clean help
