@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,9 +25,15 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from monitor import events as ev
 from monitor.bus import EventBus
 from monitor.config import MonitorConfig
-from monitor.ingest import TWILIO_PATH, CallDefaults, TwilioIngest, TwilioLimits
+from monitor.ingest import TWILIO_PATH, CallDefaults, TwilioConfig, TwilioIngest
 from monitor.server import MonitorServer, ServerConfig
-from tests.test_ingest_twilio import STOP, media_message, media_messages, start_message
+from tests.test_ingest_twilio import (
+    STOP,
+    media_message,
+    media_messages,
+    start_message,
+    stop_message,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -55,24 +61,41 @@ class Rig:
         return done[0]  # type: ignore[no-any-return]
 
 
+RigFactory = Callable[..., Awaitable[Rig]]
+
+
 @pytest.fixture
-async def rig(make_monitor: Any) -> AsyncIterator[Rig]:
-    bus = EventBus()
-    monitor = await make_monitor(MonitorConfig(), bus)
-    cfg = ServerConfig(port=0, tokens=TOKENS, max_message_bytes=16_384)
-    ingest = TwilioIngest(
-        monitor,
-        cfg.role_of,
-        defaults=CallDefaults(agent_id="agent-default"),
-        limits=TwilioLimits(max_calls=1, start_timeout_s=1.0),
-    )
-    server = MonitorServer(bus, cfg, ws_routes={TWILIO_PATH: ingest.handle})
-    r = Rig(server, ingest)
-    bus.add_sink(r.seen.append)  # stands in for the store: every event, in order
-    await server.start()
-    yield r
-    await ingest.aclose(timeout=5.0)
-    await server.stop(timeout=2.0)
+async def make_rig(make_monitor: Any) -> AsyncIterator[RigFactory]:
+    """A real server with the Twilio route on a free port, over a real Monitor."""
+    made: list[Rig] = []
+
+    async def make(**config: Any) -> Rig:
+        bus = EventBus()
+        monitor = await make_monitor(MonitorConfig(), bus)
+        cfg = ServerConfig(port=0, tokens=TOKENS, max_message_bytes=16_384)
+        ingest = TwilioIngest(
+            monitor,
+            cfg.role_of,
+            defaults=CallDefaults(agent_id="agent-default"),
+            config=TwilioConfig(**{"max_calls": 1, "start_timeout_s": 1.0, **config}),
+        )
+        # the ingest object itself, so its handshake check (signatures) runs
+        server = MonitorServer(bus, cfg, ws_routes={TWILIO_PATH: ingest})
+        r = Rig(server, ingest)
+        bus.add_sink(r.seen.append)  # stands in for the store: every event, in order
+        await server.start()
+        made.append(r)
+        return r
+
+    yield make
+    for r in made:
+        await r.ingest.aclose(timeout=5.0)
+        await r.server.stop(timeout=2.0)
+
+
+@pytest.fixture
+async def rig(make_rig: RigFactory) -> Rig:
+    return await make_rig()
 
 
 def twilio_call(wav: Any, seconds: float) -> np.ndarray:
@@ -126,7 +149,8 @@ async def test_a_twilio_call_reaches_the_board_with_its_transcript(rig: Rig, sam
         async with connect(rig.url()) as twilio:
             await twilio.send(json.dumps({"event": "connected", "protocol": "Call"}))
             start = start_message(agent_id="agent-ana", queue="billing", token=INGEST)
-            await play(twilio, [start, *media_messages(audio), STOP])
+            media = list(media_messages(audio, first_seq=2))  # numbered as Twilio does
+            await play(twilio, [start, *media, stop_message(2 + len(media))])
             assert await close_code(twilio, 180.0) == 1000
         got = await board_until(board, lambda m: m["type"] == "call_ended")
     started = next(m for m in got if m["type"] == "call_started")
@@ -224,11 +248,12 @@ async def test_an_oversize_payload_mid_call_ends_the_call_as_error(rig: Rig):
     assert ended.reason == "error" and "over the limit" in ended.error
 
 
-async def test_a_disconnect_without_stop_ends_the_call_as_error(rig: Rig):
+async def test_a_disconnect_without_stop_ends_the_call_interrupted(rig: Rig):
     async with connect(rig.url(INGEST)) as twilio:
         await play(twilio, [start_message(), media_message("outbound", 0, b"\xff" * 160)])
     ended = await rig.ended()
-    assert ended.reason == "error" and "without a 'stop'" in ended.error
+    assert ended.reason == "interrupted" and "without a 'stop'" in ended.error
+    assert "close code 1000" in ended.error  # the client closed politely, just without 'stop'
 
 
 async def test_shutdown_mid_call_ends_it_and_hangs_up(rig: Rig):
@@ -240,7 +265,7 @@ async def test_shutdown_mid_call_ends_it_and_hangs_up(rig: Rig):
         await rig.ingest.aclose(timeout=10.0)
         assert await close_code(twilio) == 1001
     ended = await rig.ended()
-    assert ended.reason == "error" and "stopped" in ended.error
+    assert ended.reason == "interrupted" and "stopped" in ended.error
     assert rig.ingest.stats()["live_calls"] == 0
 
 

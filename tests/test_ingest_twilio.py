@@ -22,6 +22,7 @@ from monitor.ingest.twilio import (
     CallDefaults,
     StreamStart,
     StreamStop,
+    TwilioLimitError,
     TwilioProtocolError,
     TwilioStreamDecoder,
     decode_mulaw,
@@ -56,29 +57,40 @@ def start_message(
     }
 
 
-def media_message(track: str, ms: int, payload: bytes, seq: int = 0) -> dict[str, Any]:
-    return {
+def media_message(track: str, ms: int, payload: bytes, seq: int | None = None) -> dict[str, Any]:
+    """One media message; ``seq``: its sequenceNumber (None: left out, so not checked)."""
+    message = {
         "event": "media",
-        "sequenceNumber": str(seq),
         "streamSid": "MZ0001",
         "media": {
             "track": track,
-            "chunk": str(seq),
+            "chunk": str(ms // 20),
             "timestamp": str(ms),
             "payload": base64.b64encode(payload).decode(),
         },
     }
+    if seq is not None:
+        message["sequenceNumber"] = str(seq)
+    return message
 
 
-STOP = {"event": "stop", "sequenceNumber": "999", "streamSid": "MZ0001", "stop": {}}
+STOP = {"event": "stop", "streamSid": "MZ0001", "stop": {}}
 
 
-def media_messages(stereo: np.ndarray) -> Iterator[dict[str, Any]]:
-    """Twilio's media messages for float stereo 8 kHz audio (customer col 0, agent col 1)."""
+def stop_message(seq: int) -> dict[str, Any]:
+    return {**STOP, "sequenceNumber": str(seq)}
+
+
+def media_messages(stereo: np.ndarray, first_seq: int | None = None) -> Iterator[dict[str, Any]]:
+    """Twilio's media messages for float stereo 8 kHz audio (customer col 0, agent col 1),
+    numbered from ``first_seq`` on as Twilio numbers them (``start`` is 1); None: unnumbered,
+    for tests that drop or reorder messages."""
     tracks = [mulaw_encode(stereo[:, 0]), mulaw_encode(stereo[:, 1])]
-    for i, off in enumerate(range(0, len(stereo), PACKET)):
+    seq = first_seq
+    for off in range(0, len(stereo), PACKET):
         for name, data in zip(("inbound", "outbound"), tracks, strict=True):
-            yield media_message(name, off // 8, data[off : off + PACKET], seq=i + 2)
+            yield media_message(name, off // 8, data[off : off + PACKET], seq=seq)
+            seq = None if seq is None else seq + 1
 
 
 def run(decoder: TwilioStreamDecoder, messages: Any) -> list[Any]:
@@ -276,7 +288,8 @@ def _started() -> TwilioStreamDecoder:
          "unsupported media format"),
         ([start_message(language="fr")], "language 'fr' is not supported"),
         ([start_message(("inbound", "sideways"))], "unknown track"),
-        ([start_message(), start_message()], "second 'start'"),
+        ([start_message(), {**start_message(), "sequenceNumber": "2"}], "second 'start'"),
+        ([start_message(), start_message()], "sequenceNumber 1 after 1"),
     ],
 )  # fmt: skip
 def test_protocol_errors_name_the_problem(messages: list[Any], match: str):
@@ -309,3 +322,80 @@ def test_a_timestamp_jump_beyond_the_gap_limit_is_an_error():
     dec.feed(start_message())
     with pytest.raises(TwilioProtocolError, match="jumped"):
         dec.feed(media_message("inbound", 3_600_000, b"\xff" * PACKET))
+
+
+# ---- sequence numbers and the message budget -------------------------------------------------
+
+
+def test_sequence_numbers_must_count_up_by_one():
+    dec = TwilioStreamDecoder()
+    dec.feed({"event": "connected", "protocol": "Call", "version": "1.0.0"})  # carries none
+    dec.feed(start_message())  # "1"
+    dec.feed(media_message("inbound", 0, b"\xff" * PACKET, seq=2))
+    with pytest.raises(TwilioProtocolError, match="sequenceNumber 4 after 2"):
+        dec.feed(media_message("inbound", 20, b"\xff" * PACKET, seq=4))
+
+
+@pytest.mark.parametrize("seq", ["2", "4", "1"])  # repeated, one lost, reordered
+def test_a_repeated_or_skipped_sequence_number_is_refused(seq: str):
+    dec = TwilioStreamDecoder()
+    run(dec, [start_message(), media_message("inbound", 0, b"\xff" * PACKET, seq=2)])
+    bad = {**media_message("inbound", 20, b"\xff" * PACKET), "sequenceNumber": seq}
+    with pytest.raises(TwilioProtocolError, match=f"sequenceNumber {seq} after 2"):
+        dec.feed(bad)
+
+
+@pytest.mark.parametrize("seq", ["x", "-1", "1.5", "²", "9" * 5000, True, None])
+def test_a_sequence_number_that_is_not_a_number_is_refused(seq: Any):
+    message = {**start_message(), "sequenceNumber": seq}
+    if seq is None:
+        message["sequenceNumber"] = [1]
+    with pytest.raises(TwilioProtocolError, match="is not a whole number"):
+        TwilioStreamDecoder().feed(message)
+
+
+def test_a_whole_call_numbered_as_twilio_numbers_it_decodes():
+    stereo = two_tones(2.0)
+    dec = TwilioStreamDecoder()
+    out = run(dec, [start_message(), *media_messages(stereo, 2), stop_message(2 + 200)])
+    assert dec.last_seq == 202 and isinstance(out[-1], StreamStop)
+    np.testing.assert_allclose(audio_of(out), reference(stereo), atol=1e-6)
+
+
+def test_thousands_of_tiny_frames_break_the_message_budget():
+    """1-byte payloads: 8 per ms of audio instead of Twilio's 1 per 20 ms."""
+    dec = TwilioStreamDecoder(max_messages_per_audio_s=200, message_burst=500)
+    dec.feed(start_message())
+    with pytest.raises(TwilioLimitError, match=r"messages for 0\.\d s of audio; at most 200"):
+        for i in range(5000):
+            dec.feed(media_message("inbound", i // 8, b"\xff"))
+    assert 500 < dec.messages < 1000  # refused early, not after the flood
+
+
+def test_a_flood_of_unknown_or_mark_messages_is_refused_too():
+    dec = TwilioStreamDecoder(message_burst=100)
+    dec.feed(start_message())
+    with pytest.raises(TwilioLimitError):
+        for _ in range(1000):
+            dec.feed({"event": "mark", "mark": {"name": "x"}})
+    assert dec.ignored == 100 - 1  # the start counted too
+
+
+def test_real_twilio_pacing_stays_inside_the_budget():
+    dec = TwilioStreamDecoder(max_messages_per_audio_s=200, message_burst=10)
+    out = run(dec, [start_message(), *media_messages(two_tones(30.0))])
+    assert dec.messages == 1 + 2 * 30 * 50 and out
+
+
+def test_drain_releases_the_jitter_window_of_a_stream_that_ends_without_stop():
+    """The agent track stalls; the customer's last jitter_ms are still held back, not lost."""
+    tone = two_tones(1.0)
+    payload = mulaw_encode(tone[:, 0])
+    dec = TwilioStreamDecoder(jitter_ms=300)
+    out = run(dec, [start_message()])
+    for off in range(0, len(tone), PACKET):
+        out += dec.feed(media_message("inbound", off // 8, payload[off : off + PACKET]))
+    held = len(tone) - len(audio_of(out))
+    assert held >= 300 * 8 - 800  # the window (less one block) waits for the agent track
+    out += dec.drain()
+    assert len(audio_of(out)) == len(tone) and dec.drain() == []

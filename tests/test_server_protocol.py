@@ -449,7 +449,7 @@ def _get(url: str) -> tuple[int, dict[str, str], bytes]:
 async def test_static_pages_and_http_hook():
     calls: list[str] = []
 
-    def api(path: str, query: dict[str, list[str]]) -> tuple[int, str, bytes] | None:
+    def api(method: str, path: str, query: dict[str, list[str]]) -> tuple[int, str, bytes] | None:
         calls.append(path)
         if path == "/api/ping":
             return 200, "application/json", json.dumps({"q": query.get("x")}).encode()

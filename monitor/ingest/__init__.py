@@ -10,7 +10,8 @@ from monitor.ingest.twilio import (
     TwilioStreamDecoder,
     decode_mulaw,
 )
-from monitor.ingest.twilio_ws import TWILIO_PATH, TwilioIngest, TwilioLimits
+from monitor.ingest.twilio_config import TwilioConfig, TwilioConfigError
+from monitor.ingest.twilio_ws import TWILIO_PATH, TwilioIngest
 
 __all__ = [
     "TWILIO_PATH",
@@ -18,8 +19,9 @@ __all__ = [
     "CallDefaults",
     "StreamStart",
     "StreamStop",
+    "TwilioConfig",
+    "TwilioConfigError",
     "TwilioIngest",
-    "TwilioLimits",
     "TwilioProtocolError",
     "TwilioStreamDecoder",
     "decode_mulaw",

@@ -12,7 +12,13 @@ sometimes out of order, and a track may skip packets (silence). :class:`TwilioSt
 - releases stereo blocks (customer in column 0, agent in column 1) once both tracks have
   covered them, or once the other track is more than ``jitter_ms`` ahead (a stalled track
   is silence, not a reason to hold the call back): memory stays bounded by the window;
-- raises :class:`TwilioProtocolError`, naming the problem, for anything it cannot use.
+- checks ``sequenceNumber``: Twilio numbers every message after ``connected`` from 1 up, and
+  over one TCP connection nothing is lost or reordered, so a number that is not the previous
+  one plus one means a broken or forged stream;
+- counts messages against the audio they carry (``max_messages_per_audio_s`` plus a burst):
+  a flood of tiny frames costs per message, not per second of audio, and is refused;
+- raises :class:`TwilioProtocolError`, naming the problem, for anything it cannot use
+  (:class:`TwilioLimitError` when a limit, not the format, was broken).
 
 A stream with a single track (``track="inbound_track"``) yields mono blocks.
 """
@@ -58,6 +64,10 @@ def decode_mulaw(payload: bytes) -> np.ndarray:
 
 class TwilioProtocolError(ValueError):
     """A Media Streams message callmon cannot use; the message says what was wrong."""
+
+
+class TwilioLimitError(TwilioProtocolError):
+    """A well-formed stream that broke a limit (too many messages for its audio)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +126,8 @@ class TwilioStreamDecoder:
         jitter_ms: int = 500,
         max_gap_s: float = 60.0,
         max_payload_bytes: int = 8000,
+        max_messages_per_audio_s: int = 200,
+        message_burst: int = 500,
     ) -> None:
         if block_ms < 20 or block_ms % 20 or jitter_ms < 0:
             raise ValueError("block_ms must be a positive multiple of 20; jitter_ms >= 0")
@@ -124,6 +136,10 @@ class TwilioStreamDecoder:
         self.jitter = jitter_ms * SAMPLES_PER_MS
         self.max_gap = int(max_gap_s * SAMPLE_RATE)
         self.max_payload_bytes = max_payload_bytes
+        self.max_messages_per_audio_s = max_messages_per_audio_s
+        self.message_burst = message_burst
+        self.messages = 0  # every message fed
+        self.last_seq: int | None = None  # the last sequenceNumber seen
         self.start: StreamStart | None = None
         self.stopped = False
         self.emitted = 0  # samples released so far (both tracks)
@@ -138,6 +154,7 @@ class TwilioStreamDecoder:
         """Handle one parsed message; returns what it completed (often nothing)."""
         if not isinstance(message, Mapping):
             raise TwilioProtocolError(f"a message must be a JSON object, got {_kind(message)}")
+        self._count(message.get("sequenceNumber"))
         event = message.get("event")
         if event == "media":
             return self._media(message)
@@ -150,6 +167,30 @@ class TwilioStreamDecoder:
         # connected, dtmf, mark, and events newer than this decoder: nothing to monitor
         self.ignored += 1
         return []
+
+    def _count(self, seq: object) -> None:
+        """The message budget, and the sequence number when the message carries one."""
+        self.messages += 1
+        audio_s = max(self._heads, default=0) / SAMPLE_RATE
+        budget = self.max_messages_per_audio_s * audio_s + self.message_burst
+        if self.messages > budget:
+            raise TwilioLimitError(
+                f"{self.messages} messages for {audio_s:.1f} s of audio; at most"
+                f" {self.max_messages_per_audio_s} per second of audio (Twilio sends 100)"
+                f" plus {self.message_burst}"
+            )
+        if seq is None:
+            return  # 'connected' carries none
+        text = str(seq) if isinstance(seq, str | int) and not isinstance(seq, bool) else ""
+        if not (text.isascii() and text.isdigit()) or len(text) > 12:
+            raise TwilioProtocolError(f"sequenceNumber {str(seq)[:24]!r} is not a whole number")
+        number = int(text)
+        if self.last_seq is not None and number != self.last_seq + 1:
+            raise TwilioProtocolError(
+                f"sequenceNumber {number} after {self.last_seq}: a message was lost, repeated"
+                " or reordered, which one websocket connection cannot do"
+            )
+        self.last_seq = number
 
     def _start(self, message: Mapping[str, Any]) -> StreamStart:
         if self.start is not None:
@@ -239,10 +280,17 @@ class TwilioStreamDecoder:
             raise TwilioProtocolError("'stop' before 'start'")
         if self.stopped:
             return []
-        self.stopped = True
-        out: list[TwilioResult] = list(self._release(max(self._heads)))
+        out: list[TwilioResult] = list(self.drain())
         out.append(StreamStop(self.start.stream_sid, self.emitted / SAMPLE_RATE))
         return out
+
+    def drain(self) -> list[AudioBlock]:
+        """Everything received and not yet released, up to the furthest packet of any track;
+        for a stream that ends (with or without 'stop'): nothing that arrived is lost."""
+        if self.start is None or self.stopped:
+            return []
+        self.stopped = True
+        return self._release(max(self._heads))
 
     # ---- alignment ----------------------------------------------------------------------
     def _place(self, track: int, pos: int, samples: np.ndarray) -> list[TwilioResult]:

@@ -9,7 +9,13 @@ published on the bus (so the store and every board see them).
 
 Extra websocket paths (``ws_routes``, e.g. the Twilio ingest at ``/ingest/twilio``) get the
 same handshake checks; their handler receives the connection and the role of the handshake's
-token (None when it carried none: the route authorises from its own messages, or closes).
+token (None when it carried none: the route authorises from its own messages, or closes). A
+route given as an object with ``handle`` and ``check_handshake`` (a :class:`WsRouteObject`)
+also checks the upgrade itself, e.g. a platform's request signature, and may refuse it.
+
+Events from ``ingest`` clients are checked against their schema (monitor.wire_schema) and
+against the calls the server knows (:class:`~monitor.server.validate.IngestGate`) before they
+are published; a refused one gets an ``error`` and the connection stays open.
 
 Close codes: 1001 server shutting down, 1008 too many messages (rate limit),
 1009 message too big, 1013 client too slow (reconnect to resync).
@@ -25,10 +31,9 @@ import re
 import socket
 import time
 import weakref
-from collections import deque
-from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 from urllib.parse import parse_qs, quote, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -40,10 +45,20 @@ from monitor import events as ev
 from monitor import wire
 from monitor.bus import EventBus, Subscription
 from monitor.server import messages as msg
+from monitor.server.client import Client
 from monitor.server.config import Role, ServerConfig
+from monitor.server.handshake import (
+    RouteCheck,
+    close_code_of,
+    describe_close,
+    origin_ok,
+    repeated_header,
+    token_of,
+)
 from monitor.server.http import DEFAULT_WEB_DIR, HttpHandler, StaticFiles, route, text_response
 from monitor.server.outbox import RESYNC, ClientOutbox
 from monitor.server.state import BoardState, Viewer, conflation_key
+from monitor.server.validate import IngestGate
 
 log = logging.getLogger("monitor.server")
 WS_PATH = "/ws"
@@ -51,6 +66,17 @@ CLOSE_SLOW = CloseCode.TRY_AGAIN_LATER  # 1013
 CLOSE_RATE = CloseCode.POLICY_VIOLATION  # 1008
 # an extra websocket path: called with the open connection and the handshake token's role
 WsRoute = Callable[[ServerConnection, Role | None], Awaitable[None]]
+
+
+@runtime_checkable
+class WsRouteObject(Protocol):
+    """A route that also checks the upgrade (``check_handshake``) before accepting it."""
+
+    async def handle(self, ws: ServerConnection, role: Role | None) -> None: ...
+
+    def check_handshake(
+        self, ws: ServerConnection, request: Request, role: Role | None
+    ) -> Response | None: ...
 
 
 class _RedactTokens(logging.Filter):
@@ -69,35 +95,6 @@ _ws_log = logging.getLogger("monitor.server.ws")
 _ws_log.addFilter(_RedactTokens())
 
 
-@dataclass(slots=True, eq=False)  # identity semantics: clients live in a set
-class _Client:
-    name: str
-    ws: ServerConnection
-    viewer: Viewer
-    outbox: ClientOutbox
-    rate: float
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
-    allowance: float = 0.0
-    last_check: float = field(default_factory=time.monotonic)
-    violations: int = 0
-    sent: int = 0
-    resync_times: deque[float] = field(default_factory=lambda: deque(maxlen=64))
-
-    def push(self, text: str, key: Hashable | None = None) -> None:
-        self.outbox.put(text, key)
-        self.wake.set()
-
-    def take_token(self) -> bool:
-        """Token bucket: ``rate`` messages a second, bursts of one second's worth."""
-        now = time.monotonic()
-        self.allowance = min(self.rate, self.allowance + (now - self.last_check) * self.rate)
-        self.last_check = now
-        if self.allowance < 1.0:
-            return False
-        self.allowance -= 1.0
-        return True
-
-
 class MonitorServer:
     def __init__(
         self,
@@ -105,22 +102,29 @@ class MonitorServer:
         config: ServerConfig,
         web_dir: Path | None = None,
         http_handlers: Sequence[HttpHandler] = (),
-        ws_routes: Mapping[str, WsRoute] | None = None,
+        ws_routes: Mapping[str, WsRoute | WsRouteObject] | None = None,
     ) -> None:
         self.bus = bus
         self.config = config
-        self._ws_routes = dict(ws_routes or {})
-        for path in self._ws_routes:
+        self._ws_routes: dict[str, WsRoute] = {}
+        self._route_checks: dict[str, RouteCheck] = {}
+        for path, target in (ws_routes or {}).items():
             if not path.startswith("/") or path == WS_PATH:
                 raise ValueError(f"websocket route {path!r} must start with / and differ from /ws")
+            if isinstance(target, WsRouteObject):
+                self._ws_routes[path] = target.handle
+                self._route_checks[path] = target.check_handshake
+            else:
+                self._ws_routes[path] = target
         self.state = BoardState(
             max_ended_calls=config.max_ended_calls,
             max_log_per_call=config.max_utterances_per_call * 3,
             max_alerts=config.max_alerts,
         )
+        self._gate = IngestGate(self.state)
         root = web_dir or (Path(config.web_dir) if config.web_dir else DEFAULT_WEB_DIR)
         self._http_handlers: list[HttpHandler] = [*http_handlers, StaticFiles(root)]
-        self._clients: set[_Client] = set()
+        self._clients: set[Client] = set()
         # role of a handshake in progress; weak, so a handshake that dies midway leaves nothing
         self._pending: weakref.WeakKeyDictionary[ServerConnection, Viewer] = (
             weakref.WeakKeyDictionary()
@@ -279,7 +283,7 @@ class MonitorServer:
                     text = wire.to_json(event)  # serialised once, shared by every client
                 client.push(text, key)
 
-    async def _send_loop(self, client: _Client) -> None:
+    async def _send_loop(self, client: Client) -> None:
         ws, cfg = client.ws, self.config
         while True:
             text = client.outbox.pop()
@@ -306,7 +310,7 @@ class MonitorServer:
                 return
             client.sent += 1
 
-    async def _close_slow(self, client: _Client, reason: str) -> None:
+    async def _close_slow(self, client: Client, reason: str) -> None:
         self.closed_slow += 1
         log.info("closing %s (1013): %s", client.name, reason)
         # the socket may be stuck: don't wait on a polite close for long
@@ -324,12 +328,16 @@ class MonitorServer:
         )
 
     # ---- handshake --------------------------------------------------------------------------
-    def _process_request(self, ws: ServerConnection, request: Request) -> Response | None:
+    async def _process_request(self, ws: ServerConnection, request: Request) -> Response | None:
         parts = urlsplit(request.path)
+        refused = repeated_header(request)
+        if refused is not None:
+            log.info("refused a request: %s", refused.body.decode().strip())
+            return refused
         if request.headers.get("Upgrade", "").lower() != "websocket":
             if self._stopping:
                 return text_response(503, "server is shutting down\n")
-            return route(request.path, self._http_handlers)
+            return await route(request.path, self._http_handlers, request.method)
         ws_route = self._ws_routes.get(parts.path)
         if parts.path != WS_PATH and ws_route is None:
             paths = ", ".join([WS_PATH, *self._ws_routes])
@@ -337,10 +345,7 @@ class MonitorServer:
         if self._stopping:
             return text_response(503, "server is shutting down\n")
         query = parse_qs(parts.query)
-        token = (query.get("token") or [""])[0]
-        auth = request.headers.get("Authorization", "")
-        if not token and auth.lower().startswith("bearer "):
-            token = auth[7:].strip()
+        token = token_of(request, query)
         role = self.config.role_of(token)
         # without a token, a route may still authorise from its own messages (Twilio's start)
         if role is None and (token or ws_route is None):
@@ -350,7 +355,8 @@ class MonitorServer:
                 401, f"{why}: open the URL that `callmon serve` printed (it carries a token)\n"
             )
         origin = request.headers.get("Origin")
-        if origin is not None and not self._origin_ok(origin, request.headers.get("Host", "")):
+        host = request.headers.get("Host", "")
+        if origin is not None and not origin_ok(origin, host, self.config.allowed_origins):
             log.info("refused a connection: origin %s not allowed", origin)
             return text_response(
                 403, f"origin {origin} is not allowed; add it to [server].allowed_origins\n"
@@ -359,17 +365,16 @@ class MonitorServer:
         if conns + len(self._route_pending) + len(self._route_conns) >= self.config.max_connections:
             return text_response(503, "too many connections; try again later\n")
         if ws_route is not None:
+            check = self._route_checks.get(parts.path)
+            refused = check(ws, request, role) if check is not None else None
+            if refused is not None:
+                return refused
             self._route_pending[ws] = (ws_route, role)
             return None
         assert role is not None  # /ws without a valid token was refused above
         queue = (query.get("queue") or [""])[0] if role.kind == "supervisor" else ""
         self._pending[ws] = Viewer(role, queue)
         return None
-
-    def _origin_ok(self, origin: str, host: str) -> bool:
-        if origin in self.config.allowed_origins:
-            return True
-        return origin in (f"http://{host}", f"https://{host}")
 
     # ---- one connection ---------------------------------------------------------------------
     async def _handle(self, ws: ServerConnection) -> None:
@@ -387,7 +392,7 @@ class MonitorServer:
             if role.kind == "ingest"
             else self.config.max_messages_per_s
         )
-        client = _Client(
+        client = Client(
             f"{role.kind}#{next(self._names)}",
             ws,
             viewer,
@@ -415,7 +420,7 @@ class MonitorServer:
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sender
-            log.info("%s disconnected (%s)", client.name, ws.close_code)
+            log.info("%s disconnected (%s)", client.name, describe_close(close_code_of(ws)))
 
     async def _handle_route(
         self, ws: ServerConnection, handler: WsRoute, role: Role | None
@@ -432,7 +437,7 @@ class MonitorServer:
         finally:
             self._route_conns.discard(ws)
 
-    async def _receive_loop(self, client: _Client) -> None:
+    async def _receive_loop(self, client: Client) -> None:
         async for raw in client.ws:
             if not client.take_token():
                 client.violations += 1
@@ -443,13 +448,16 @@ class MonitorServer:
                 continue
             try:
                 if client.viewer.role.kind == "ingest":
-                    await self.bus.publish(msg.parse_ingest(raw))
+                    event, ref = msg.parse_ingest(raw)  # its schema: types, ranges, lengths
+                    self._gate.check(event, ref)  # and the calls it refers to
+                    await self.bus.publish(event)
+                    self._gate.record(event)
                 else:
                     await self._command(client, msg.parse_command(raw))
             except msg.ProtocolError as exc:
                 client.push(msg.error_message(exc.code, str(exc), exc.ref))
 
-    async def _command(self, client: _Client, cmd: msg.Command) -> None:
+    async def _command(self, client: Client, cmd: msg.Command) -> None:
         role = client.viewer.role
         if isinstance(cmd, msg.Ping):
             client.push(msg.pong_message(cmd.ref))

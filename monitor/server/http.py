@@ -1,14 +1,16 @@
 """Plain HTTP on the websocket port: optional handlers (e.g. the QA store's API), then web/.
 
-A handler is ``handle(path, query) -> (status, content_type, body) | None``;
+A handler is ``handle(method, path, query) -> (status, content_type, body) | None``, or an
+awaitable of that (a handler that reads a database runs it in a thread, off the event loop);
 ``None`` means "not mine", and the next handler (finally the static files) is tried.
 """
 
 from __future__ import annotations
 
 import http
+import inspect
 import mimetypes
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -16,7 +18,9 @@ from websockets.datastructures import Headers
 from websockets.http11 import Response
 
 HttpResult = tuple[int, str, bytes]
-HttpHandler = Callable[[str, dict[str, list[str]]], HttpResult | None]
+HttpHandler = Callable[
+    [str, str, dict[str, list[str]]], HttpResult | Awaitable[HttpResult | None] | None
+]
 
 DEFAULT_WEB_DIR = Path(__file__).resolve().parent.parent.parent / "web"
 ALIASES = {
@@ -53,7 +57,9 @@ class StaticFiles:
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
 
-    def __call__(self, path: str, query: dict[str, list[str]]) -> HttpResult | None:
+    def __call__(self, method: str, path: str, query: dict[str, list[str]]) -> HttpResult | None:
+        if method not in ("GET", "HEAD"):
+            return None
         path = ALIASES.get(path, path)
         target = (self.root / unquote(path).lstrip("/")).resolve()
         if not target.is_relative_to(self.root) or not target.is_file():
@@ -73,11 +79,13 @@ def text_response(status: int, text: str) -> Response:
     return make_response(status, "text/plain; charset=utf-8", text.encode("utf-8"))
 
 
-def route(target: str, handlers: Sequence[HttpHandler]) -> Response:
+async def route(target: str, handlers: Sequence[HttpHandler], method: str = "GET") -> Response:
     parts = urlsplit(target)
     query = parse_qs(parts.query)
     for handler in handlers:
-        result = handler(parts.path, query)
+        result = handler(method, parts.path, query)
+        if inspect.isawaitable(result):
+            result = await result
         if result is not None:
             return make_response(*result)
     return text_response(404, f"not found: {parts.path}\n")

@@ -2,8 +2,8 @@
 
 Server to client: ``snapshot`` (the events that rebuild the view), every event as
 :func:`monitor.wire.to_dict` writes it, ``error`` and ``pong``. Client to server:
-``ack_alert``, ``card_feedback`` and ``ping``. Parsing is pure: bytes in, a
-command or a :class:`ProtocolError` out.
+``ack_alert``, ``card_feedback`` and ``ping``; from ``ingest`` clients, events. Parsing is
+pure: bytes in, a command (or a schema-checked event) or a :class:`ProtocolError` out.
 """
 
 from __future__ import annotations
@@ -70,9 +70,9 @@ def _text_field(data: dict[str, Any], name: str, *, required: bool, ref: Any) ->
 
 def _load_object(text: str | bytes) -> dict[str, Any]:
     try:
-        data = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ProtocolError("bad_json", f"message is not valid JSON: {exc}") from None
+        data = wire.load_json(text)  # nesting bounded at wire.MAX_JSON_DEPTH; no NaN
+    except wire.WireError as exc:
+        raise ProtocolError("bad_json", str(exc)) from None
     if not isinstance(data, dict):
         raise ProtocolError("bad_message", "a message must be a JSON object with a 'type'")
     ref = data.get("id")
@@ -115,16 +115,16 @@ def parse_command(text: str | bytes) -> Command:
     )
 
 
-def parse_ingest(text: str | bytes) -> ev.Event:
-    """An event sent by an ``ingest`` client (another process running the pipeline)."""
+def parse_ingest(text: str | bytes) -> tuple[ev.Event, Any]:
+    """An event sent by an ``ingest`` client (another process running the pipeline), checked
+    against its schema (:mod:`monitor.wire_schema`), and the client's ``id`` for replies."""
     data = _load_object(text)
+    ref = data.pop("id", None)
     try:
-        return wire.from_dict(data)
+        return wire.from_dict(data), ref
     except wire.WireError as exc:
         code: ErrorCode = "unknown_type" if "unknown event type" in str(exc) else "bad_message"
-        raise ProtocolError(code, str(exc), data.get("id")) from None
-    except (TypeError, ValueError) as exc:
-        raise ProtocolError("bad_message", f"{data['type']}: {exc}", data.get("id")) from None
+        raise ProtocolError(code, str(exc), ref) from None
 
 
 def dumps(message: dict[str, Any]) -> str:

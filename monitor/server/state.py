@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
+from typing import Literal
 
 from monitor import events as ev
 from monitor.server.config import Role
@@ -86,6 +87,13 @@ class BoardState:
     @property
     def call_ids(self) -> tuple[str, ...]:
         return tuple(self._calls)
+
+    def call_status(self, call_id: str) -> Literal["live", "ended"] | None:
+        """None for a call this state has never seen (or has evicted after it ended)."""
+        call = self._calls.get(call_id)
+        if call is None:
+            return None
+        return "live" if call.ended is None else "ended"
 
     def active_call_ids(self) -> tuple[str, ...]:
         return tuple(cid for cid, c in self._calls.items() if c.ended is None)
