@@ -51,8 +51,16 @@ _CUES: dict[str, dict[str, tuple[str, ...]]] = {
             r"never (order|buy|shop|use)\w* .{0,25}again",
         ),
         "legal_threat": (
-            r"(my|get a|call a|hire a|calling a|getting a) (lawyer|attorney|solicitor|legal team)",
+            # "my lawyer's office is the delivery address" is an address, not a threat
+            r"(my|get a|call a|hire a|calling a|getting a) (lawyer|attorney|solicitor|legal team)"
+            r"(?!'s (office|address|house|number|name))",
             r"(sue|suing|lawsuit|legal action|court|chargeback)",
+            # a regulator named by the customer as where this is going; the agent's "you can
+            # contact the ombudsman" is the complaints procedure
+            r"(going|go|goes|gonna|report\w*|complain\w*|escalat\w*|writ\w*|"
+            r"tak\w* (this|it)) (to )?(the )?"
+            r"(ombudsman|regulator|trading standards|consumer protection|better business bureau)",
+            r"(i'll|i will|i'm|i am|im|we'll|we will) .{0,30}"
             r"(ombudsman|regulator|trading standards|consumer protection|better business bureau)",
             r"consumer (forum|court)",
         ),
