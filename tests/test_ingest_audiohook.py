@@ -287,13 +287,22 @@ def test_pcmu_frames_match_libsndfile_and_internal_first_offers_are_swapped():
     np.testing.assert_array_equal(got[:, 1], ref[0::2])
 
 
-def test_thousands_of_tiny_frames_become_a_few_blocks():
+def test_small_frames_become_whole_blocks():
     s, _ = opened_session("L16")
     raw = l16(tones(0.5))
     out: list[Any] = []
-    for i in range(0, len(raw), 4):  # one stereo sample per frame: 4000 frames
-        out += s.receive_binary(raw[i : i + 4])
-    assert len([r for r in out if isinstance(r, Audio)]) == 5
+    for i in range(0, len(raw), 320):  # 10 ms frames: the most allowed per audio second
+        out += s.receive_binary(raw[i : i + 320])
+    assert [len(r.samples) for r in out if isinstance(r, Audio)] == [800] * 5
+
+
+def test_thousands_of_tiny_frames_are_refused_once_over_the_budget():
+    s, _ = opened_session("L16", max_frames_per_audio_s=100)
+    s.receive_binary(l16(tones(0.5)))
+    with pytest.raises(AudioHookError, match="max_frames_per_audio_s"):
+        for _ in range(4000):  # one stereo sample per frame
+            s.receive_binary(b"\x00\x01\x00\x01")
+    assert s.frames < 200
 
 
 @pytest.mark.parametrize(

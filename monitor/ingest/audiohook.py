@@ -19,8 +19,9 @@ and discarded spans included). :class:`AudioHookSession`
   ``discarded`` (audio lost upstream) into a :class:`Gap`: silence of the announced length.
   Audio that arrives while paused is dropped and counted, never released: a paused span is
   never transcribed, stored or replayed;
-- releases audio in 0.1 s blocks (customer in column 0), so thousands of tiny frames cost
-  one numpy copy each, not a pipeline step each;
+- releases audio in 0.1 s blocks (customer in column 0), and refuses more than
+  ``max_frames_per_audio_s`` frames per second of audio: thousands of tiny frames are ended,
+  not paid for one loop turn each;
 - refuses an unknown message type, a malformed message and a frame that is not a whole
   number of samples with :class:`AudioHookError`; the adapter then sends ``disconnect``
   (``reason: error``) built by :meth:`AudioHookSession.disconnect`.
@@ -55,6 +56,7 @@ GENESYS_LANGUAGES = {"en": "en-US", "id": "id-ID", "ms": "ms-MY", "ro": "ro-RO"}
 CLIENT_TYPES = frozenset(
     {"open", "close", "ping", "paused", "resumed", "discarded", "update", "error"}
 )
+FRAME_BURST = 50  # frames allowed before the frames-per-audio-second check applies
 _DURATION = re.compile(r"^PT(\d+(?:\.\d+)?)S$")
 
 
@@ -156,6 +158,7 @@ class AudioHookSession:
         max_frame_bytes: int = 16_000,
         max_gap_s: float = 600.0,
         position_tolerance_ms: int = 100,
+        max_frames_per_audio_s: int = 100,
     ) -> None:
         self.defaults = defaults or AudioHookDefaults()
         self.id = session_id  # from the Audiohook-Session-Id header; else the first message
@@ -165,6 +168,8 @@ class AudioHookSession:
         self.max_frame_bytes = max_frame_bytes
         self.max_gap = int(max_gap_s * SAMPLE_RATE)
         self.tolerance = position_tolerance_ms * SAMPLE_RATE // 1000
+        self.max_fps = max_frames_per_audio_s
+        self.frames = 0  # binary frames received
         self.state = "new"  # new -> active <-> paused -> closed; or disconnecting
         self.seq = 0  # last server seq sent
         self.clientseq = 0  # last client seq received
@@ -176,6 +181,7 @@ class AudioHookSession:
         self._swap = False  # the offer was internal, external: swap into customer-first
         self.paused_dropped = 0  # samples that arrived while paused (dropped, never released)
         self.client_errors: list[str] = []
+        self.disconnected = ""  # the reason of our disconnect, once sent
         self.language_updates: list[str] = []
 
     # ---- server messages ---------------------------------------------------------------------
@@ -200,6 +206,7 @@ class AudioHookSession:
             return []
         out: list[AudioHookResult] = list(self._flush())
         self.state = "disconnecting"
+        self.disconnected = reason
         params = {"reason": reason, **({"info": info[:500]} if info else {})}
         out.append(self._reply("disconnect", params))
         return out
@@ -235,6 +242,16 @@ class AudioHookSession:
                 f" {self.opened.media_format} samples for {ch} channel(s) ({width} bytes each)"
             )
         n = len(data) // width
+        self.frames += 1
+        # frames per second of *audio*, not of wall time: a stream replayed fast is fine,
+        # thousands of one-sample frames are not (each costs a loop turn for no audio)
+        if self.frames > FRAME_BURST and self.frames > self.max_fps * (
+            self.timeline / SAMPLE_RATE + 0.5
+        ):
+            raise AudioHookError(
+                f"{self.frames} frames for {self.timeline / SAMPLE_RATE:.2f} s of audio: over"
+                f" {self.max_fps} frames per second of audio (max_frames_per_audio_s)"
+            )
         if self.state == "paused":
             self.paused_dropped += n  # secure pause: never released, never stored
             return []
@@ -270,6 +287,10 @@ class AudioHookSession:
         sid = msg.get("id")
         if not isinstance(sid, str) or not sid:
             raise AudioHookError(f"'{kind}' without a session 'id'")
+        if self.state == "disconnecting":
+            # we already ended the session (maybe over a bad seq): only its close matters
+            self.clientseq = msg["seq"]
+            return msg
         if msg["seq"] != self.clientseq + 1:
             raise AudioHookError(
                 f"'{kind}' has seq {msg['seq']}, expected {self.clientseq + 1}"

@@ -86,7 +86,8 @@ class AudioHookConfig:
     idle_timeout_s: float = 30.0  # no frame at all (Genesys pings every few seconds)
     close_timeout_s: float = 5.0  # after our disconnect, for the client's 'close'
     max_frame_bytes: int = 16_000  # one binary frame (1 s of stereo L16 is 32 000)
-    max_messages_per_s: float = 200.0  # frames a second, burst of one second's worth
+    max_messages_per_s: float = 1000.0  # frames a second (wall clock), burst of 1 s worth
+    max_frames_per_audio_s: int = 100  # binary frames per second of audio (10 ms average)
     max_signature_age_s: float = 10.0  # 'created' older than this is refused
     max_gap_s: float = 600.0  # silence inserted for one pause/discard, at most
     position_tolerance_ms: int = 100
@@ -96,7 +97,8 @@ class AudioHookConfig:
     def __post_init__(self) -> None:
         check_positive(
             self, "max_calls", "open_timeout_s", "idle_timeout_s", "close_timeout_s",
-            "max_frame_bytes", "max_messages_per_s", "max_signature_age_s", "max_gap_s",
+            "max_frame_bytes", "max_messages_per_s", "max_frames_per_audio_s",
+            "max_signature_age_s", "max_gap_s",
             "queue_frames", "flush_timeout_s",
         )  # fmt: skip
         if self.client_secret:
@@ -176,6 +178,7 @@ class AudioHookIngest:
             max_frame_bytes=cfg.max_frame_bytes,
             max_gap_s=cfg.max_gap_s,
             position_tolerance_ms=cfg.position_tolerance_ms,
+            max_frames_per_audio_s=cfg.max_frames_per_audio_s,
         )
         conn = _Conn(ws, session)
         if self.calls.closing:
@@ -218,6 +221,11 @@ class AudioHookIngest:
                 else:
                     results = session.receive_text(_parse(raw))
                 await self._apply(conn, results)
+            if session.disconnected == "unauthorized":  # open named another organization
+                self.unauthorized += 1
+                self.calls.refuse()
+                await ws.close(CloseCode.POLICY_VIOLATION, "unauthorized")
+                return
             await ws.close(CloseCode.NORMAL_CLOSURE, "session closed")
         except AudioHookError as exc:
             log.warning("audiohook session %s: %s", session.id, exc)
@@ -284,8 +292,10 @@ class AudioHookIngest:
                  gap.seconds, gap.why, gap.start)  # fmt: skip
 
     async def _timed_out(self, conn: _Conn, wait: float) -> None:
-        what = "'open'" if conn.session.opened is None else "any frame"
-        info = f"no {what} for {wait:g} s"
+        if conn.session.opened is None:
+            info = f"no 'open' for {wait:g} s (open_timeout_s)"
+        else:
+            info = f"nothing received for {wait:g} s (idle_timeout_s)"
         if conn.call is not None:
             conn.call.source.fail(f"AudioHook session {conn.session.id}: {info}", interrupted=True)
         elif conn.session.opened is None:
