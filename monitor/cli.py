@@ -6,6 +6,7 @@ callmon serve                             the live server (board, agent panel, w
 callmon models list|fetch|train           speech and text models
 callmon samples render                    render the bundled sample calls to WAV
 callmon report CALL_ID                    a QA report of a stored call
+callmon calls list|delete CALL_ID|audit   stored calls; erasure on request, its audit trail
 callmon devices                           audio input devices (agent desktop mode)
 """
 
@@ -479,6 +480,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["render"])
 
     sub.add_parser("report", help="QA report of a stored call: report CALL_ID [--format ...]")
+    sub.add_parser("calls", help="stored calls: calls list | delete CALL_ID | audit")
 
     sub.add_parser("devices", help="list audio input devices")
     return parser
@@ -493,6 +495,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from monitor.qa.report import report_main
 
         return report_main(argv[1:])
+    if argv[:1] == ["calls"]:  # its own parser too: list, delete (erasure), audit
+        from monitor.qa.calls_cmd import calls_main
+
+        return calls_main(argv[1:])
     parser = build_parser()
     args, rest = parser.parse_known_args(argv)
     if rest and args.command not in ("models", "samples", "playbook"):

@@ -8,6 +8,7 @@ import shutil
 import wave
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -110,37 +111,51 @@ def test_pdf_report(store: CallStore, tmp_path: Path) -> None:
     assert pdf in paths and pdf.read_bytes().startswith(b"%PDF")
 
 
-def test_http_api(store: CallStore) -> None:
+async def ask(
+    handle: Any, path: str, query: dict[str, list[str]] | None = None, method: str = "GET"
+) -> tuple[int, str, bytes]:
+    result = await handle(method, path, query or {})
+    assert result is not None, f"the API did not answer {method} {path}"
+    return result  # type: ignore[no-any-return]
+
+
+async def test_http_api(store: CallStore) -> None:
     handle = make_handler(store)
-    assert handle("/index.html", {}) is None
-    assert handle("/api/other", {}) is None
-    status, kind, body = handle("/api/calls", {"q": ["MANAGER right"]})  # type: ignore[misc]
+    assert await handle("GET", "/index.html", {}) is None
+    assert await handle("GET", "/api/other", {}) is None
+    status, kind, body = await ask(handle, "/api/calls", {"q": ["MANAGER right"]})
     data = json.loads(body)
     assert status == 200 and kind.startswith("application/json")
     assert [c["call_id"] for c in data["calls"]] == ["call-1"]
-    status, _, body = handle("/api/calls", {"min_sentiment": ["0.5"]})  # type: ignore[misc]
+    status, _, body = await ask(handle, "/api/calls", {"min_sentiment": ["0.5"]})
     assert [c["call_id"] for c in json.loads(body)["calls"]] == ["calm-1"]
-    status, _, body = handle("/api/calls/call-1", {})  # type: ignore[misc]
+    status, _, body = await ask(handle, "/api/calls/call-1")
     call = json.loads(body)
     assert status == 200 and call["incident"]["kinds"] == ["abuse"] and call["coaching_notes"]
-    status, kind, body = handle("/api/calls/call-1/audio.wav", {})  # type: ignore[misc]
+    assert [m["label"] for m in call["muted_audio"]] == ["[card]", "[phone]"]
+    status, kind, body = await ask(handle, "/api/calls/call-1/audio.wav")
     assert (status, kind) == (200, "audio/wav") and body[:4] == b"RIFF"
-    status, kind, body = handle("/api/calls/call-1/report.html", {})  # type: ignore[misc]
-    assert status == 200 and b"<svg" in body
-    assert handle("/api/calls/calm-1/incident.json", {})[0] == 404  # type: ignore[index]
-    assert handle("/api/calls/calm-1/audio.wav", {})[0] == 410  # type: ignore[index]
-    status, _, body = handle("/api/calls/nope", {})  # type: ignore[misc]
+    status, kind, body = await ask(handle, "/api/calls/call-1/report.html")
+    assert status == 200 and b"<svg" in body and b"Muted audio" in body
+    assert (await ask(handle, "/api/calls/calm-1/incident.json"))[0] == 404
+    assert (await ask(handle, "/api/calls/calm-1/audio.wav"))[0] == 410
+    status, _, body = await ask(handle, "/api/calls/nope")
     assert status == 404 and "no call 'nope'" in json.loads(body)["error"]
-    status, _, body = handle("/api/calls", {"max_sentiment": ["low"]})  # type: ignore[misc]
+    status, _, body = await ask(handle, "/api/calls", {"max_sentiment": ["low"]})
     assert status == 400 and "max_sentiment must be a number" in json.loads(body)["error"]
-    assert handle("/api/calls", {"date_from": ["soon"]})[0] == 400  # type: ignore[index]
-    assert handle("/api/calls/call-1/nothing", {})[0] == 404  # type: ignore[index]
+    assert (await ask(handle, "/api/calls", {"date_from": ["soon"]}))[0] == 400
+    assert (await ask(handle, "/api/calls/call-1/nothing"))[0] == 404
+    assert (await ask(handle, "/api/calls", method="POST"))[0] == 405
+    # without tokens nobody can be named in the audit trail: no erasure over HTTP
+    status, _, body = await ask(handle, "/api/calls/call-1", method="DELETE")
+    assert status == 403 and "callmon calls delete" in json.loads(body)["error"]
+    assert (await ask(handle, "/api/calls/call-1"))[0] == 200
 
 
-def test_http_api_with_authorize(store: CallStore) -> None:
+async def test_http_api_with_authorize(store: CallStore) -> None:
     handle = make_handler(store, authorize=lambda token: token == "qa-token-0123456789")
-    status, _, body = handle("/api/calls", {})  # type: ignore[misc]
+    status, _, body = await ask(handle, "/api/calls")
     assert status == 401 and "token" in json.loads(body)["error"]
-    assert handle("/api/calls/call-1/audio.wav", {"token": ["wrong"]})[0] == 401  # type: ignore[index]
-    assert handle("/api/calls", {"token": ["qa-token-0123456789"]})[0] == 200  # type: ignore[index]
-    assert handle("/qa.html", {}) is None  # static files are not the API's business
+    assert (await ask(handle, "/api/calls/call-1/audio.wav", {"token": ["wrong"]}))[0] == 401
+    assert (await ask(handle, "/api/calls", {"token": ["qa-token-0123456789"]}))[0] == 200
+    assert await handle("GET", "/qa.html", {}) is None  # static files are not the API's business

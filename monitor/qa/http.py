@@ -7,19 +7,27 @@
     GET /api/calls/<id>/report.html   the self-contained report
     GET /api/calls/<id>/report.json   the JSON export
     GET /api/calls/<id>/incident.json the incident record (404 when the call has none)
+    DELETE /api/calls/<id>            erasure on request: text, audio and derived records go,
+                                      an audit entry stays (see monitor.store.erase)
 
-The handler returns ``(status, content_type, body)``, or None for paths that are not its own.
-Errors are JSON ``{"error": "..."}`` naming the problem.
+The handler is async (``handle(method, path, query)``): every read and the erasure run in a
+worker thread (``asyncio.to_thread``), never on the event loop that serves the live board.
+It returns ``(status, content_type, body)``, or None for paths that are not its own. Errors
+are JSON ``{"error": "..."}`` naming the problem.
 
 Transcripts and recordings are personal data: pass ``authorize`` (token -> allowed) to require
 a token (``?token=...``, as the board uses) on every API request; the QA page forwards the
-token from its own URL. Without it the API is open to whoever reaches the port.
+token from its own URL. Without it the API is open to whoever reaches the port for reading,
+and erasure over HTTP is refused (403): it is only offered where tokens say who asks. The
+audit entry names the asker by a fingerprint of their token (never the token itself).
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import unquote
 
@@ -31,6 +39,10 @@ PREFIX = "/api/calls"
 JSON = "application/json; charset=utf-8"
 _FILTERS = ("q", "agent", "date_from", "date_to", "alert")
 _NUMBERS = ("min_sentiment", "max_sentiment")
+_NO_HTTP_ERASURE = (
+    "erasure over HTTP needs the server's supervisor tokens; "
+    "use `callmon calls delete CALL_ID` on the host"
+)
 
 
 def _json(status: int, data: Any) -> HttpResult:
@@ -47,22 +59,42 @@ def _one(query: dict[str, list[str]], name: str) -> str | None:
     return values[0] if values and values[0] != "" else None
 
 
+def token_fingerprint(token: str) -> str:
+    """Names a credential in an audit trail without revealing it."""
+    return "token-sha256:" + hashlib.sha256(token.encode()).hexdigest()[:12]
+
+
 def make_handler(
     store: CallStore, *, authorize: Callable[[str | None], bool] | None = None
-) -> Callable[[str, dict[str, list[str]]], HttpResult | None]:
-    def handle(path: str, query: dict[str, list[str]]) -> HttpResult | None:
+) -> Callable[[str, str, dict[str, list[str]]], Awaitable[HttpResult | None]]:
+    async def handle(method: str, path: str, query: dict[str, list[str]]) -> HttpResult | None:
         if path != PREFIX and not path.startswith(PREFIX + "/"):
             return None
-        if authorize is not None and not authorize(_one(query, "token")):
+        token = _one(query, "token")
+        if authorize is not None and not authorize(token):
             return _error(401, "the QA API needs a supervisor token: open /qa.html?token=...")
         try:
-            return _route(store, path, query)
+            if method == "DELETE":
+                if authorize is None or token is None:
+                    return _error(403, _NO_HTTP_ERASURE)
+                return await asyncio.to_thread(_erase, store, path, token_fingerprint(token))
+            if method not in ("GET", "HEAD"):
+                return _error(405, f"{method} is not supported here: use GET (or DELETE a call)")
+            return await asyncio.to_thread(_route, store, path, query)
         except KeyError as exc:
             return _error(404, str(exc.args[0]) if exc.args else "not found")
         except ValueError as exc:
-            return _error(400, str(exc))
+            return _error(409 if method == "DELETE" else 400, str(exc))
 
     return handle
+
+
+def _erase(store: CallStore, path: str, who: str) -> HttpResult:
+    rest = path[len(PREFIX) + 1 :] if path.startswith(PREFIX + "/") else ""
+    if not rest or "/" in rest:
+        return _error(404, "DELETE takes one call: /api/calls/<call id>")
+    erasure = store.delete_call(unquote(rest), by=f"api:{who}")
+    return _json(200, {"erased": erasure.to_dict()})
 
 
 def _route(store: CallStore, path: str, query: dict[str, list[str]]) -> HttpResult:
