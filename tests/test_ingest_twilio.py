@@ -290,6 +290,10 @@ def _started() -> TwilioStreamDecoder:
         ([start_message(("inbound", "sideways"))], "unknown track"),
         ([start_message(), {**start_message(), "sequenceNumber": "2"}], "second 'start'"),
         ([start_message(), start_message()], "sequenceNumber 1 after 1"),
+        ([start_message(agent_id="a" * 129)], "customParameters.agent_id is 129 characters"),
+        ([start_message(name="n" * 201)], "customParameters.name is 201 characters"),
+        ([{**start_message(), "start": {**start_message()["start"], "callSid": "C" * 200}}],
+         "start.callSid must be a string of at most 128"),
     ],
 )  # fmt: skip
 def test_protocol_errors_name_the_problem(messages: list[Any], match: str):

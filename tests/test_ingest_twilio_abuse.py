@@ -213,7 +213,7 @@ async def test_a_call_closed_1009_records_1009_not_1006(rig: Rig):  # noqa: F811
         assert await close_code(twilio) == 1009
     ended = await rig.ended()
     assert ended.reason == "error" and "1009 (message too big)" in ended.error, ended.error
-    assert "1006" not in ended.error
+    assert "1006" not in ended.error and "exceeds limit" in ended.error
 
 
 # ---- malformed streams ------------------------------------------------------------------------

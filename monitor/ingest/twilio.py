@@ -35,6 +35,7 @@ import numpy as np
 
 from monitor.events import Speaker
 from monitor.pipeline import CallMeta
+from monitor.wire_schema import MAX_ID_CHARS, MAX_LABEL_CHARS
 
 SAMPLE_RATE = 8000
 SAMPLES_PER_MS = SAMPLE_RATE // 1000
@@ -42,6 +43,7 @@ ENCODING = "audio/x-mulaw"
 LANGUAGES = ("en", "id", "ms", "ro")
 TRACK_SPEAKER: dict[str, Speaker] = {"inbound": "customer", "outbound": "agent"}
 IGNORED_EVENTS = frozenset({"connected", "dtmf", "mark"})
+PARAM_CHARS = {"name": MAX_LABEL_CHARS, "agent_id": MAX_ID_CHARS, "queue": MAX_ID_CHARS}
 
 
 def _mulaw_table() -> np.ndarray:
@@ -214,6 +216,16 @@ class TwilioStreamDecoder:
         if not isinstance(params, Mapping):
             raise TwilioProtocolError("start.customParameters must be an object")
         params = {str(k): str(v) for k, v in params.items()}
+        # they become the call's CallStarted: the same bounds as any event from outside
+        for key, most in PARAM_CHARS.items():
+            if len(params.get(key, "")) > most:
+                raise TwilioProtocolError(
+                    f"customParameters.{key} is {len(params[key])} characters long; at most {most}"
+                )
+        for key in ("callSid", "streamSid", "accountSid"):
+            value = start.get(key, "")
+            if not isinstance(value, str) or len(value) > MAX_ID_CHARS:
+                raise TwilioProtocolError(f"start.{key} must be a string of at most {MAX_ID_CHARS}")
         language = params.get("language") or self.defaults.language
         if language not in LANGUAGES:
             raise TwilioProtocolError(

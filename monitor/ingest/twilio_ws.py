@@ -249,7 +249,9 @@ class TwilioIngest:
         code = describe_close(close_code_of(ws))
         sid = live.start.stream_sid
         if closed_by_server(ws):  # websockets refused a frame (1009 too big, 1002, 1007)
-            live.source.fail(f"the Twilio stream {sid} was closed {code}: {ws.protocol.close_sent}")
+            sent = ws.protocol.close_sent
+            why = f": {sent.reason}" if sent is not None and sent.reason else ""
+            live.source.fail(f"the Twilio stream {sid} was closed {code}{why}")
         else:
             live.source.fail(
                 f"the Twilio stream {sid} disconnected without a 'stop' message (close code"
