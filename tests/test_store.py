@@ -153,6 +153,54 @@ def test_search_filters(store: CallStore) -> None:
         store.search(date_from="yesterday")
 
 
+def test_full_text_search_phrases_and_odd_input(store: CallStore) -> None:
+    """Search goes through the FTS5 index: a phrase is words in order (not anywhere in the
+    call), the last word may be cut short, case and diacritics fold for every script, and
+    whatever is typed is data: FTS5 query syntax in the input never raises."""
+    store_call(store, "a", name="angry refund")
+    store.persist(ev.CallStarted("ro", "apel Ştefan", "agent-9", language="ro"))
+    store.persist(ev.FinalUtterance("ro", "customer", 0, "Vreau să vorbesc cu ŞEFUL dvs", 1, 3))
+    store.persist(ev.FinalUtterance("ro", "customer", 1, 'He said "NEAR" AND left', 4, 6))
+
+    def ids(q: str) -> list[str]:
+        return sorted(c["call_id"] for c in store.search(q=q))
+
+    assert ids("speak to your manager") == ["a"]
+    assert ids("manager your speak") == []  # the words, but not in this order
+    assert ids("speak to your mana") == ["a"]  # typing: the last word is a prefix
+    assert ids("şeful") == ["ro"] and ids("SEFUL DVS") == ["ro"]  # case and diacritics fold
+    assert ids("stefan") == ["ro"] and ids("angry refund") == ["a"]  # the call's name too
+    assert ids('"near" and') == ["ro"]  # quotes and operators are words like any other
+    for odd in ('"', '""', "AND", "OR NOT", "NEAR(a b)", "*", "-manager", "col:manager",
+                "a^b", "(", ")", "'", "%", "\\", "[card]", "🙂", "x" * 500, "\x00",
+                "a\x00b", "\ud800"):  # fmt: skip
+        store.search(q=odd)  # never an FTS5 syntax error
+    assert ids("[card]") == ["a"]  # the placeholder is findable: which calls had a card read
+    assert store.search(q="vorbesc")[0]["match"]["seq"] == 0
+
+
+def test_search_index_follows_a_corrected_utterance(store: CallStore) -> None:
+    store.persist(ev.FinalUtterance("c", "customer", 0, "I want a refund", 0, 1))
+    store.persist(ev.FinalUtterance("c", "customer", 0, "I want a manager", 0, 1))  # same seq
+    assert [c["call_id"] for c in store.search(q="manager")] == ["c"]
+    assert store.search(q="refund") == []  # the replaced text left the index
+
+
+def test_upgrading_a_version_2_store_indexes_its_calls(tmp_path: Path) -> None:
+    path = tmp_path / "v2.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(conn, target=2)
+    conn.execute("INSERT INTO calls (call_id, name, started_at) VALUES ('old', 'old call', 1.0)")
+    conn.execute(
+        "INSERT INTO utterances (call_id, seq, speaker, text, start, end)"
+        " VALUES ('old', 0, 'customer', 'cancel my contract today', 0, 2)"
+    )
+    conn.close()
+    with CallStore(path) as s:
+        assert [c["call_id"] for c in s.search(q="cancel my contract")] == ["old"]
+        assert [c["call_id"] for c in s.search(q="old call")] == ["old"]
+
+
 def test_replaying_the_same_call_stores_identical_content(store: CallStore) -> None:
     store_call(store, "run-1")
     store_call(store, "run-2")

@@ -42,7 +42,10 @@ def fts_phrase(text: str) -> str:
     are words or nothing, and FTS5 never sees a syntax error. The tokenizer (unicode61,
     diacritics removed) folds case for every script, so "ŞTIU" finds "ştiu" and "stiu".
     """
-    return '"' + text.replace('"', '""') + '"*'
+    # FTS5 reads a NUL as the end of the query ("unterminated string"); lone surrogates
+    # cannot be encoded: neither is a word anyone typed
+    clean = text.replace("\x00", " ").encode("utf-8", "replace").decode("utf-8")
+    return '"' + clean.replace('"', '""') + '"*'
 
 
 def parse_when(value: str | float, end_of_day: bool = False) -> float:
