@@ -90,14 +90,23 @@ def search(
     where: list[str] = []
     args: list[Any] = []
     phrase = fts_phrase(q.strip()) if q and q.strip() else None
+    first_hit: dict[str, dict[str, Any]] = {}
     if phrase is not None:
-        where.append(
-            "(s.call_id IN (SELECT u.call_id FROM utterances u WHERE u.rowid IN"
-            " (SELECT rowid FROM utterances_fts WHERE utterances_fts MATCH ?))"
-            " OR s.call_id IN (SELECT c.call_id FROM calls c WHERE c.rowid IN"
-            " (SELECT rowid FROM calls_fts WHERE calls_fts MATCH ?)))"
-        )
-        args += [phrase, phrase]
+        # one index lookup for the whole search (not one per call listed), then a filter
+        for h in conn.execute(
+            "SELECT u.call_id, u.seq, u.speaker, u.start, u.text FROM utterances_fts f"
+            " JOIN utterances u ON u.rowid = f.rowid WHERE utterances_fts MATCH ?"
+            " ORDER BY u.call_id, u.seq",
+            (phrase,),
+        ):
+            first_hit.setdefault(h[0], {"seq": h[1], "speaker": h[2], "start": h[3], "text": h[4]})
+        named = conn.execute(
+            "SELECT c.call_id FROM calls_fts f JOIN calls c ON c.rowid = f.rowid"
+            " WHERE calls_fts MATCH ?",
+            (phrase,),
+        ).fetchall()
+        where.append("s.call_id IN (SELECT value FROM json_each(?))")
+        args.append(json.dumps(sorted(first_hit.keys() | {r[0] for r in named})))
     if agent:
         where.append("s.agent_id = ?")
         args.append(agent)
@@ -131,13 +140,7 @@ def search(
     for row in conn.execute(sql, args).fetchall():
         item = _call_summary(row)
         if phrase is not None:
-            hit = conn.execute(
-                "SELECT seq, speaker, start, text FROM utterances WHERE call_id = ? AND rowid IN"
-                " (SELECT rowid FROM utterances_fts WHERE utterances_fts MATCH ?)"
-                " ORDER BY seq LIMIT 1",
-                (row["call_id"], phrase),
-            ).fetchone()
-            item["match"] = dict(hit) if hit else None
+            item["match"] = first_hit.get(row["call_id"])
         results.append(item)
     return results
 
