@@ -34,7 +34,7 @@ def _persist_rate(path: Path, synchronous: str, calls: int) -> dict[str, float]:
     t0 = time.perf_counter()
     for i in range(calls):
         cid = f"call-{i:05d}"
-        for e in example_call(cid, agent_id=f"agent-{i % 20}"):
+        for e in example_call(cid, agent_id=f"agent-{i % 20}", name=f"refund {cid}"):
             e = redact_event(e)
             t = time.perf_counter()
             store.persist(e)
@@ -113,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         store = CallStore(d / "NORMAL.db")
         results["search_phrase_ms"] = _timed(lambda: store.search(q="speak to your manager"))
         # a phrase said in ONE call: what the full-text index is for
+        assert [c["call_id"] for c in store.search(q="call-00042")] == ["call-00042"]
         results["search_rare_phrase_ms"] = _timed(lambda: store.search(q="call-00042"))
         results["search_filters_ms"] = _timed(
             lambda: store.search(agent="agent-3", max_sentiment=-0.5, alert="abuse")
