@@ -1,0 +1,236 @@
+"""The shared store of cluster mode, on PostgreSQL (psycopg 3, async).
+
+The same reading interface as :class:`monitor.store.db.CallStore` (``search``,
+``list_calls``, ``get_call``) and one writing call, :meth:`PgStore.persist`, which takes the
+event with its deterministic id and upserts it: every row is keyed by something the event
+itself fixes (the event id, ``(call_id, seq)``, the alert or card id), so writing an event a
+second time, after a worker took over a call and replayed it, changes nothing.
+
+Search uses a ``tsvector`` column (``to_tsvector('simple', text)``, generated and indexed)
+with ``plainto_tsquery``: words, not substrings, like the SQLite store's FTS5.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from monitor import events as ev
+from monitor import wire
+from monitor.store.postgres_schema import MIGRATIONS
+
+MIGRATE_LOCK = 0x63616C6C  # pg_advisory_xact_lock key: one migrator at a time
+
+
+class PgStoreError(RuntimeError):
+    pass
+
+
+async def migrate(conn: psycopg.AsyncConnection[Any]) -> int:
+    """Bring the schema to the latest version; returns the version."""
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK,))
+        await conn.execute("CREATE TABLE IF NOT EXISTS callmon_schema (version INTEGER NOT NULL)")
+        cur = await conn.execute("SELECT version FROM callmon_schema")
+        row = await cur.fetchone()
+        version = int(row[0]) if row else 0
+        if row is None:
+            await conn.execute("INSERT INTO callmon_schema VALUES (0)")
+        if version > len(MIGRATIONS):
+            raise PgStoreError(
+                f"the database is at schema version {version}, newer than this callmon"
+                f" ({len(MIGRATIONS)}); upgrade callmon"
+            )
+        for i in range(version, len(MIGRATIONS)):
+            await conn.execute(MIGRATIONS[i].encode())
+            await conn.execute("UPDATE callmon_schema SET version = %s", (i + 1,))
+    return len(MIGRATIONS)
+
+
+class PgStore:
+    """One connection per process; callers serialise writes per call (the bus does)."""
+
+    def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        self._conn = conn
+        self.writes = 0  # events upserted (each one transaction)
+
+    @classmethod
+    async def connect(cls, dsn: str) -> PgStore:
+        try:
+            conn = await psycopg.AsyncConnection.connect(dsn, autocommit=True)
+        except psycopg.OperationalError as exc:
+            raise PgStoreError(f"cannot reach PostgreSQL at {_safe(dsn)}: {exc}") from None
+        await migrate(conn)
+        return cls(conn)
+
+    async def aclose(self) -> None:
+        await self._conn.close()
+
+    # ---- writing ---------------------------------------------------------------------------
+    async def persist(self, event_id: str, event: ev.Event) -> None:
+        """Upsert one event and the rows it implies, in one transaction."""
+        body = wire.to_dict(event)
+        kind = body.pop("type")
+        body.pop("v", None)
+        call_id = ev.call_id_of(event)
+        async with self._conn.transaction():
+            cur = self._conn.cursor()
+            if isinstance(event, ev.CallStarted):
+                await cur.execute(
+                    "INSERT INTO calls (call_id, name, agent_id, queue, language, source,"
+                    " channels) VALUES (%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (call_id) DO NOTHING",
+                    (event.call_id, event.name, event.agent_id, event.queue, event.language,
+                     event.source, event.channels),
+                )  # fmt: skip
+            await cur.execute(
+                "INSERT INTO events (event_id, call_id, type, body) VALUES (%s,%s,%s,%s)"
+                " ON CONFLICT (event_id) DO UPDATE SET body = EXCLUDED.body",
+                (event_id, call_id, kind, Jsonb(body)),
+            )
+            await self._rows(cur, event_id, event)
+        self.writes += 1
+
+    async def _rows(self, cur: psycopg.AsyncCursor[Any], event_id: str, e: ev.Event) -> None:
+        if isinstance(e, ev.FinalUtterance):
+            words = [[w.text, w.start, w.end, w.confidence] for w in e.words]
+            await cur.execute(
+                "INSERT INTO utterances (call_id, seq, speaker, text, start_s, end_s, words,"
+                " engine, event_id) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+                " ON CONFLICT (call_id, seq) DO UPDATE SET text = EXCLUDED.text,"
+                " start_s = EXCLUDED.start_s, end_s = EXCLUDED.end_s, words = EXCLUDED.words,"
+                " event_id = EXCLUDED.event_id",
+                (e.call_id, e.seq, e.speaker, e.text, e.start, e.end, Jsonb(words), e.engine,
+                 event_id),
+            )  # fmt: skip
+        elif isinstance(e, ev.UtteranceScore):
+            await cur.execute(
+                "INSERT INTO scores VALUES (%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (call_id, seq)"
+                " DO UPDATE SET sentiment = EXCLUDED.sentiment,"
+                " probabilities = EXCLUDED.probabilities, intents = EXCLUDED.intents",
+                (e.call_id, e.seq, e.speaker, e.at, e.sentiment, Jsonb(list(e.probabilities)),
+                 Jsonb([list(i) for i in e.intents])),
+            )  # fmt: skip
+        elif isinstance(e, ev.CallRisk):
+            await cur.execute(
+                "UPDATE calls SET final_risk = %s, final_sentiment = %s WHERE call_id = %s",
+                (e.risk, e.sentiment, e.call_id),
+            )
+        elif isinstance(e, ev.Alert):
+            await cur.execute(
+                "INSERT INTO alerts (alert_id, call_id, at, severity, kind, message, reasons)"
+                " VALUES (%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (alert_id) DO NOTHING",
+                (e.alert_id, e.call_id, e.at, e.severity, e.kind, e.message,
+                 Jsonb(list(e.reasons))),
+            )  # fmt: skip
+        elif isinstance(e, ev.PromptCard):
+            await cur.execute(
+                "INSERT INTO cards (card_id, call_id, at, kind, title, body) VALUES"
+                " (%s,%s,%s,%s,%s,%s) ON CONFLICT (card_id) DO NOTHING",
+                (e.card_id, e.call_id, e.at, e.kind, e.title, e.body),
+            )
+        elif isinstance(e, ev.AlertAcknowledged):
+            await cur.execute(
+                "UPDATE alerts SET acked_by = %s, assigned_to = %s, acked_at = now()"
+                " WHERE alert_id = %s",
+                (e.by, e.assigned_to, e.alert_id),
+            )
+        elif isinstance(e, ev.CardFeedback):
+            await cur.execute(
+                "UPDATE cards SET feedback = %s, feedback_by = %s WHERE card_id = %s",
+                (e.action, e.by, e.card_id),
+            )
+        elif isinstance(e, ev.CallEnded):
+            await cur.execute(
+                "UPDATE calls SET status = %s, error = %s, end_at = %s,"
+                " ended_at = COALESCE(ended_at, now()) WHERE call_id = %s",
+                (e.reason, e.error, e.at, e.call_id),
+            )
+
+    # ---- reading (the shape of CallStore's) ------------------------------------------------
+    async def search(
+        self,
+        q: str | None = None,
+        agent: str | None = None,
+        alert: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        """Calls matching every given filter, newest first; ``q`` is full-text (words)."""
+        where: list[str] = []
+        args: list[Any] = []
+        if q:
+            where.append(
+                "call_id IN (SELECT call_id FROM utterances"
+                " WHERE tsv @@ plainto_tsquery('simple', %s))"
+            )
+            args.append(q)
+        if agent:
+            where.append("agent_id = %s")
+            args.append(agent)
+        if alert:
+            where.append("call_id IN (SELECT call_id FROM alerts WHERE kind = %s)")
+            args.append(alert)
+        sql = "SELECT * FROM calls"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY started_at DESC, call_id LIMIT %s OFFSET %s"
+        args += [min(max(limit, 1), 1000), max(offset, 0)]
+        return await self._rows_of(sql, args)
+
+    async def list_calls(self, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+        return await self.search(limit=limit, offset=offset)
+
+    async def get_call(self, call_id: str) -> dict[str, Any]:
+        """Everything stored about one call; raises KeyError for an unknown id."""
+        calls = await self._rows_of("SELECT * FROM calls WHERE call_id = %s", [call_id])
+        if not calls:
+            raise KeyError(call_id)
+        out = calls[0]
+        for table, order in (("utterances", "seq"), ("scores", "seq"), ("alerts", "at"),
+                             ("cards", "at")):  # fmt: skip
+            out[table] = await self._rows_of(
+                f"SELECT * FROM {table} WHERE call_id = %s ORDER BY {order}", [call_id]
+            )
+        for u in out["utterances"]:
+            u.pop("tsv", None)
+        return out
+
+    async def events_of(self, call_id: str) -> list[dict[str, Any]]:
+        return await self._rows_of(
+            "SELECT event_id, type, body FROM events WHERE call_id = %s ORDER BY event_id",
+            [call_id],
+        )
+
+    async def counts(self) -> dict[str, int]:
+        """Rows per table and the database size (for the sizing figures)."""
+        out: dict[str, int] = {}
+        for table in ("calls", "events", "utterances", "alerts"):
+            cur = await self._conn.execute(f"SELECT count(*) FROM {table}")
+            row = await cur.fetchone()
+            out[table] = int(row[0]) if row else 0
+        cur = await self._conn.execute("SELECT pg_database_size(current_database())")
+        row = await cur.fetchone()
+        out["db_bytes"] = int(row[0]) if row else 0
+        return out
+
+    async def _rows_of(self, sql: str, args: list[Any]) -> list[dict[str, Any]]:
+        async with self._conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute(sql.encode(), args)
+            rows = await cur.fetchall()
+        return [{k: _plain(v) for k, v in r.items()} for r in rows]
+
+
+def _plain(v: Any) -> Any:
+    if hasattr(v, "isoformat"):
+        return v.isoformat()
+    return v
+
+
+def _safe(dsn: str) -> str:
+    """The DSN without its password (it goes into error messages)."""
+    import re
+
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", re.sub(r"password=\S+", "password=***", dsn))
