@@ -97,17 +97,17 @@ class StreamSource:
                     continue
                 n = int(fields["n"])
                 if self.first_chunk is None:
-                    self.first_chunk = n
-                    expected = n
+                    self.first_chunk = n  # > 0: the call's start was trimmed (reported below)
                 if n > expected:  # chunks missing: report, then feed silence for them
                     lost = n - expected
                     why = pending_gap or TRIMMED
                     self.gaps.append((expected, lost, why))
                     if self.on_gap is not None:
                         await self.on_gap(expected, lost, pos / self.sample_rate, why)
-                    silence = np.zeros((lost * self.chunk_samples, self.channels), np.float32)
-                    yield AudioFrame(call_id, pos / self.sample_rate, silence, self.sample_rate)
-                    pos += silence.shape[0]
+                    silence = np.zeros((self.chunk_samples, self.channels), np.float32)
+                    for _ in range(lost):  # chunk by chunk: memory stays one chunk
+                        yield AudioFrame(call_id, pos / self.sample_rate, silence, self.sample_rate)
+                        pos += self.chunk_samples
                 pending_gap = ""
                 if n < expected:
                     continue  # a chunk sent twice (an ingest retry): already fed

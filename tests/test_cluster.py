@@ -1,0 +1,205 @@
+"""Cluster mode against real servers (Debian redis-server and PostgreSQL, started per module):
+the PostgreSQL store, the fenced and idempotent publish, Redis restarted mid-call, and
+backpressure. The whole-pipeline cases (many processes, failover) are in test_cluster_e2e.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from monitor import events as ev
+from tests import cluster_servers
+
+pytestmark = [
+    pytest.mark.cluster,
+    pytest.mark.skipif(bool(cluster_servers.missing()), reason=cluster_servers.missing()),
+]
+
+
+@pytest.fixture(scope="module")
+def srv() -> Iterator[tuple[cluster_servers.RedisServer, cluster_servers.PostgresServer]]:
+    with cluster_servers.servers() as pair:
+        yield pair
+
+
+@pytest.fixture
+async def redis_client(srv: Any) -> AsyncIterator[Any]:
+    from redis.asyncio import Redis
+
+    r = Redis.from_url(srv[0].url)
+    yield r
+    await r.aclose()
+
+
+@pytest.fixture
+async def store(srv: Any) -> AsyncIterator[Any]:
+    from monitor.store.postgres import PgStore
+
+    s = await PgStore.connect(srv[1].dsn)
+    yield s
+    await s.aclose()
+
+
+def cfg(**kw: Any) -> Any:
+    from monitor.cluster.config import ClusterConfig
+
+    return ClusterConfig(prefix=f"t{uuid.uuid4().hex[:8]}", **kw)
+
+
+def tone_wav(path: Path, seconds: float, rate: int = 16000) -> Path:
+    """A stereo test recording: a different tone per party (no speech needed here)."""
+    t = np.arange(int(seconds * rate)) / rate
+    audio = np.stack([0.3 * np.sin(2 * np.pi * 220 * t), 0.3 * np.sin(2 * np.pi * 330 * t)], 1)
+    sf.write(path, audio.astype(np.float32), rate, subtype="PCM_16")
+    return path
+
+
+# ---- the PostgreSQL store ----------------------------------------------------------------------
+async def test_store_upserts_by_event_id_and_searches_words(store: Any, srv: Any) -> None:
+    from monitor.store.postgres import PgStore, migrate
+
+    cid = f"call-{uuid.uuid4().hex[:6]}"
+    evs = [
+        ev.CallStarted(cid, "billing", "agent-7"),
+        ev.FinalUtterance(cid, "customer", 1, "I will cancel my contract today", 0.5, 2.5),
+        ev.Alert(cid, f"{cid}-a1", 2.5, "warning", "cancel_threat", "churn risk"),
+        ev.CallEnded(cid, 4.0),
+    ]
+    before = await store.counts()
+    for _ in range(2):  # a worker that replays after a failover writes each event again
+        for i, e in enumerate(evs, 1):
+            await store.persist(f"{cid}:{i:07d}", e)
+    after = await store.counts()
+    assert after["events"] - before["events"] == 4
+    assert after["utterances"] - before["utterances"] == 1
+    assert after["alerts"] - before["alerts"] == 1
+    call = await store.get_call(cid)
+    assert call["status"] == "completed" and call["end_at"] == 4.0
+    assert [u["text"] for u in call["utterances"]] == ["I will cancel my contract today"]
+    assert [c["call_id"] for c in await store.search(q="cancel")] == [cid]
+    assert await store.search(q="canc") == []  # words, not substrings (tsvector)
+    assert [c["call_id"] for c in await store.search(agent="agent-7", alert="cancel_threat")] == [
+        cid
+    ]
+    with pytest.raises(KeyError):
+        await store.get_call("no-such-call")
+    # migrations are versioned: running them again changes nothing; a newer schema is refused
+    assert await migrate(store._conn) == 1
+    await store._conn.execute("UPDATE callmon_schema SET version = 99")
+    try:
+        with pytest.raises(Exception, match="newer than this callmon"):
+            await PgStore.connect(srv[1].dsn)
+    finally:
+        await store._conn.execute("UPDATE callmon_schema SET version = 1")
+
+
+# ---- the fenced publish ------------------------------------------------------------------------
+async def test_publish_is_idempotent_and_fenced_by_the_lease(redis_client: Any) -> None:
+    from monitor.cluster import streams
+    from monitor.cluster.bus import LeaseLost, WorkerBus
+
+    c = cfg()
+    keys = streams.Keys(c.prefix)
+    take = redis_client.register_script(streams.TAKE_LUA)
+    cid = "call-fence"
+    await take(keys=[keys.ckpt(cid)], args=["w1:1"])
+    bus = WorkerBus(redis_client, keys)
+    evs = [
+        ev.CallStarted(cid, "n", "a"),
+        ev.TalkOver(cid, "agent", 1.0, 2.0),
+        ev.CallEnded(cid, 3.0),
+    ]
+    bus.register(cid, "w1:1", skip=0)
+    for e in evs[:2]:
+        await bus.publish(e)
+    # the same worker replays the call from the start (as a new worker would): nothing twice
+    bus.register(cid, "w1:1", skip=0)
+    for e in evs:
+        await bus.publish(e)
+    entries = await redis_client.xrange(keys.events)
+    assert [f[b"id"].decode() for _, f in entries] == [streams.event_id(cid, n) for n in (1, 2, 3)]
+    moved = ev.Alert(cid, "m1", 3.0, "info", "call_moved", "moved")
+    await bus.publish_side(cid, "moved-1", moved)
+    await bus.publish_side(cid, "moved-1", moved)
+    assert len(await redis_client.xrange(keys.events)) == 4
+    # another worker takes the call over: this one may not publish any more
+    prev, moves, published = await take(keys=[keys.ckpt(cid)], args=["w2:1"])
+    assert (prev.decode(), moves, published) == ("w1:1", 1, 3)
+    bus.register(cid, "w1:1", skip=0, base=3)  # (still running its own copy of the call)
+    with pytest.raises(LeaseLost):
+        await bus.publish(ev.TalkOver(cid, "agent", 5.0, 6.0))
+    assert len(await redis_client.xrange(keys.events)) == 4
+
+
+# ---- Redis restarted mid-call ------------------------------------------------------------------
+async def test_redis_restart_mid_call_buffers_then_reports_the_gap(
+    srv: Any, redis_client: Any, tmp_path: Path
+) -> None:
+    from monitor.cluster.ingest import IngestNode
+    from monitor.cluster.source import StreamSource
+    from monitor.cluster.streams import CallInfo, Keys
+
+    redis_server = srv[0]
+    c = cfg(ingest_buffer_s=0.6, chunk_s=0.2)
+    wav = tone_wav(tmp_path / "live.wav", 6.0)
+    node = IngestNode(redis_client, c)
+    send = asyncio.create_task(node.send_file(wav, realtime=True, call_id="live-1"))
+    await asyncio.sleep(1.5)
+    await asyncio.to_thread(redis_server.stop)  # the restart: down for about 2 s
+    await asyncio.sleep(2.0)
+    await asyncio.to_thread(redis_server.start)
+    report = await asyncio.wait_for(send, 30)
+    assert report.chunks == 30
+    assert report.retries > 0 and report.lost_chunks > 0  # bounded buffer: the oldest went
+    gaps: list[tuple[int, int, str]] = []
+
+    async def on_gap(chunk: int, lost: int, at: float, why: str) -> None:
+        gaps.append((chunk, lost, why))
+
+    info = CallInfo("live-1", "live", "a", "default", "en", 16000, 2)
+    src = StreamSource(redis_client, Keys(c.prefix).audio("live-1"), info, 0.2, on_gap)
+    frames = [f async for f in src.frames("live-1")]
+    assert len(gaps) == 1, gaps
+    assert gaps[0][1] == report.lost_chunks and "Redis was unreachable" in gaps[0][2]
+    # the lost audio became silence of the same length: call time stays true
+    assert sum(f.samples.shape[0] for f in frames) == 6 * 16000
+    assert src.chunks == report.chunks - report.lost_chunks
+
+
+# ---- backpressure --------------------------------------------------------------------------------
+async def test_a_slow_worker_cannot_grow_redis_without_bound(
+    redis_client: Any, tmp_path: Path
+) -> None:
+    from monitor.cluster.ingest import IngestNode
+    from monitor.cluster.source import TRIMMED, StreamSource
+    from monitor.cluster.streams import CallInfo, Keys
+
+    c = cfg(audio_maxlen=100, chunk_s=0.2)
+    wav = tone_wav(tmp_path / "long.wav", 80.0)  # 400 chunks, nobody reading
+    report = await IngestNode(redis_client, c).send_file(wav, call_id="slow-1")
+    key = Keys(c.prefix).audio("slow-1")
+    chunk_bytes = 0.2 * 16000 * 2 * 2
+    length = await redis_client.xlen(key)
+    memory = await redis_client.memory_usage(key)
+    assert report.chunks == 400 and length < 250  # MAXLEN ~100 (trimmed by whole nodes)
+    assert memory < 250 * chunk_bytes * 1.5
+    await asyncio.sleep(0.3)
+    gaps: list[tuple[int, int, str]] = []
+
+    async def on_gap(chunk: int, lost: int, at: float, why: str) -> None:
+        gaps.append((chunk, lost, why))
+
+    info = CallInfo("slow-1", "slow", "a", "default", "en", 16000, 2)
+    src = StreamSource(redis_client, key, info, 0.2, on_gap)
+    total = sum([f.samples.shape[0] async for f in src.frames("slow-1")])
+    assert gaps and gaps[0][0] == 0 and gaps[0][2] == TRIMMED  # reported, never silent
+    assert total == 80 * 16000
+    assert src.lag_ms >= 300  # the lag metric: how old the audio was when the worker read it
