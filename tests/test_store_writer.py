@@ -66,6 +66,26 @@ async def test_broadcast_waits_for_the_commit_and_the_loop_stays_free(tmp_path: 
         store.close()
 
 
+async def test_a_cancelled_publish_still_stores_its_event(tmp_path: Path) -> None:
+    """Shutdown cancels calls mid-publish: what was handed to the store is still stored."""
+    db = tmp_path / "calls.db"
+    store = CallStore(db)
+    bus = EventBus()
+    bus.add_sink(store.sink)
+    try:
+        gate = hold_writer(store)
+        publishing = asyncio.create_task(bus.publish(ev.CallStarted("c1", "first", "agent-1")))
+        await asyncio.sleep(0.05)
+        publishing.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await publishing
+        gate.set()
+        store.flush()
+        assert stored_calls(db) == ["c1"]
+    finally:
+        store.close()
+
+
 def test_events_queued_together_commit_in_one_transaction(tmp_path: Path) -> None:
     store = CallStore(tmp_path / "calls.db")
     try:

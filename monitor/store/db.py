@@ -24,6 +24,7 @@ unlinked (:mod:`monitor.store.erase`); recordings are muted where redacted words
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import re
@@ -159,9 +160,31 @@ class CallStore:
         return self._writer.submit(lambda c: self._write(c, event))
 
     def sink(self, event: ev.Event) -> Awaitable[None] | None:
-        """The bus sink: an awaitable that resolves when ``event`` is committed."""
+        """The bus sink: an awaitable that resolves when ``event`` is committed.
+
+        Cancelling the awaitable (a call cancelled at shutdown) does not cancel the write:
+        an event handed to the store is stored (``asyncio.wrap_future`` would cancel it)."""
         fut = self.submit(event)
-        return None if fut is None else asyncio.wrap_future(fut)
+        if fut is None:
+            return None
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+
+        def settle(done: Future[None]) -> None:
+            if waiter.cancelled():
+                return
+            error = done.exception()
+            if error is not None:
+                waiter.set_exception(error)
+            else:
+                waiter.set_result(None)
+
+        def committed(done: Future[None]) -> None:  # in the writer thread
+            with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+                loop.call_soon_threadsafe(settle, done)
+
+        fut.add_done_callback(committed)
+        return waiter
 
     def persist(self, event: ev.Event) -> None:
         """Store one event and wait for its commit (not on the event loop: use ``sink``)."""
