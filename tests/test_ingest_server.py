@@ -69,7 +69,7 @@ async def make_rig(make_monitor: Any) -> AsyncIterator[RigFactory]:
     """A real server with the Twilio route on a free port, over a real Monitor."""
     made: list[Rig] = []
 
-    async def make(**config: Any) -> Rig:
+    async def make(bound_handle: bool = False, **config: Any) -> Rig:
         bus = EventBus()
         monitor = await make_monitor(MonitorConfig(), bus)
         cfg = ServerConfig(port=0, tokens=TOKENS, max_message_bytes=16_384)
@@ -79,8 +79,9 @@ async def make_rig(make_monitor: Any) -> AsyncIterator[RigFactory]:
             defaults=CallDefaults(agent_id="agent-default"),
             config=TwilioConfig(**{"max_calls": 1, "start_timeout_s": 1.0, **config}),
         )
-        # the ingest object itself, so its handshake check (signatures) runs
-        server = MonitorServer(bus, cfg, ws_routes={TWILIO_PATH: ingest})
+        # the ingest object or its bound handle: either way its handshake check runs
+        route = ingest.handle if bound_handle else ingest
+        server = MonitorServer(bus, cfg, ws_routes={TWILIO_PATH: route})
         r = Rig(server, ingest)
         bus.add_sink(r.seen.append)  # stands in for the store: every event, in order
         await server.start()

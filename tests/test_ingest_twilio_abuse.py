@@ -125,6 +125,16 @@ async def test_an_unauthenticated_connect_to_a_signed_route_never_opens(signed: 
     assert info.value.response.status_code == 403
 
 
+async def test_a_route_given_as_the_bound_handle_checks_the_signature_at_the_upgrade_too(
+    make_rig: RigFactory,  # noqa: F811
+):
+    rig_ = await make_rig(bound_handle=True, auth_token=AUTH_TOKEN, public_url=PUBLIC_URL)
+    with pytest.raises(InvalidStatus) as info:
+        async with connect(rig_.url(INGEST)):
+            pass
+    assert info.value.response.status_code == 403
+
+
 def test_signature_settings_are_validated():
     with pytest.raises(TwilioConfigError, match="public_url is not"):
         TwilioConfig(auth_token=AUTH_TOKEN)

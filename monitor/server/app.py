@@ -27,7 +27,6 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import re
 import socket
 import time
 import weakref
@@ -48,6 +47,7 @@ from monitor.server import messages as msg
 from monitor.server.client import Client
 from monitor.server.config import Role, ServerConfig
 from monitor.server.handshake import (
+    RedactTokens,
     RouteCheck,
     close_code_of,
     describe_close,
@@ -79,20 +79,8 @@ class WsRouteObject(Protocol):
     ) -> Response | None: ...
 
 
-class _RedactTokens(logging.Filter):
-    """websockets logs request lines at debug level; tokens ride in the query string."""
-
-    _pattern = re.compile(r"(token=|Bearer\s+)[^&\s'\"]+", re.IGNORECASE)
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        text = record.getMessage()
-        if "token" in text.lower() or "bearer" in text.lower():
-            record.msg, record.args = self._pattern.sub(r"\1<redacted>", text), ()
-        return True
-
-
 _ws_log = logging.getLogger("monitor.server.ws")
-_ws_log.addFilter(_RedactTokens())
+_ws_log.addFilter(RedactTokens())
 
 
 class MonitorServer:
@@ -111,11 +99,15 @@ class MonitorServer:
         for path, target in (ws_routes or {}).items():
             if not path.startswith("/") or path == WS_PATH:
                 raise ValueError(f"websocket route {path!r} must start with / and differ from /ws")
-            if isinstance(target, WsRouteObject):
-                self._ws_routes[path] = target.handle
-                self._route_checks[path] = target.check_handshake
+            # a route object, or its bound ``handle``: either way its upgrade check runs
+            owner = (
+                target if isinstance(target, WsRouteObject) else getattr(target, "__self__", None)
+            )
+            if isinstance(owner, WsRouteObject):
+                self._ws_routes[path] = owner.handle
+                self._route_checks[path] = owner.check_handshake
             else:
-                self._ws_routes[path] = target
+                self._ws_routes[path] = target  # type: ignore[assignment]
         self.state = BoardState(
             max_ended_calls=config.max_ended_calls,
             max_log_per_call=config.max_utterances_per_call * 3,

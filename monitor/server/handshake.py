@@ -1,12 +1,15 @@
 """The parts of a websocket upgrade the server reads before it accepts one, and how it closed.
 
 Pure functions over the request: headers that must come once, the token (``?token=`` or
-``Authorization: Bearer``), the browser's origin; and, once a connection is over, the close
-code that really ended it. :class:`~monitor.server.app.MonitorServer` calls them.
+``Authorization: Bearer``, never logged: :class:`RedactTokens`), the browser's origin; and,
+once a connection is over, the close code that really ended it.
+:class:`~monitor.server.app.MonitorServer` calls them.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Iterable
 from typing import Protocol
 
@@ -29,6 +32,18 @@ SINGLE_HEADERS = (
     "Sec-WebSocket-Version",
     "X-Twilio-Signature",
 )
+
+
+class RedactTokens(logging.Filter):
+    """websockets logs request lines at debug level; tokens ride in the query string."""
+
+    _pattern = re.compile(r"(token=|Bearer\s+)[^&\s'\"]+", re.IGNORECASE)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if "token" in text.lower() or "bearer" in text.lower():
+            record.msg, record.args = self._pattern.sub(r"\1<redacted>", text), ()
+        return True
 
 
 class RouteCheck(Protocol):
