@@ -227,6 +227,8 @@ class CallStore:
         if writer is None and row is not None and row["audio_path"] and not row["audio_deleted_at"]:
             path = self.audio_dir / row["audio_path"]
             closed = path if path.exists() else None
+        if writer is None and closed is None:
+            return  # no recording (never kept, or deleted): nothing to mute
         for s in spans:
             if writer is not None:
                 writer.silence(s.start, s.end, channel)
