@@ -175,19 +175,17 @@ class TwilioIngest:
         try:
             try:
                 async with asyncio.timeout(cfg.start_timeout_s):
-                    while live is None:
-                        results = decoder.feed(_parse(await ws.recv()))
-                        if decoder.start is not None:
-                            live = await self._begin(ws, role, decoder.start)
-                            if live is None:
-                                return
-                            await self._deliver(live, results)
+                    while decoder.start is None:  # 'start' yields no audio of its own
+                        decoder.feed(_parse(await ws.recv()))
             except TimeoutError:
                 self.refused += 1
                 await ws.close(
                     CloseCode.POLICY_VIOLATION,
                     f"no valid 'start' within {cfg.start_timeout_s:g} s; is this a Twilio stream?",
                 )
+                return
+            live = await self._begin(ws, role, decoder.start)
+            if live is None:
                 return
             while True:
                 if await self._deliver(live, decoder.feed(_parse(await self._recv(ws)))):
