@@ -109,6 +109,14 @@ def test_a_live_call_cannot_be_erased_until_it_ends(tmp_path: Path) -> None:
         assert store.delete_call("live-1", by="qa").call_id == "live-1"
         with pytest.raises(KeyError, match="no call 'nope'"):
             store.delete_call("nope", by="qa")
+    # another process's call, still marked live (that monitor may have crashed)
+    db = tmp_path / "calls.db"
+    with CallStore(db) as other:
+        other.persist(ev.CallStarted("left-live", "live elsewhere", "agent-1"))
+    with CallStore(db) as store:
+        with pytest.raises(ValueError, match="--force"):
+            store.delete_call("left-live", by="qa")
+        assert store.delete_call("left-live", by="qa", force=True).call_id == "left-live"
 
 
 def test_callmon_calls_delete(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -2,7 +2,7 @@
 the audit trail of erasures.
 
     callmon calls list [--store PATH] [--limit N]
-    callmon calls delete CALL_ID [--store PATH] [--by NAME] [--yes]
+    callmon calls delete CALL_ID [--store PATH] [--by NAME] [--yes] [--force]
     callmon calls audit [--store PATH]
 
 ``delete`` removes the call's transcript, scores, alerts, cards, muted spans, search-index
@@ -36,6 +36,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--store", type=Path, default=DEFAULT_STORE, help=store_help)
     p.add_argument("--by", default=None, help="who asked, for the audit trail (default: you)")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="erase a call still marked live (only when no monitor is running it)",
+    )
     p = sub.add_parser("audit", help="the audit trail of erasures")
     p.add_argument("--store", type=Path, default=DEFAULT_STORE, help=store_help)
     return parser
@@ -75,7 +80,7 @@ def _delete(store: CallStore, args: argparse.Namespace) -> int:
             print("nothing erased", file=sys.stderr)
             return 1
     try:
-        erasure = store.delete_call(args.call_id, by=who)
+        erasure = store.delete_call(args.call_id, by=who, force=args.force)
     except KeyError as exc:
         print(f"error: {exc.args[0]}", file=sys.stderr)
         return 2

@@ -329,15 +329,16 @@ class CallStore:
 
         return self._writer.run(job)
 
-    def delete_call(self, call_id: str, by: str) -> erase.Erasure:
+    def delete_call(self, call_id: str, by: str, *, force: bool = False) -> erase.Erasure:
         """Erase a call on request: its text, scores, alerts, cards, muted spans, full-text
         index entries and recording; an audit entry (who, when, which call, no content) stays.
-        KeyError for an unknown call; ValueError while it is live in this process."""
+        KeyError for an unknown call; ValueError while it is live (in this process always;
+        one marked live by another process unless ``force``: a crashed monitor leaves that)."""
         with self._audio_lock:
             if call_id in self._writers:
                 raise ValueError(f"call {call_id!r} is still live; erase it after it has ended")
         result = self._writer.run(
-            lambda c: erase.erase_call(c, self.audio_dir, call_id, by, self._clock())
+            lambda c: erase.erase_call(c, self.audio_dir, call_id, by, self._clock(), live_ok=force)
         )
         self._writer.run(erase.purge)  # merge the full-text indexes
         self._writer.run(erase.checkpoint, transaction=False)  # then empty the WAL

@@ -39,12 +39,19 @@ class Erasure:
 
 
 def erase_call(
-    c: sqlite3.Connection, audio_dir: Path, call_id: str, by: str, now: float
+    c: sqlite3.Connection,
+    audio_dir: Path,
+    call_id: str,
+    by: str,
+    now: float,
+    *,
+    live_ok: bool = False,
 ) -> Erasure:
-    """Delete the call's rows and recording and write the audit entry (one transaction)."""
+    """Delete the call's rows and recording and write the audit entry (one transaction).
+    A call still ``live`` is refused unless ``live_ok`` (a monitor that crashed left it so)."""
     if not by.strip():
         raise ValueError("an erasure must say who asked for it (by)")
-    row = c.execute("SELECT audio_path FROM calls WHERE call_id=?", (call_id,)).fetchone()
+    row = c.execute("SELECT audio_path, status FROM calls WHERE call_id=?", (call_id,)).fetchone()
     if row is None:
         done = c.execute(
             "SELECT erased_by, erased_at FROM erasures WHERE call_id=? ORDER BY erased_at DESC",
@@ -54,6 +61,11 @@ def erase_call(
             when = dt.datetime.fromtimestamp(done[1], dt.UTC).isoformat(timespec="seconds")
             raise KeyError(f"call {call_id!r} was already erased ({when} by {done[0]})")
         raise KeyError(f"no call {call_id!r} in the store")
+    if row[1] == "live" and not live_ok:
+        raise ValueError(
+            f"call {call_id!r} is still live: erase it after it has ended (if the monitor "
+            "that ran it is gone, `callmon calls delete --force` erases it anyway)"
+        )
     rows = 1
     for table in _CALL_TABLES:
         rows += c.execute(f"SELECT COUNT(*) FROM {table} WHERE call_id=?", (call_id,)).fetchone()[0]
