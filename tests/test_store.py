@@ -217,7 +217,8 @@ def test_recover_marks_unfinished_calls_interrupted(tmp_path: Path) -> None:
     writer.write(example_audio(RATE)[: 5 * RATE])
     for e in events:
         s.persist(redact_event(e))
-    s._writers.clear()  # as if the process died: nobody closes the writer
+    s._writers.clear()  # as if the process died: nobody closes the recording
+    s._writer.close()  # (what was persisted is committed: persist waited for it)
     s._conn.close()
     s2 = CallStore(tmp_path / "c.db")
     assert s2.recover() == ["cut"]
