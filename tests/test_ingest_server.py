@@ -9,10 +9,12 @@ sends (8 kHz µ-law per track, one JSON message per track per 20 ms), played by 
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,11 +28,15 @@ from monitor import events as ev
 from monitor.bus import EventBus
 from monitor.config import MonitorConfig
 from monitor.ingest import TWILIO_PATH, CallDefaults, TwilioConfig, TwilioIngest
+from monitor.pipeline import CallMeta
 from monitor.server import MonitorServer, ServerConfig
+from monitor.sources.file import FileSource
+from tests.ingest_e2e import CALL, Outcome, phone_call
 from tests.test_ingest_twilio import (
     STOP,
     media_message,
     media_messages,
+    mulaw_encode,
     start_message,
     stop_message,
 )
@@ -167,6 +173,49 @@ async def test_a_twilio_call_reaches_the_board_with_its_transcript(rig: Rig, sam
     assert ended["call_id"] == call_id and ended["reason"] == "completed"
     assert ended["at"] == pytest.approx(seconds, abs=0.2)
     assert INGEST not in json.dumps(got)  # the token never reaches a board
+
+
+async def test_a_twilio_call_gives_the_same_utterances_and_alerts_as_its_file_replay(
+    rig: Rig, sample_calls: Any, make_monitor: Any, tmp_path: Path
+):
+    """#13's end-to-end check: a client written from Twilio's docs streams a recorded stereo
+    call; the board gets what a replay of the same phone audio (8 kHz µ-law, decoded by
+    libsndfile's reference codec into a WAV) gives, utterance for utterance, alert for alert."""
+    pcm = phone_call(sample_calls[CALL].wav_path)  # int16 stereo at 8 kHz
+    stereo = pcm.astype(np.float32) / 32768.0
+    phone = np.stack([reference_decode(stereo[:, 0]), reference_decode(stereo[:, 1])], 1)
+    wav = tmp_path / "call-mulaw-8k.wav"
+    sf.write(str(wav), phone, 8000, subtype="PCM_16")  # µ-law values are exact in 16 bits
+    expected = await file_replay(make_monitor, wav)
+    async with connect(rig.url()) as twilio:
+        await twilio.send(json.dumps({"event": "connected", "protocol": "Call"}))
+        media = list(media_messages(stereo, first_seq=2))
+        start = start_message(agent_id="agent-ana", token=INGEST)
+        await play(twilio, [start, *media, stop_message(2 + len(media))])
+        assert await close_code(twilio, 300.0) == 1000
+    ended = await rig.ended(300.0)
+    assert ended.reason == "completed" and ended.at == pytest.approx(len(pcm) / 8000, abs=0.2)
+    got = Outcome.of(rig.seen, ended.call_id)
+    assert got.finals == expected.finals
+    assert got.alerts == expected.alerts and got.alerts  # the outburst raises an alert
+
+
+def reference_decode(samples: np.ndarray) -> np.ndarray:
+    """float audio -> G.711 µ-law -> float, both ways by libsndfile (not callmon's table)."""
+    raw = io.BytesIO(mulaw_encode(samples))
+    data, _ = sf.read(
+        raw, dtype="float32", format="RAW", subtype="ULAW", samplerate=8000, channels=1
+    )
+    return data  # type: ignore[no-any-return]
+
+
+async def file_replay(make_monitor: Any, wav: Path) -> Outcome:
+    seen: list[Any] = []
+    bus = EventBus()
+    bus.add_sink(seen.append)
+    monitor = await make_monitor(MonitorConfig(), bus)
+    summary = await monitor.run_call(FileSource(wav), CallMeta(name="reference"))
+    return Outcome.of(seen, summary.call_id)
 
 
 async def test_query_token_also_works_and_a_silent_stream_still_ends_cleanly(rig: Rig):
