@@ -190,6 +190,9 @@ def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
         try:
             # executescript would COMMIT on its own; run the statements in one transaction
             conn.execute("BEGIN IMMEDIATE")
+            if int(conn.execute("PRAGMA user_version").fetchone()[0]) > version:
+                conn.execute("COMMIT")  # another process opening the store migrated it first
+                continue
             for statement in _statements(script):
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {version + 1}")
