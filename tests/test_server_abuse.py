@@ -150,3 +150,32 @@ async def test_a_plain_http_request_with_two_host_headers_gets_400(h: Harness):
     head = f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nHost: other\r\n\r\n"
     status, body = await asyncio.to_thread(raw_request, port, head)
     assert status == 400 and b"more than one Host header" in body
+
+
+async def test_ingest_alert_and_card_ids_cannot_take_over_another_calls(h: Harness):
+    await h.publish(call_events("local", "a1"))  # a call of this server's own pipeline
+    async with connect(h.url(INGEST)) as ing:
+        await ing.send(wire.to_json(ev.CallStarted("remote", "call remote", "a2")))
+        forged = [
+            ev.Alert("remote", "local-al1", 1.0, "info", "abuse", "x"),  # another call's id
+            ev.PromptCard("remote", "local-c1", 1.0, "en", "k", "t", "b"),
+            ev.AlertAcknowledged("local-al1", "remote", "me"),  # not this call's alert
+            ev.CardFeedback("nope", "remote", "used"),
+        ]
+        for i, event in enumerate(forged):
+            await ing.send(wire.to_json(event)[:-1] + f',"id":{i}}}')
+            err = await recv_json(ing)
+            assert err["id"] == i and err["code"] in ("bad_message", "not_found"), err
+        # its own alert, acknowledged at once (before the board state has applied it)
+        own = [
+            ev.Alert("remote", "remote-al1", 1.0, "info", "abuse", "x"),
+            ev.AlertAcknowledged("remote-al1", "remote", "me"),
+            ev.PromptCard("remote", "remote-c1", 1.0, "en", "k", "t", "b"),
+            ev.CardFeedback("remote-c1", "remote", "used"),
+        ]
+        for event in own:
+            await ing.send(wire.to_json(event))
+        await ing.send(json.dumps({"v": 1, "type": "ping", "id": "end"}))
+        assert (await recv_json(ing))["id"] == "end"  # no error came before it
+    assert [e for e in h.seen if ev.call_id_of(e) == "remote"][1:] == own
+    assert h.server.state.alert("local-al1").call_id == "local"  # type: ignore[union-attr]
