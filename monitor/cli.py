@@ -14,23 +14,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
+import dataclasses
 import json
 import logging
 import os
-import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from monitor import __version__
 from monitor.config import DEFAULT_STORE, REPO_ROOT, ConfigError, MonitorConfig
 from monitor.server.config import ConfigError as ServerConfigError
+from monitor.server.config import ServerConfig
 from monitor.sources.base import SourceError
 
+if TYPE_CHECKING:
+    from monitor.runtime import Runtime, RuntimeConfig
+
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3"}
-WEB_DIR = REPO_ROOT / "web"
 
 
 def say(msg: str) -> None:
@@ -38,81 +40,47 @@ def say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-# ---------------------------------------------------------------- shared setup
+# ---------------------------------------------------------------- config
 
 
-def _monitor_config(args: argparse.Namespace) -> MonitorConfig:
-    cfg = MonitorConfig.load(getattr(args, "config", None))
-    store: Path | None = cfg.store_path
-    if getattr(args, "store", None):
-        store = Path(args.store)
-    elif store is None and not getattr(args, "no_store", False):
-        store = DEFAULT_STORE
-    if getattr(args, "no_store", False):
-        store = None
-    return MonitorConfig(
-        engine=getattr(args, "engine", None) or cfg.engine,
-        vosk_model=getattr(args, "vosk_model", None) or cfg.vosk_model,
-        classifier_path=cfg.classifier_path,
-        playbook=cfg.playbook,
-        store_path=store,
-        retention_days=cfg.retention_days,
-        redact=cfg.redact and not getattr(args, "no_redact", False),
-        source_path=cfg.source_path,
+def monitor_config(args: argparse.Namespace) -> MonitorConfig:
+    """The loaded config, whole, with only what the command line overrides replaced."""
+    cfg = MonitorConfig.load(getattr(args, "config", None), default_store=DEFAULT_STORE)
+    cfg = cfg.with_(
+        engine=getattr(args, "engine", None), vosk_model=getattr(args, "vosk_model", None)
     )
+    if getattr(args, "store", None):
+        cfg = dataclasses.replace(cfg, store_path=Path(args.store))
+    if getattr(args, "no_store", False):
+        cfg = dataclasses.replace(cfg, store_path=None)
+    if getattr(args, "no_redact", False):
+        cfg = dataclasses.replace(cfg, redact=False)
+    return cfg
 
 
-def _install_stop_signals(stop: asyncio.Event) -> None:
-    """Signal handlers only set a flag; the main task does the orderly shutdown."""
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
+def server_config(args: argparse.Namespace) -> ServerConfig:
+    cfg = ServerConfig.load(Path(args.config) if getattr(args, "config", None) else None)
+    overrides = {"host": getattr(args, "host", None), "port": getattr(args, "port", None)}
+    return dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
 
 
-async def _start_server(
-    args: argparse.Namespace,
-    bus: Any,
-    agent_ids: Sequence[str],
-    monitor: Any = None,
-    call_defaults: Any = None,
-) -> tuple[Any, Any]:
-    """The server, and (given a Monitor) its Twilio Media Streams ingest at /ingest/twilio."""
-    from monitor.server import MonitorServer, ServerConfig
+def runtime_config(
+    args: argparse.Namespace, *, serve: bool, agents: Sequence[str] = ()
+) -> RuntimeConfig:
+    """What a command runs: the pipeline's config, the server's (when it serves), defaults
+    for live calls from the ingests."""
+    from monitor.ingest import CallDefaults
+    from monitor.runtime import RuntimeConfig
 
-    cfg = ServerConfig.load(Path(args.config) if args.config else None)
-    overrides: dict[str, Any] = {}
-    if args.host:
-        overrides["host"] = args.host
-    if args.port is not None:
-        overrides["port"] = args.port
-    if overrides:
-        import dataclasses
-
-        cfg = dataclasses.replace(cfg, **overrides)
-    if not cfg.tokens:
-        cfg = cfg.with_generated_tokens(agent_ids)
-    handlers = []
-    store = getattr(args, "_store", None)
-    if store is not None:
-        from monitor.qa.http import make_handler
-
-        def supervisors_only(token: str | None) -> bool:
-            role = cfg.role_of(token)
-            return role is not None and role.kind == "supervisor"
-
-        # transcripts and recordings are for supervisors and QA, never agents or strangers
-        handlers.append(make_handler(store, authorize=supervisors_only))
-    ingest = None
-    if monitor is not None:
-        from monitor.ingest import TwilioIngest
-
-        # live calls from the telephony platform run through the same pipeline
-        ingest = TwilioIngest(monitor, cfg.role_of, defaults=call_defaults)
-    routes = {ingest.path: ingest.handle} if ingest is not None else {}
-    server = MonitorServer(bus, cfg, WEB_DIR, http_handlers=handlers, ws_routes=routes)
-    await server.start()
-    return server, ingest
+    return RuntimeConfig(
+        monitor=monitor_config(args),
+        server=server_config(args) if serve else None,
+        agent_ids=tuple(agents),
+        call_defaults=CallDefaults(
+            agent_id=getattr(args, "agent", None) or "agent-1",
+            language=getattr(args, "language", None) or "en",
+        ),
+    )
 
 
 def _print_urls(server: Any, with_qa: bool = False) -> None:
@@ -149,65 +117,41 @@ def _print_summary(summaries: Sequence[Any]) -> None:
 
 
 async def _demo(args: argparse.Namespace) -> int:
-    from monitor.bus import EventBus
-    from monitor.pipeline import Monitor
+    from monitor.runtime import Runtime
     from monitor.samples import DEMO_STAGGER_S
 
-    stop = asyncio.Event()
-    _install_stop_signals(stop)
-    calls = _sample_calls(args.fast)
-    if args.calls:
-        calls = calls[: args.calls]
-    bus = EventBus()
-    monitor = await Monitor.create(_monitor_config(args), bus, progress=say)
-    args._store = monitor.store
-    server = ingest = None
-    try:
-        if not args.no_server:
-            agents = sorted({m.agent_id for _, m in calls})
-            server, ingest = await _start_server(args, bus, agents, monitor)
+    calls = _sample_calls(args.fast)[: args.calls or None]
+    agents = sorted({m.agent_id for _, m in calls})
+
+    async def rounds(rt: Runtime) -> int:
+        assert rt.monitor is not None
+        if rt.server is not None:
             say("callmon demo: open the supervisor board and the agent panels:")
-            _print_urls(server, with_qa=monitor.store is not None)
+            _print_urls(rt.server, with_qa=rt.store is not None)
         say(
             f"replaying {len(calls)} sample calls "
             + ("as fast as possible" if args.fast else "in real time")
             + ("" if args.once else " (looping; Ctrl-C to stop)")
         )
-        rounds = 0
+        batch = calls
         while True:
-            rounds += 1
-            batch = calls if rounds == 1 else _sample_calls(args.fast)
-            run = asyncio.create_task(
-                monitor.run_calls(batch, stagger_s=0.0 if args.fast else DEMO_STAGGER_S)
+            summaries = await rt.monitor.run_calls(
+                batch, stagger_s=0.0 if args.fast else DEMO_STAGGER_S
             )
-            stopper = asyncio.create_task(stop.wait())
-            done, _ = await asyncio.wait({run, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            if run not in done:
-                run.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await run
-                say("stopped")
-                return 130
-            stopper.cancel()
-            summaries = run.result()
+            if rt.stopping:  # interrupted: the runtime says so with the exit code
+                return 0
+            if args.once and args.json:
+                print(json.dumps([s.to_dict() for s in summaries], indent=2))
+            else:
+                _print_summary(summaries)
             if args.once:
-                if args.json:
-                    print(json.dumps([s.to_dict() for s in summaries], indent=2))
-                else:
-                    _print_summary(summaries)
                 return 0
-            _print_summary(summaries)
             say("round finished; replaying again in 5 s")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 5)
-            if stop.is_set():
-                return 0
-    finally:
-        if ingest is not None:
-            await ingest.aclose()  # live Twilio calls flush (bounded), then hang up
-        if server is not None:
-            await server.stop()
-        await monitor.aclose()
+            await asyncio.sleep(5)
+            batch = _sample_calls(args.fast)[: args.calls or None]
+
+    rt = Runtime(runtime_config(args, serve=not args.no_server, agents=agents), progress=say)
+    return await rt.run(rounds)
 
 
 # ---------------------------------------------------------------- replay
@@ -253,9 +197,9 @@ class _Progress:
 
 
 async def _replay(args: argparse.Namespace) -> int:
-    from monitor.bus import EventBus
     from monitor.console import ConsolePrinter
-    from monitor.pipeline import CallMeta, Monitor
+    from monitor.pipeline import CallMeta, CallSummary, MonitorStoppingError
+    from monitor.runtime import Runtime
     from monitor.sources import FileSource
 
     files = _collect_files(args.files)
@@ -279,99 +223,86 @@ async def _replay(args: argparse.Namespace) -> int:
         say(f"error: {e}")
     if not sources:
         return 2
-    bus = EventBus()
-    monitor = await Monitor.create(
-        _monitor_config(args), bus, progress=say if not args.json else None
-    )
-    printer = None
-    printer_task = None
     single = len(sources) == 1
-    if not args.json and (single or args.verbose):
-        printer = ConsolePrinter(bus, show_call=not single)
-        printer_task = asyncio.create_task(printer.run())
-    progress = None if single or args.json else _Progress(len(sources))
-    sem = asyncio.Semaphore(max(1, args.jobs))
-    summaries = []
-    try:
 
-        async def one(src: Any, meta: Any) -> Any:
+    async def replay(rt: Runtime) -> int:
+        monitor = rt.monitor
+        assert monitor is not None
+        printer = None
+        if not args.json and (single or args.verbose):
+            printer = ConsolePrinter(rt.bus, show_call=not single)
+            printer_task = asyncio.create_task(printer.run())
+        progress = None if single or args.json else _Progress(len(sources))
+        sem = asyncio.Semaphore(max(1, args.jobs))
+
+        async def one(src: Any, meta: Any) -> CallSummary | None:
             async with sem:
-                s = await monitor.run_call(src, meta)
+                try:
+                    s = await monitor.run_call(src, meta)
+                except MonitorStoppingError:
+                    return None  # stopped before this file's turn came
             if progress:
                 progress.step(meta.name, not s.error)
             return s
 
-        async with asyncio.TaskGroup() as tg:
-            tasks = [tg.create_task(one(s, m)) for s, m in sources]
-        summaries = [t.result() for t in tasks]
-    finally:
-        if printer is not None and printer_task is not None:
-            printer.sub.close()
-            await printer_task
-        await monitor.aclose()
-    if args.json:
-        print(json.dumps([s.to_dict() for s in summaries], indent=2))
-    elif not single:
-        _print_summary(summaries)
-    if monitor.store is not None and not args.json:
-        say(f"stored in {monitor.config.store_path}")
-    failed = errors or any(s.error for s in summaries)
-    return 1 if failed else 0
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tasks = [tg.create_task(one(s, m)) for s, m in sources]
+        finally:
+            if printer is not None:
+                printer.sub.close()
+                await printer_task
+        summaries = [s for t in tasks if (s := t.result()) is not None]
+        if rt.stopping:
+            return 0  # interrupted: the runtime's exit code says so
+        if args.json:
+            print(json.dumps([s.to_dict() for s in summaries], indent=2))
+        elif not single:
+            _print_summary(summaries)
+        if monitor.store is not None and not args.json:
+            say(f"stored in {monitor.config.store_path}")
+        return 1 if errors or any(s.error for s in summaries) else 0
+
+    config = runtime_config(args, serve=False)
+    return await Runtime(config, progress=say if not args.json else None).run(replay)
 
 
 # ---------------------------------------------------------------- serve
 
 
 async def _serve(args: argparse.Namespace) -> int:
-    from monitor.bus import EventBus
-    from monitor.ingest import CallDefaults
-    from monitor.pipeline import CallMeta, Monitor
+    from monitor.pipeline import CallMeta
+    from monitor.runtime import Runtime
     from monitor.sources import FileSource
 
-    stop = asyncio.Event()
-    _install_stop_signals(stop)
-    bus = EventBus()
-    monitor = await Monitor.create(_monitor_config(args), bus, progress=say)
-    args._store = monitor.store
-    defaults = CallDefaults(agent_id=args.agent, language=args.language)
-    server, ingest = await _start_server(args, bus, [args.agent], monitor, defaults)
-    _print_urls(server, with_qa=monitor.store is not None)
-    say("  Twilio <Stream> url: the 'ingest /ingest/twilio' one, as wss:// behind a TLS proxy")
-    feed: asyncio.Task[Any] | None = None
-    try:
-        calls: list[tuple[Any, CallMeta]] = [
-            (FileSource(f, realtime=True), CallMeta(f.stem, args.agent, language=args.language))
-            for f in _collect_files(args.replay)
-        ]
-        mic = None
-        if args.mic is not None:
-            from monitor.sources.mic import MicSource
+    calls: list[tuple[Any, CallMeta]] = [
+        (FileSource(f, realtime=True), CallMeta(f.stem, args.agent, language=args.language))
+        for f in _collect_files(args.replay)
+    ]
+    if args.mic is not None:
+        from monitor.sources.mic import MicSource
 
-            device = int(args.mic) if args.mic.isdigit() else (args.mic or None)
-            mic = MicSource(device, channels=args.mic_channels)
-            # agent desktop mode: one channel is the agent's own voice; two are one party each
-            who: Any = "agent" if args.mic_channels == 1 else "customer"
-            calls.append(
-                (mic, CallMeta("live call", args.agent, language=args.language, mono_speaker=who))
-            )
-            say(f"listening on {mic.name} as {args.agent}")
+        device = int(args.mic) if args.mic.isdigit() else (args.mic or None)
+        mic = MicSource(device, channels=args.mic_channels)
+        # agent desktop mode: one channel is the agent's own voice; two are one party each
+        who: Any = "agent" if args.mic_channels == 1 else "customer"
+        calls.append(
+            (mic, CallMeta("live call", args.agent, language=args.language, mono_speaker=who))
+        )
+        say(f"listening on {mic.name} as {args.agent}")
+
+    async def serve(rt: Runtime) -> int:
+        assert rt.monitor is not None and rt.server is not None
+        _print_urls(rt.server, with_qa=rt.store is not None)
+        say("  Twilio <Stream> url: the 'ingest /ingest/twilio' one, as wss:// behind a TLS proxy")
         if calls:
-            feed = asyncio.create_task(monitor.run_calls(calls, stagger_s=2.0))
-        await stop.wait()
-        say("shutting down: closing connections, flushing calls")
-        if mic is not None and feed is not None:
-            await mic.aclose()  # the live call ends normally, flushing its last words
-            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(asyncio.shield(feed), 10)
-    finally:
-        if feed is not None and not feed.done():
-            feed.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await feed
-        await ingest.aclose()  # live Twilio calls flush (bounded), then hang up
-        await server.stop()
-        await monitor.aclose()
-    return 0
+            await rt.monitor.run_calls(calls, stagger_s=2.0)
+        await asyncio.Event().wait()  # serve until a signal: the runtime then shuts down
+        return 0
+
+    return await Runtime(runtime_config(args, serve=True, agents=[args.agent]), progress=say).run(
+        serve
+    )
 
 
 # ---------------------------------------------------------------- small commands

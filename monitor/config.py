@@ -54,9 +54,11 @@ class MonitorConfig:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
     @classmethod
-    def load(cls, path: Path | str | None) -> MonitorConfig:
+    def load(cls, path: Path | str | None, default_store: Path | None = None) -> MonitorConfig:
+        """Read a TOML file (None: the defaults). ``default_store`` is the store used when the
+        file does not say (the CLI's ``var/callmon.db``); ``[store] path = ""`` disables it."""
         if path is None:
-            return cls()
+            return cls(store_path=default_store)
         p = Path(path)
         try:
             data = tomllib.loads(p.read_text(encoding="utf-8"))
@@ -71,6 +73,7 @@ class MonitorConfig:
             "store": {"path", "retention_days", "redact"},
             "server": None,
             "tokens": None,
+            "cluster": None,  # cluster mode: monitor/cluster/config.py reads it
         }
         for section, body in data.items():
             if section not in known:
@@ -114,7 +117,7 @@ class MonitorConfig:
             asr_niceness=niceness,
             classifier_path=rel(scoring.get("model"), "[scoring] model"),
             playbook=rel(rules.get("playbook"), "[rules] playbook"),
-            store_path=rel(store.get("path"), "[store] path") if "path" in store else None,
+            store_path=rel(store.get("path"), "[store] path") if "path" in store else default_store,
             retention_days=retention,
             redact=redact,
             source_path=p,

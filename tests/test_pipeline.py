@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 
 from monitor import events as ev
-from monitor.pipeline import CallMeta
+from monitor.pipeline import CallMeta, MonitorStoppingError
 from monitor.sources import FileSource
 from tests.conftest import run_call_events, write_script
 
@@ -188,3 +188,76 @@ async def test_many_calls_at_once_keep_their_events_apart(
         for s in summaries
     }
     assert len({tuple(t) for t in texts.values()}) == 1
+
+
+async def _until(check: Any, what: str, timeout: float = 120.0) -> None:
+    """Poll the event loop until ``check()``; a hang shows as a failure naming ``what``."""
+    async with asyncio.timeout(timeout):
+        while not check():
+            await asyncio.sleep(0.01)
+
+
+async def test_cancelling_a_call_with_a_full_audio_queue_ends_it(
+    make_monitor: Any, short_call: Path
+) -> None:
+    """Issue #11, defect 1: the reader used to wait in its `finally` for room in a full
+    queue whose consumer was already cancelled, so the call never ended (Ctrl-C hung)."""
+    from monitor.pipeline import AUDIO_QUEUE_FRAMES
+
+    monitor = await make_monitor()
+    sub = monitor.bus.subscribe("t", maxsize=10_000)
+    # a file source as fast as possible: it fills the queue while ASR works
+    task = asyncio.create_task(monitor.run_call(FileSource(short_call), CallMeta("full-queue")))
+    await _until(lambda: monitor._runs, "the call to start")
+    run = next(iter(monitor._runs.values()))
+    await _until(lambda: run.audio_q.qsize() >= AUDIO_QUEUE_FRAMES, "the audio queue to fill")
+    task.cancel()
+    async with asyncio.timeout(60):  # without the fix this waits forever
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    sub.close()
+    ended = [e async for e in sub if isinstance(e, ev.CallEnded)]
+    assert [e.reason for e in ended] == ["interrupted"]
+    assert monitor.calls == {} and monitor.recent[-1].ended == "interrupted"
+
+
+async def test_interrupting_a_call_flushes_what_was_read(
+    make_monitor: Any, short_call: Path
+) -> None:
+    """Shutdown's first step: the call stops reading, its stages flush, it ends interrupted
+    (run_call returns its summary; nothing is cancelled)."""
+    monitor = await make_monitor()
+    sub = monitor.bus.subscribe("t", maxsize=10_000)
+    task = asyncio.create_task(
+        monitor.run_call(FileSource(short_call, realtime=True), CallMeta("interrupted"))
+    )
+    await _until(lambda: monitor._runs, "the call to start")
+    run = next(iter(monitor._runs.values()))
+    await _until(lambda: run.audio_pos >= 4 * run.rate, "4 s of audio to reach ASR")
+    monitor.stop_intake()
+    assert monitor.interrupt_calls() == 1
+    assert await monitor.wait_calls(60)
+    summary = await task
+    sub.close()
+    events = [e async for e in sub]
+    check_invariants(events)
+    assert summary.ended == "interrupted" and summary.duration >= 4.0
+    assert summary.utterances >= 1  # the first turn, read before the stop, was flushed
+    with pytest.raises(MonitorStoppingError):
+        await monitor.run_call(FileSource(short_call), CallMeta("too late"))
+
+
+async def test_ended_calls_leave_no_per_call_state(make_monitor: Any, tmp_path: Path) -> None:
+    """Issue #11, defect 8: Monitor.calls held every call a server ever saw."""
+    from monitor.pipeline import MAX_RECENT_CALLS
+
+    path = tmp_path / "blip.wav"
+    sf.write(path, np.zeros((1600, 2), dtype=np.float32), 16000)
+    monitor = await make_monitor()
+    n = MAX_RECENT_CALLS + 20
+    for start in range(0, n, 30):
+        batch = [(FileSource(path), CallMeta(f"c{i}")) for i in range(start, min(n, start + 30))]
+        await monitor.run_calls(batch)
+    assert monitor.calls == {} and monitor._runs == {} and monitor._tasks == {}
+    assert len(monitor.recent) == MAX_RECENT_CALLS
+    assert monitor.recent[-1].name == f"c{n - 1}"

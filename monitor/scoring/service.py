@@ -32,7 +32,7 @@ from monitor.events import INTENTS, FinalUtterance, Sentiment, UtteranceScore
 from monitor.scoring.classifier import TextClassifier, TextScores
 from monitor.scoring.cues import keyword_intents, lexicon_polarity
 
-LATENCY_WINDOW = 10_000  # latencies kept by ScoringService.latencies_ms
+LATENCY_WINDOW = 10_000  # latencies and batch sizes kept by ScoringService
 _SENTIMENTS: tuple[Sentiment, Sentiment, Sentiment] = ("negative", "neutral", "positive")
 
 
@@ -146,7 +146,8 @@ class ScoringService:
         self._thread: threading.Thread | None = None
         self._accepting = False
         self.batches = 0  # forward passes run, for the bench and the tests
-        self.batch_sizes: list[int] = []
+        # sizes of the most recent passes: bounded like the latencies, a server runs for months
+        self.batch_sizes: deque[int] = deque(maxlen=LATENCY_WINDOW)
         # score() call to result, ms, for the most recent utterances (bench/bench_scoring.py)
         self.latencies_ms: deque[float] = deque(maxlen=LATENCY_WINDOW)
 

@@ -1,19 +1,16 @@
-"""``serve_main``: run the server alone (an empty board fed by ``ingest`` clients or the lead's
-``callmon serve`` wiring, which passes a bus that a Monitor publishes on)."""
+"""``serve_main``: run the server alone (an empty board fed by ``ingest`` clients), through the
+same runtime as ``callmon serve`` (monitor/runtime.py) without the pipeline."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import dataclasses
 import logging
-import signal
 import sys
 from pathlib import Path
 from typing import TextIO
 
-from monitor.bus import EventBus
 from monitor.server.app import MonitorServer
 from monitor.server.config import ConfigError, ServerConfig
 
@@ -49,22 +46,21 @@ def print_urls(server: MonitorServer, out: TextIO | None = None) -> None:
         print(f"  {name:<16} {url}", file=stream)
 
 
-async def run_server(server: MonitorServer) -> None:
-    """Start, print the URLs, serve until SIGINT/SIGTERM (handlers only set a flag)."""
-    await server.start()
-    print(f"callmon server on port {server.port}; open:", flush=True)
-    print_urls(server)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
-    waiter = asyncio.create_task(stop.wait())
-    forever = asyncio.create_task(server.serve_forever())
-    await asyncio.wait({waiter, forever}, return_when=asyncio.FIRST_COMPLETED)
-    await server.stop()
-    for task in (waiter, forever):
-        task.cancel()
+async def run_server(config: ServerConfig, out: TextIO | None = None) -> int:
+    """Serve until SIGINT/SIGTERM through the one runtime (no pipeline: an empty board fed by
+    ``ingest`` clients); returns the exit code (130 after Ctrl-C)."""
+    from monitor.runtime import Runtime, RuntimeConfig
+
+    async def announce(rt: Runtime) -> int:
+        assert rt.server is not None
+        stream = out or sys.stdout
+        print(f"callmon server on port {rt.server.port}; open:", file=stream, flush=True)
+        print_urls(rt.server, stream)
+        stream.flush()
+        await asyncio.Event().wait()  # until a signal: the runtime then stops the server
+        return 0
+
+    return await Runtime(RuntimeConfig(monitor=None, server=config)).run(announce)
 
 
 def serve_main(argv: list[str]) -> int:
@@ -76,11 +72,10 @@ def serve_main(argv: list[str]) -> int:
         print(f"callmon serve: {exc}", file=sys.stderr)
         return 2
     try:
-        asyncio.run(run_server(MonitorServer(EventBus(), config)))
+        return asyncio.run(run_server(config))
     except OSError as exc:
         print(f"callmon serve: {exc}", file=sys.stderr)
         return 1
-    return 0
 
 
 if __name__ == "__main__":
