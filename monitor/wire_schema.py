@@ -46,7 +46,7 @@ NUMBERS: dict[str, tuple[float, float]] = {
     "CallRisk.sentiment": (-1.0, 1.0),
     "loudness_dbfs": (-200.0, 20.0),
     "pitch_hz": (0.0, 8_000.0),
-    "speech_rate": (0.0, 100.0),
+    "speech_rate": (0.0, 1_000.0),  # words/s over >= 50 ms: a burst of short words is fast
     "duration": (0.0, MAX_CALL_S),
     "silence_before": (0.0, MAX_CALL_S),
     "hostile_calls": (0, 1_000_000),
@@ -60,7 +60,7 @@ STRINGS: dict[str, int | tuple[str, ...]] = {
     "agent_id": MAX_ID_CHARS,
     "name": MAX_LABEL_CHARS,
     "queue": MAX_ID_CHARS,
-    "source": MAX_LABEL_CHARS,
+    "source": 1_000,  # a file source's name may be a long path
     "language": LANGUAGE_CODES,
     "engine": 64,
     "text": MAX_TEXT_CHARS,
