@@ -25,6 +25,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from monitor import events as ev
+from monitor import wire
 from monitor.bus import EventBus
 from monitor.config import MonitorConfig
 from monitor.ingest import TWILIO_PATH, CallDefaults, TwilioConfig, TwilioIngest
@@ -198,6 +199,9 @@ async def test_a_twilio_call_gives_the_same_utterances_and_alerts_as_its_file_re
     got = Outcome.of(rig.seen, ended.call_id)
     assert got.finals == expected.finals
     assert got.alerts == expected.alerts and got.alerts  # the outburst raises an alert
+    # what a real pipeline publishes passes the wire schema an ingest client is held to
+    for event in rig.seen:
+        assert type(wire.from_dict(json.loads(wire.to_json(event)))) is type(event)
 
 
 def reference_decode(samples: np.ndarray) -> np.ndarray:
