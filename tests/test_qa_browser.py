@@ -174,3 +174,29 @@ async def test_api_refuses_requests_without_a_supervisor_token(qa_server: str, p
     assert "supervisor token" in await page.inner_text("#status")
     assert await page.locator("#calls tbody tr").count() == 0
     page.errors.clear()  # the 401s were the point
+
+
+async def test_a_supervisor_erases_a_call_from_the_page(qa_server: str, page: Any) -> None:
+    page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await page.goto(qa_server + f"/qa.html?token={SUP}#call=call-1")
+    await page.wait_for_selector("#curve-svg polyline.risk")
+    await page.click("#erase-call")
+    await until(page, "document.querySelector('#status').textContent === 'call call-1 erased'")
+    assert await page.locator("#call").is_hidden()
+    rows = page.locator("#calls tbody tr")
+    assert await rows.count() == 1 and await rows.get_attribute("data-call-id") == "calm-1"
+    assert page.errors == []
+    status = await page.evaluate(f"fetch('/api/calls/call-1?token={SUP}').then((r) => r.status)")
+    assert status == 404  # (this check's own 404 is the only failed request)
+
+
+async def test_an_agent_token_cannot_erase(qa_server: str, page: Any) -> None:
+    await page.goto(qa_server + "/qa.html")  # the page itself is public; the API is not
+    status = await page.evaluate(
+        "fetch('/api/calls/call-1?token=qa-agent-token-012345678', {method: 'DELETE'})"
+        ".then((r) => r.status)"
+    )
+    assert status == 401
+    sup = await page.evaluate(f"fetch('/api/calls/call-1?token={SUP}').then((r) => r.status)")
+    assert sup == 200, "nothing was erased"
+    page.errors.clear()  # the 401 was the point

@@ -325,8 +325,38 @@ function updatePosition(t) {
   }
 }
 
+// Erasure on request (supervisors only: the API refuses other tokens). Nothing of the call
+// is kept but an audit entry saying who erased it and when.
+async function eraseCall() {
+  const call = state.call;
+  if (!call) return;
+  const id = call.call.call_id;
+  if (!confirm(`Erase call ${id}? Its transcript, recording, scores, alerts and cards are ` +
+               "deleted for good; an audit entry (who, when, which call) stays.")) return;
+  $("#status").textContent = "erasing " + id + "…";
+  try {
+    const resp = await fetch(api("/api/calls/" + encodeURIComponent(id)), { method: "DELETE" });
+    const body = await resp.json().catch(() => ({}));
+    if (!resp.ok) throw new Error(body.error || `${resp.status} ${resp.statusText}`);
+  } catch (err) {
+    $("#status").textContent = "could not erase the call: " + err.message;
+    return;
+  }
+  const player = $("#player");
+  player.pause();
+  player.removeAttribute("src");
+  if (state.audioUrl) URL.revokeObjectURL(state.audioUrl);
+  state.audioUrl = null;
+  state.call = null;
+  $("#call").hidden = true;
+  history.replaceState(null, "", location.pathname + location.search);
+  await search();
+  $("#status").textContent = `call ${id} erased`;
+}
+
 function init() {
   $("#search").addEventListener("submit", search);
+  $("#erase-call").addEventListener("click", eraseCall);
   const player = $("#player");
   player.addEventListener("timeupdate", () => updatePosition(player.currentTime));
   player.addEventListener("seeked", () => updatePosition(player.currentTime));
