@@ -226,8 +226,9 @@ class LegMixer:
     def ahead(self, column: int) -> int:
         """How far this leg is past the slowest active leg (samples)."""
         head = self.heads[column] or 0
-        others = [h for i, h in enumerate(self.heads) if i != column and self._active(i)]
-        return head - min(others, default=head)  # type: ignore[type-var]
+        others = [h for i, h in enumerate(self.heads) if i != column and h is not None
+                  and not self.done[i]]  # fmt: skip
+        return head - min(others, default=head)
 
     def end(self, column: int) -> list[np.ndarray]:
         """This leg is over: it no longer holds the others back."""
@@ -238,18 +239,15 @@ class LegMixer:
         upto = max([h for h in self.heads if h is not None], default=self.emitted)
         return self._release(upto, final=True)
 
-    def _active(self, i: int) -> bool:
-        return self.heads[i] is not None and not self.done[i]
-
     def _ready(self) -> int:
-        active = [h for i, h in enumerate(self.heads) if self._active(i)]
         heads = [h for h in self.heads if h is not None]
+        active = [h for i, h in enumerate(self.heads) if h is not None and not self.done[i]]
         if not heads:
             return self.emitted
         if not active:
             return max(heads)
         # every active leg has arrived up to min(active); a stalled one is silence after jitter
-        return max(min(active), max(heads) - self.jitter)  # type: ignore[type-var]
+        return max(min(active), max(heads) - self.jitter)
 
     def _release(self, upto: int, final: bool = False) -> list[np.ndarray]:
         out: list[np.ndarray] = []

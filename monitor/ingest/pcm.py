@@ -85,7 +85,7 @@ def parse_start(message: object, defaults: PcmDefaults | None = None) -> PcmStar
         value = message[key]
         if not isinstance(value, kind) or isinstance(value, bool):
             raise PcmProtocolError(f"start.{key} must be {what}, got {value!r}")
-        if kind is str and len(value) > 100:
+        if isinstance(value, str) and len(value) > 100:
             raise PcmProtocolError(f"start.{key} is longer than 100 characters")
     if message["type"] != "start":
         raise PcmProtocolError(
