@@ -144,3 +144,17 @@ def test_partial_utterances_are_not_queued(tmp_path: Path) -> None:
     with CallStore(tmp_path / "calls.db") as store:
         assert store.sink(ev.PartialUtterance("c1", "customer", 0, "hel", 0.0, 0.4)) is None
         assert store.submit(ev.PartialUtterance("c1", "customer", 0, "hel", 0.0, 0.4)) is None
+
+
+def test_a_store_whose_writer_cannot_open_refuses_writes_instead_of_hanging(
+    tmp_path: Path,
+) -> None:
+    store = CallStore(tmp_path / "calls.db")
+    store.path = tmp_path / "gone" / "calls.db"  # the writer's own connection cannot open
+    try:
+        with pytest.raises(sqlite3.OperationalError):
+            store.start()
+        with pytest.raises(StoreClosedError):
+            store.persist(ev.CallStarted("c1", "x", "agent-1"))
+    finally:
+        store.close()

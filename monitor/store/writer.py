@@ -25,6 +25,7 @@ in practice it holds at most one event per publishing task.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import sqlite3
@@ -69,6 +70,7 @@ class WriterThread:
         self._closed = False
         self._ready = threading.Event()
         self._open_error: BaseException | None = None
+        self._stopped = False  # the thread has ended: nothing queued would ever run
         self.batches = 0  # transactions committed
         self.jobs = 0  # jobs run
 
@@ -91,10 +93,12 @@ class WriterThread:
         """Queue ``job``; its future resolves (with the job's result) once it is committed."""
         if not self._started:
             self.start()
-        if self._closed:
-            raise StoreClosedError("the store is closed: nothing more can be written")
         fut: Future[T] = Future()
-        self._queue.put((job, fut, transaction))  # blocks while max_queued jobs wait: backpressure
+        # under the lock: nothing is queued behind close()'s end marker, or to a dead thread
+        with self._state_lock:
+            if self._closed or self._stopped:
+                raise StoreClosedError("the store is closed: nothing more can be written")
+            self._queue.put((job, fut, transaction))  # blocks while the queue is full
         return fut
 
     def run(self, job: Callable[[sqlite3.Connection], T], *, transaction: bool = True) -> T:
@@ -107,9 +111,10 @@ class WriterThread:
             if self._closed:
                 return
             self._closed = True
-            started = self._started
+            started = self._started and not self._stopped
+            if started:
+                self._queue.put(None)
         if started:
-            self._queue.put(None)
             self._thread.join()
 
     # ---- the thread --------------------------------------------------------------------------
@@ -119,6 +124,7 @@ class WriterThread:
             conn = self._connect()
         except BaseException as exc:  # reported to start()'s caller
             self._open_error = exc
+            self._stop()
             self._ready.set()
             return
         self._ready.set()
@@ -150,7 +156,19 @@ class WriterThread:
                 if stopping and carried is not None:
                     self._alone(conn, carried)
         finally:
+            self._stop()
             conn.close()
+
+    def _stop(self) -> None:
+        """The thread ends: refuse new jobs, fail any still queued (never leave one waiting)."""
+        self._stopped = True  # not under the lock: a submit may hold it, waiting for room
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if item is not None and item[1].set_running_or_notify_cancel():
+                item[1].set_exception(StoreClosedError("the store's writer stopped"))
 
     def _alone(self, conn: sqlite3.Connection, item: _Item) -> None:
         job, fut, _ = item
@@ -184,7 +202,8 @@ class WriterThread:
         except BaseException as exc:
             log.error("the call store could not commit %d write(s): %s", len(batch), exc)
             if conn.in_transaction:
-                conn.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
             for job_fut in (f for _, f, _ in batch):
                 if job_fut.running():
                     job_fut.set_exception(
