@@ -69,6 +69,7 @@ bench: install samples
 	$(PY) -m bench.bench_scoring
 	$(PY) -m bench.bench_board
 	$(PY) -m bench.bench_store
+	$(PY) -m bench.bench_ingest
 
 eval: install samples
 	$(PY) -m eval.eval_text
