@@ -110,8 +110,8 @@ class TwilioIngest:
         self._signed: weakref.WeakSet[ServerConnection] = weakref.WeakSet()
         self.refused = 0  # streams closed before a call started (auth, limits, bad start)
         self.bad_signatures = 0
-        if not self.config.auth_token:
-            log.warning(
+        if not self.config.auth_token:  # info: a local demo has no Twilio account to set
+            log.info(
                 "twilio ingest: X-Twilio-Signature is not checked; set [ingest.twilio]"
                 " auth_token and public_url (the ingest token is still required)"
             )
