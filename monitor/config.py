@@ -71,9 +71,10 @@ class MonitorConfig:
             "scoring": {"model"},
             "rules": {"playbook"},
             "store": {"path", "retention_days", "redact"},
-            "server": None,
+            "server": None,  # read by monitor.server.config.ServerConfig
             "tokens": None,
             "cluster": None,  # cluster mode: monitor/cluster/config.py reads it
+            "ingest": None,  # [ingest.<name>]: each ingest checks its own (monitor/ingest/)
         }
         for section, body in data.items():
             if section not in known:

@@ -45,6 +45,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from monitor.bus import EventBus
@@ -108,18 +109,30 @@ class RuntimeConfig:
     agent_ids: tuple[str, ...] = ()  # agents that get a generated token if the config has none
     call_defaults: CallDefaults = field(default_factory=CallDefaults)  # for live-call ingests
     flush_timeout_s: float = FLUSH_TIMEOUT_S
+    config_file: Path | None = None  # the TOML file, when there is no MonitorConfig to say so
 
 
 # ---------------------------------------------------------------- built-in extensions
 
 
+from monitor.ingest.register import (  # noqa: E402 (light: heavy imports are inside)
+    audiohook_ingest,
+    audiosocket_ingest,
+    pcm_ingest,
+)
+
+
 def twilio_ingest(rt: Runtime) -> None:
-    """Twilio Media Streams at /ingest/twilio: live calls through the same pipeline."""
+    """Twilio Media Streams at /ingest/twilio (settings: ``[ingest.twilio]``)."""
     if rt.monitor is None:
         return
-    from monitor.ingest import TwilioIngest
+    from monitor.ingest import TwilioConfig, TwilioIngest
+    from monitor.ingest.settings import read_toml
 
-    rt.add_ingest(TwilioIngest(rt.monitor, rt.role_of, defaults=rt.config.call_defaults))
+    twilio = TwilioConfig.from_toml(read_toml(rt.config_file))
+    rt.add_ingest(
+        TwilioIngest(rt.monitor, rt.role_of, defaults=rt.config.call_defaults, config=twilio)
+    )
 
 
 def qa_api(rt: Runtime) -> None:
@@ -134,7 +147,13 @@ def qa_api(rt: Runtime) -> None:
 # Installed, in this order, on every runtime that serves. Add yours here: a function that
 # takes the Runtime (its monitor, bus, store, server_config, config.call_defaults) and calls
 # add_ingest / add_ws_route / add_http_handler / add_service. See docs/architecture.md.
-EXTENSIONS: tuple[Extension, ...] = (twilio_ingest, qa_api)
+EXTENSIONS: tuple[Extension, ...] = (
+    twilio_ingest,
+    qa_api,
+    audiohook_ingest,  # monitor/ingest/register.py: [ingest.audiohook], [ingest.pcm],
+    pcm_ingest,  # [ingest.audiosocket]
+    audiosocket_ingest,
+)
 
 
 # ---------------------------------------------------------------- the runtime
@@ -182,8 +201,9 @@ class Runtime:
         self.ingests.append(ingest)
 
     def add_http_handler(self, handler: HttpHandler) -> None:
-        """``handler(path, query) -> (status, content_type, body) | None``, tried in order
-        before the static pages (monitor/server/http.py)."""
+        """An HTTP handler (monitor/server/http.py ``HttpHandler``: method, path, query ->
+        a result, an awaitable of one, or None for "not mine"), tried in registration order
+        before the static pages."""
         if self.server is not None:
             raise RuntimeError("HTTP handlers are registered before the server starts")
         self._http_handlers.append(handler)
@@ -195,6 +215,13 @@ class Runtime:
         self.services.append(service)
 
     # ---- what extensions read ----------------------------------------------------------------
+    @property
+    def config_file(self) -> Path | None:
+        """The TOML file the settings came from: extensions read their own tables from it
+        (``[ingest.<name>]``)."""
+        cfg = self.config.monitor
+        return cfg.source_path if cfg is not None else self.config.config_file
+
     @property
     def store(self) -> CallStore | None:
         return self.monitor.store if self.monitor is not None else None

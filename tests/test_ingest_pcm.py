@@ -163,7 +163,13 @@ async def test_an_unknown_token_is_refused_at_the_handshake(rig: Rig):
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "first", [b"\x00\x00", "not json", json.dumps({**START, "sample_rate": 7000})]
+    "first",
+    [
+        b"\x00\x00",
+        "not json",
+        json.dumps({**START, "sample_rate": 7000}),
+        "[" * 7000 + "]" * 7000,  # nesting that would exhaust a recursive parser
+    ],
 )
 async def test_a_bad_start_closes_1007_and_starts_nothing(rig: Rig, first: Any):
     async with connect(rig.url()) as ws:
@@ -234,3 +240,58 @@ async def test_calls_over_max_calls_are_refused_1013(rig: Rig):
             await ws.send(json.dumps({"type": "stop"}))
             assert await close_code(ws) == 1000
     assert rig.ingest.stats()["refused"] == 1
+
+
+# ---- wiring: the runtime registers the ingests its config file turns on ----------------------
+
+
+@pytest.mark.slow
+async def test_the_runtime_registers_the_ingests_from_the_config_file(
+    tmp_path: Path, asr_engine: Any, text_classifier: Any
+):
+    import base64
+
+    from monitor.ingest import CallDefaults
+    from monitor.ingest.register import audiohook_ingest, audiosocket_ingest, pcm_ingest
+    from monitor.ingest.settings import IngestConfigError, from_section, ingest_section, read_toml
+    from monitor.pipeline import Monitor
+    from monitor.runtime import Runtime, RuntimeConfig
+
+    path = tmp_path / "callmon.toml"
+    secret = base64.b64encode(b"s" * 32).decode()
+    path.write_text(
+        '[store]\npath = ""\n'
+        f'[ingest.audiohook]\napi_key = "k-0123456789"\nclient_secret = "{secret}"\n'
+        "max_calls = 3\n"
+        '[ingest.audiosocket]\nenabled = true\nport = 0\nqueue = "asterisk"\n'
+    )
+
+    async def factory(cfg: MonitorConfig, bus: Any) -> Any:
+        return await Monitor.create(cfg, bus, engine=asr_engine, classifier=text_classifier)
+
+    config = RuntimeConfig(
+        monitor=MonitorConfig.load(path),
+        server=ServerConfig(port=0, tokens={INGEST: "ingest"}),
+        call_defaults=CallDefaults(agent_id="agent-cli", language="ro"),
+    )
+    rt = Runtime(
+        config,
+        extensions=(audiohook_ingest, pcm_ingest, audiosocket_ingest),
+        monitor_factory=factory,
+    )
+    try:
+        await rt.start()
+        paths = {getattr(i, "path", "") for i in rt.ingests}
+        assert paths == {"/ingest/audiohook", "/ingest/pcm"}
+        hook = next(i for i in rt.ingests if i.path == "/ingest/audiohook")
+        assert hook.config.max_calls == 3 and hook.config.agent_id == "agent-cli"  # type: ignore[attr-defined]
+        (sock,) = rt.services
+        assert sock.config.queue == "asterisk" and sock.config.language == "ro"  # type: ignore[attr-defined]
+        _, writer = await asyncio.open_connection("127.0.0.1", sock.port)  # type: ignore[attr-defined]
+        writer.close()
+    finally:
+        await rt.shutdown()
+    path.write_text("[ingest.pcm]\nmax_call = 3\n")
+    MonitorConfig.load(path)  # the process config accepts [ingest.*]; each ingest checks its own
+    with pytest.raises(IngestConfigError, match="unknown key 'max_call'"):
+        from_section(PcmConfig, ingest_section(read_toml(path), "pcm"), "pcm")

@@ -57,6 +57,7 @@ from monitor.ingest.signatures import (
 )
 from monitor.server.config import Role
 from monitor.sources.stream import SourceClosedError
+from monitor.wire import WireError, load_json
 
 log = logging.getLogger(__name__)
 AUDIOHOOK_PATH = "/ingest/audiohook"
@@ -348,9 +349,9 @@ class AudioHookIngest:
 
 def _parse(raw: str) -> dict[str, Any]:
     try:
-        message = json.loads(raw)
-    except ValueError as exc:
-        raise AudioHookError(f"a text frame that is not JSON ({exc})") from None
+        message = load_json(raw)  # nesting bounded: no RecursionError from a crafted frame
+    except WireError as exc:
+        raise AudioHookError(f"a text frame that is not usable JSON ({exc})") from None
     if not isinstance(message, dict):
         raise AudioHookError("a text frame that is not a JSON object")
     return message

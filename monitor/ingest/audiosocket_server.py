@@ -111,6 +111,8 @@ class _Call:
 
 
 class AudioSocketIngest:
+    name = "audiosocket"  # a runtime service: start() after the server, aclose() before
+
     def __init__(self, monitor: CallRunner, config: AudioSocketConfig) -> None:
         self.config = config
         self.networks = config.networks()

@@ -18,7 +18,6 @@ message (within ``start_timeout_s``), binary frames, ``{"type": "stop"}``.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import uuid
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from monitor.ingest.pcm import PcmDefaults, PcmProtocolError, PcmStream, parse_s
 from monitor.ingest.settings import check_positive
 from monitor.server.config import Role
 from monitor.sources.stream import SourceClosedError
+from monitor.wire import WireError, load_json
 
 log = logging.getLogger(__name__)
 PCM_PATH = "/ingest/pcm"
@@ -193,6 +193,6 @@ def _json(raw: str | bytes) -> object:
     if isinstance(raw, bytes):
         raise PcmProtocolError("the first message must be JSON text (the call's metadata)")
     try:
-        return json.loads(raw)
-    except ValueError as exc:
-        raise PcmProtocolError(f"a text message that is not JSON ({exc})") from None
+        return load_json(raw)  # nesting bounded: no RecursionError from a crafted message
+    except WireError as exc:
+        raise PcmProtocolError(f"a text message that is not usable JSON ({exc})") from None
