@@ -203,3 +203,19 @@ async def test_a_slow_worker_cannot_grow_redis_without_bound(
     assert gaps and gaps[0][0] == 0 and gaps[0][2] == TRIMMED  # reported, never silent
     assert total == 80 * 16000
     assert src.lag_ms >= 300  # the lag metric: how old the audio was when the worker read it
+
+
+async def test_concurrent_calls_on_one_store_lose_no_row(store: Any) -> None:
+    """A worker's calls publish concurrently through one connection; interleaved
+    transactions used to nest into each other and rows went missing."""
+    calls = [f"conc-{uuid.uuid4().hex[:6]}" for _ in range(3)]
+
+    async def one(cid: str) -> None:
+        await store.persist(f"{cid}:0000001", ev.CallStarted(cid, "n", "a"))
+        for seq in range(1, 31):
+            utt = ev.FinalUtterance(cid, "customer", seq, f"words number {seq}", seq, seq + 0.5)
+            await store.persist(f"{cid}:{seq + 1:07d}", utt)
+
+    await asyncio.gather(*(one(c) for c in calls))
+    for cid in calls:
+        assert [u["seq"] for u in (await store.get_call(cid))["utterances"]] == list(range(1, 31))

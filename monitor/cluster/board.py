@@ -15,6 +15,7 @@ applies it when it comes back from Redis, so all boards agree.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -110,7 +111,9 @@ class EventsReader:
             log.error("board: events entry %s refused: %s", stream_id, exc)
             return
         call, n = ordinal_of(eid)
-        if n is None:
+        if eid.endswith(":partial"):
+            pass  # interim text: superseded by the final, shown as it comes
+        elif n is None:
             if eid in self.seen:
                 self.duplicates += 1
                 return
@@ -127,7 +130,7 @@ class EventsReader:
             self.last.move_to_end(call)
             if len(self.last) > MAX_TRACKED_CALLS:
                 self.last.popitem(last=False)
-        with _suppress_value():
+        with contextlib.suppress(ValueError):
             ms = int(stream_id.split("-")[0])
             if len(self.latency_ms) < 100_000:
                 self.latency_ms.append(max(0.0, time.time() * 1000 - ms))
@@ -137,14 +140,6 @@ class EventsReader:
     def stats(self) -> dict[str, int]:
         return {"delivered": self.delivered, "duplicates": self.duplicates,
                 "missing": self.missing, "invalid": self.invalid}  # fmt: skip
-
-
-class _suppress_value:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> bool:
-        return exc[0] is ValueError
 
 
 def _s(v: Any) -> str:

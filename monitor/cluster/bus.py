@@ -4,7 +4,8 @@ fenced by the call's lease and numbered so that a replay publishes nothing twice
 It implements :class:`monitor.seams.Bus`, so the pipeline (:class:`monitor.pipeline.Monitor`)
 runs unchanged on a worker. Every event of a call gets the next *ordinal*; the pipeline is
 deterministic in audio time, so a worker that takes a call over and replays its audio from
-the start produces the same events with the same ordinals. Ordinals at or below the
+the start produces the same events with the same ordinals (interim text, whose timing
+depends on how fast the audio arrives, has none). Ordinals at or below the
 checkpoint (``published``) were already delivered: they only rebuild the pipeline's state
 (rules, recogniser, redactor) and go nowhere. The rest are upserted by id in PostgreSQL
 (persist before broadcast) and appended with :data:`monitor.cluster.streams.PUBLISH_LUA`,
@@ -81,6 +82,13 @@ class WorkerBus:
         state = self._calls.get(call_id)
         if state is None:
             raise LeaseLost(f"call {call_id} is not registered on this worker")
+        if isinstance(event, ev.PartialUtterance):
+            # interim text depends on how fast the audio came (a replay runs faster than the
+            # call did), so it has no ordinal: shown only once the replay has caught up,
+            # never stored, superseded by the final anyway
+            if state.ordinal >= state.skip:
+                await self._send(state, streams.partial_event_id(call_id), 0, event)
+            return
         state.ordinal += 1
         state.at = max(state.at, float(getattr(event, "at", getattr(event, "end", 0.0)) or 0.0))
         if state.ordinal <= state.skip:
@@ -100,7 +108,7 @@ class WorkerBus:
 
     async def _send(self, state: _CallState | None, eid: str, n: int, event: ev.Event) -> None:
         t0 = time.perf_counter()
-        if self.store is not None:
+        if self.store is not None and not isinstance(event, ev.PartialUtterance):
             await self.store.persist(eid, event)
         data = streams.encode_event(eid, event)
         if state is None:

@@ -116,6 +116,11 @@ def side_event_id(call_id: str, key: str) -> str:
     return f"{call_id}:x-{key}"
 
 
+def partial_event_id(call_id: str) -> str:
+    """Interim text: no ordinal (its timing is not deterministic), never deduplicated."""
+    return f"{call_id}:partial"
+
+
 def strain_event_id(agent_id: str) -> str:
     return f"strain:{agent_id}:{uuid.uuid4().hex[:12]}"
 

@@ -218,9 +218,10 @@ class Worker:
             self.finished += 1
         except* LeaseLost as eg:
             log.warning("worker %s: %s", self.name, eg.exceptions[0])
-        except* redis.exceptions.RedisError as eg:
-            # not acknowledged: the lease runs out and another worker replays the call
-            log.error("worker %s: call %s stopped: %s", self.name, call_id, eg.exceptions[0])
+        except* Exception as eg:
+            # not acknowledged and no longer renewed: the lease runs out and a worker (maybe
+            # this one) replays the call; nothing it already published is published again
+            log.error("worker %s: call %s stopped: %r", self.name, call_id, eg.exceptions[0])
         finally:
             self.running.pop(call_id, None)
             self.bus.forget(call_id)

@@ -12,6 +12,7 @@ with ``plainto_tsquery``: words, not substrings, like the SQLite store's FTS5.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import psycopg
@@ -51,10 +52,13 @@ async def migrate(conn: psycopg.AsyncConnection[Any]) -> int:
 
 
 class PgStore:
-    """One connection per process; callers serialise writes per call (the bus does)."""
+    """One connection per process, used by one task at a time (the lock): the calls of a
+    worker publish concurrently, and two transactions interleaved on one connection would
+    nest into one another."""
 
     def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
         self._conn = conn
+        self._lock = asyncio.Lock()
         self.writes = 0  # events upserted (each one transaction)
 
     @classmethod
@@ -76,7 +80,7 @@ class PgStore:
         kind = body.pop("type")
         body.pop("v", None)
         call_id = ev.call_id_of(event)
-        async with self._conn.transaction():
+        async with self._lock, self._conn.transaction():
             cur = self._conn.cursor()
             if isinstance(event, ev.CallStarted):
                 await cur.execute(
@@ -207,6 +211,10 @@ class PgStore:
     async def counts(self) -> dict[str, int]:
         """Rows per table and the database size (for the sizing figures)."""
         out: dict[str, int] = {}
+        async with self._lock:
+            return await self._counts(out)
+
+    async def _counts(self, out: dict[str, int]) -> dict[str, int]:
         for table in ("calls", "events", "utterances", "alerts"):
             cur = await self._conn.execute(f"SELECT count(*) FROM {table}")
             row = await cur.fetchone()
@@ -217,7 +225,7 @@ class PgStore:
         return out
 
     async def _rows_of(self, sql: str, args: list[Any]) -> list[dict[str, Any]]:
-        async with self._conn.cursor(row_factory=dict_row) as cur:
+        async with self._lock, self._conn.cursor(row_factory=dict_row) as cur:
             await cur.execute(sql.encode(), args)
             rows = await cur.fetchall()
         return [{k: _plain(v) for k, v in r.items()} for r in rows]
