@@ -27,9 +27,7 @@ T = TypeVar("T")
 
 
 def _config(rt: Runtime, cls: type[T], name: str) -> T:
-    monitor_cfg = rt.config.monitor
-    path = monitor_cfg.source_path if monitor_cfg is not None else None
-    section: Mapping[str, Any] | None = ingest_section(read_toml(path), name)
+    section: Mapping[str, Any] | None = ingest_section(read_toml(rt.config_file), name)
     cfg = from_section(cls, section, name)
     given = set(section or {})
     d = rt.config.call_defaults
