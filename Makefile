@@ -70,6 +70,8 @@ bench: install samples
 	$(PY) -m bench.bench_board
 	$(PY) -m bench.bench_store
 	$(PY) -m bench.bench_ingest
+	$(PY) -m bench.bench_ingest_telephony  # after bench_ingest: merges into its section
+	$(PY) -m bench.bench_soak  # 20 min at 3x the demo's load; --minutes N
 
 eval: install samples
 	$(PY) -m eval.eval_text

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from monitor import __version__
 from monitor.config import DEFAULT_STORE, REPO_ROOT, ConfigError, MonitorConfig
+from monitor.ingest.settings import IngestConfigError
 from monitor.server.config import ConfigError as ServerConfigError
 from monitor.server.config import ServerConfig
 from monitor.sources.base import SourceError
@@ -459,7 +460,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(samples_main(["render", *rest]))
         if args.command == "devices":
             return _devices(args)
-    except (SourceError, ConfigError, ServerConfigError) as exc:
+    except (SourceError, ConfigError, ServerConfigError, IngestConfigError) as exc:
         say(f"error: {exc}")
         return 2
     except KeyboardInterrupt:

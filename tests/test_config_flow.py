@@ -99,6 +99,62 @@ def server_values() -> dict[str, Any]:
     return out
 
 
+# Ingest settings ([ingest.<name>]) that a type cannot give a valid test value for
+INGEST_STRINGS: dict[tuple[str, str], str] = {
+    ("twilio", "auth_token"): "flow-test-auth-token",
+    ("twilio", "public_url"): "wss://flow-test.example/ingest/twilio",
+    ("twilio", "account_sid"): "AC" + "0" * 32,
+    ("audiohook", "api_key"): "flow-test-api-key",
+    ("audiohook", "client_secret"): "Zmxvdy10ZXN0LXNlY3JldA==",
+    ("audiohook", "organization_id"): "flow-test-org",
+    ("audiosocket", "host"): "localhost",
+    ("audiosocket", "pairing"): "none",
+    ("audiosocket", "customer_digit"): "2",
+    ("audiosocket", "agent_digit"): "3",
+    ("audiosocket", "single_leg_speaker"): "agent",
+}
+INGEST_SECTIONS = ("twilio", "audiohook", "pcm", "audiosocket")
+
+
+def ingest_values(name: str, cls: type) -> dict[str, Any]:
+    """A valid value unlike the default for every field of an ingest's settings."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        default = f.default_factory() if callable(f.default_factory) else f.default
+        if (name, f.name) in INGEST_STRINGS:
+            out[f.name] = INGEST_STRINGS[(name, f.name)]
+        elif f.name == "enabled":
+            out[f.name] = True  # an ingest that is off registers nothing to read back
+        elif f.name == "port":
+            out[f.name] = 0
+        elif f.name in ("agent_id", "queue"):
+            out[f.name] = f"flow-{name}-{f.name}"
+        elif f.name == "language":
+            out[f.name] = "ms"
+        elif isinstance(default, bool):
+            out[f.name] = not default
+        elif isinstance(default, int):
+            out[f.name] = default + 1
+        elif isinstance(default, float):
+            out[f.name] = default * 2
+        elif isinstance(default, tuple):
+            out[f.name] = ["10.0.0.0/8"]
+        else:
+            raise AssertionError(f"test_config_flow: give [ingest.{name}] {f.name} a test value")
+    return out
+
+
+def ingest_classes() -> dict[str, type]:
+    """Each ingest's settings class, by its [ingest.<name>] table."""
+    from monitor.ingest.audiohook_ws import AudioHookConfig
+    from monitor.ingest.audiosocket_server import AudioSocketConfig
+    from monitor.ingest.pcm_ws import PcmConfig
+    from monitor.ingest.twilio_config import TwilioConfig
+
+    classes = [TwilioConfig, AudioHookConfig, PcmConfig, AudioSocketConfig]
+    return dict(zip(INGEST_SECTIONS, classes, strict=True))
+
+
 def write_config(tmp: Path) -> Path:
     sections: dict[str, dict[str, Any]] = {}
     for section, key, value in toml_settings(tmp).values():
@@ -106,6 +162,8 @@ def write_config(tmp: Path) -> Path:
     server = server_values()
     tokens = server.pop("tokens")
     sections["server"] = server
+    for name, cls in ingest_classes().items():
+        sections[f"ingest.{name}"] = ingest_values(name, cls)
     lines: list[str] = []
     for section, body in sections.items():
         lines.append(f"[{section}]")
@@ -131,6 +189,13 @@ def test_every_setting_is_read_from_the_file(tmp_path: Path) -> None:
     server = ServerConfig.load(path)
     for f in dataclasses.fields(ServerConfig):
         assert getattr(server, f.name) != getattr(ServerConfig(), f.name), f"{f.name} not read"
+    from monitor.ingest.settings import from_section, ingest_section, read_toml
+
+    for name, cls in ingest_classes().items():
+        got = from_section(cls, ingest_section(read_toml(path), name), name)
+        for f in dataclasses.fields(cls):
+            if f.name != "enabled" or not getattr(cls(), "enabled", False):
+                assert getattr(got, f.name) != getattr(cls(), f.name), f"[ingest.{name}] {f.name}"
 
 
 @pytest.mark.parametrize("command", ["demo", "replay", "serve"])
@@ -197,5 +262,20 @@ async def test_every_setting_reaches_its_component(tmp_path: Path) -> None:
         assert rt.server is not None
         for f in dataclasses.fields(ServerConfig):
             assert getattr(rt.server.config, f.name) == getattr(config.server, f.name), f.name
+        # every ingest the runtime registered got its whole [ingest.<name>] table
+        from monitor.ingest.settings import from_section, ingest_section, read_toml
+
+        classes = ingest_classes()
+        registered = {
+            type(obj.config): obj.config
+            for obj in [*rt.ingests, *rt.services]
+            if dataclasses.is_dataclass(getattr(obj, "config", None))
+        }
+        assert set(registered) <= set(classes.values()), "an ingest missing from this test"
+        for name, cls in classes.items():
+            if cls not in registered:
+                continue  # not registered in runtime.EXTENSIONS (yet)
+            wanted = from_section(cls, ingest_section(read_toml(path), name), name)
+            assert registered[cls] == wanted, name
     finally:
         await rt.shutdown()

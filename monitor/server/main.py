@@ -46,7 +46,9 @@ def print_urls(server: MonitorServer, out: TextIO | None = None) -> None:
         print(f"  {name:<16} {url}", file=stream)
 
 
-async def run_server(config: ServerConfig, out: TextIO | None = None) -> int:
+async def run_server(
+    config: ServerConfig, out: TextIO | None = None, config_file: Path | None = None
+) -> int:
     """Serve until SIGINT/SIGTERM through the one runtime (no pipeline: an empty board fed by
     ``ingest`` clients); returns the exit code (130 after Ctrl-C)."""
     from monitor.runtime import Runtime, RuntimeConfig
@@ -60,7 +62,8 @@ async def run_server(config: ServerConfig, out: TextIO | None = None) -> int:
         await asyncio.Event().wait()  # until a signal: the runtime then stops the server
         return 0
 
-    return await Runtime(RuntimeConfig(monitor=None, server=config)).run(announce)
+    runtime = Runtime(RuntimeConfig(monitor=None, server=config, config_file=config_file))
+    return await runtime.run(announce)
 
 
 def serve_main(argv: list[str]) -> int:
@@ -72,7 +75,7 @@ def serve_main(argv: list[str]) -> int:
         print(f"callmon serve: {exc}", file=sys.stderr)
         return 2
     try:
-        return asyncio.run(run_server(config))
+        return asyncio.run(run_server(config, config_file=args.config))
     except OSError as exc:
         print(f"callmon serve: {exc}", file=sys.stderr)
         return 1
