@@ -92,13 +92,13 @@ async def test_store_upserts_by_event_id_and_searches_words(store: Any, srv: Any
     with pytest.raises(KeyError):
         await store.get_call("no-such-call")
     # migrations are versioned: running them again changes nothing; a newer schema is refused
-    assert await migrate(store._conn) == 1
+    assert await migrate(store._conn) == 2
     await store._conn.execute("UPDATE callmon_schema SET version = 99")
     try:
         with pytest.raises(Exception, match="newer than this callmon"):
             await PgStore.connect(srv[1].dsn)
     finally:
-        await store._conn.execute("UPDATE callmon_schema SET version = 1")
+        await store._conn.execute("UPDATE callmon_schema SET version = 2")
 
 
 # ---- the fenced publish ------------------------------------------------------------------------
@@ -219,3 +219,31 @@ async def test_concurrent_calls_on_one_store_lose_no_row(store: Any) -> None:
     await asyncio.gather(*(one(c) for c in calls))
     for cid in calls:
         assert [u["seq"] for u in (await store.get_call(cid))["utterances"]] == list(range(1, 31))
+
+
+async def test_recording_on_the_shared_path_has_redacted_speech_muted(
+    redis_client: Any, tmp_path: Path
+) -> None:
+    from monitor.cluster.ingest import IngestNode
+    from monitor.cluster.recording import save_recording
+    from monitor.cluster.streams import CallInfo, Keys
+
+    c = cfg(chunk_s=0.2)
+    wav = tone_wav(tmp_path / "card.wav", 4.0)
+    await IngestNode(redis_client, c).send_file(wav, call_id="card-1")
+    said = ev.FinalUtterance(
+        "card-1", "customer", 1, "my card is [card]", 0.5, 2.5,
+        words=(ev.Word("my", 0.5, 0.7), ev.Word("[card]", 1.0, 2.0)),
+    )  # fmt: skip
+    info = CallInfo("card-1", "card", "a", "default", "en", 16000, 2)
+    path, spans = await save_recording(
+        redis_client, Keys(c.prefix).audio("card-1"), info, [said], tmp_path / "shared", 0.2
+    )
+    audio, rate = sf.read(path, dtype="float32")
+    assert audio.shape == (4 * 16000, 2) and len(spans) == 1
+    lo, hi = int(spans[0].start * rate), int(spans[0].end * rate)
+    assert spans[0].start <= 1.0 and spans[0].end >= 2.0
+    assert not audio[lo:hi, 0].any()  # the customer's channel is silent where the card was said
+    assert np.abs(audio[lo:hi, 1]).max() > 0.1  # the agent's is not
+    assert np.abs(audio[: int(0.5 * rate), 0]).max() > 0.1
+    assert not list(path.parent.glob("*.part"))

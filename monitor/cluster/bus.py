@@ -15,7 +15,7 @@ which checks the lease and advances the checkpoint in the same atomic step.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from monitor import events as ev
@@ -41,6 +41,7 @@ class _CallState:
     ordinal: int = 0
     at: float = 0.0
     suppressed: int = 0
+    finals: list[ev.FinalUtterance] = field(default_factory=list)
 
 
 class WorkerBus:
@@ -89,6 +90,8 @@ class WorkerBus:
             if state.ordinal >= state.skip:
                 await self._send(state, streams.partial_event_id(call_id), 0, event)
             return
+        if isinstance(event, ev.FinalUtterance):
+            state.finals.append(event)  # replayed ones too: the recording mutes their PII
         state.ordinal += 1
         state.at = max(state.at, float(getattr(event, "at", getattr(event, "end", 0.0)) or 0.0))
         if state.ordinal <= state.skip:
@@ -134,6 +137,11 @@ class WorkerBus:
     # ---- calls -------------------------------------------------------------------------------
     def register(self, call_id: str, token: str, skip: int, base: int = 0) -> None:
         self._calls[call_id] = _CallState(token=token, skip=skip, base=base)
+
+    def finals(self, call_id: str) -> list[ev.FinalUtterance]:
+        """The call's final utterances as published (redacted), replayed ones included."""
+        state = self._calls.get(call_id)
+        return list(state.finals) if state is not None else []
 
     def forget(self, call_id: str) -> None:
         self._calls.pop(call_id, None)

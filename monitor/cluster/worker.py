@@ -22,6 +22,7 @@ import os
 import socket
 import uuid
 from collections.abc import Awaitable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import redis.exceptions
@@ -30,6 +31,7 @@ from monitor import events as ev
 from monitor.cluster import streams
 from monitor.cluster.bus import LeaseLost, WorkerBus
 from monitor.cluster.config import ClusterConfig
+from monitor.cluster.recording import save_recording
 from monitor.cluster.source import StreamSource
 from monitor.cluster.streams import GROUP, CallInfo, Keys
 from monitor.pipeline import CallMeta
@@ -212,6 +214,13 @@ class Worker:
             meta = CallMeta(name=info.name, agent_id=info.agent_id, queue=info.queue,
                             language=info.language, call_id=call_id)  # fmt: skip
             await self.monitor.run_call(source, meta)
+            if self.config.audio_dir:
+                path, _spans = await save_recording(
+                    self.redis, self.keys.audio(call_id), info, self.bus.finals(call_id),
+                    Path(self.config.audio_dir), self.config.chunk_s,
+                )  # fmt: skip
+                if self.bus.store is not None:
+                    await self.bus.store.set_audio(call_id, str(path))
             await self.redis.xack(self.keys.calls, GROUP, entry_id)
             await self.redis.expire(self.keys.audio(call_id), DONE_TTL_S)
             await self.redis.expire(self.keys.ckpt(call_id), DONE_TTL_S)

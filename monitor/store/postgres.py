@@ -153,6 +153,12 @@ class PgStore:
                 (e.reason, e.error, e.at, e.call_id),
             )
 
+    async def set_audio(self, call_id: str, path: str) -> None:
+        async with self._lock:
+            await self._conn.execute(
+                "UPDATE calls SET audio_path = %s WHERE call_id = %s", (path, call_id)
+            )
+
     # ---- reading (the shape of CallStore's) ------------------------------------------------
     async def search(
         self,

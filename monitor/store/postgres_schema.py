@@ -86,4 +86,8 @@ MIGRATIONS: tuple[str, ...] = (
         feedback_by TEXT
     );
     """,
+    # 2: where the call's recording is on the shared path (written when the call ends)
+    """
+    ALTER TABLE calls ADD COLUMN audio_path TEXT;
+    """,
 )
