@@ -448,3 +448,22 @@ async def test_sessions_over_max_calls_get_disconnect_error(make_monitor: Any):
     finally:
         await ingest.aclose(timeout=5.0)
         await server.stop(timeout=2.0)
+
+
+async def test_shutdown_mid_call_says_disconnect_and_keeps_what_arrived(rig: Rig):
+    opener, sid = rig.connect()
+    async with opener as ws:
+        client = HookClient(ws, sid)
+        await client.open()
+        await client.audio(np.full((8000, 2), 1000, np.int16))
+        await client.send("ping")
+        await client.recv()
+        await rig.ingest.aclose(timeout=10.0)
+        message = await client.recv()
+        assert message["type"] == "disconnect" and "shutting down" in message["parameters"]["info"]
+        with pytest.raises(ConnectionClosed):
+            await client.recv(5)
+        assert ws.close_code == 1001
+    ended = await rig.seen.ended()
+    assert ended.reason == "interrupted" and ended.at == pytest.approx(1.0, abs=0.05)
+    assert rig.ingest.stats()["live_calls"] == 0

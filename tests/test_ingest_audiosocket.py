@@ -330,3 +330,20 @@ async def test_a_uuid_but_no_audio_starts_no_call(rig: Rig):
     assert await closed_by_server(reader)  # start_timeout_s
     assert not rig.seen.of_type(ev.CallStarted)
     writer.close()
+
+
+@pytest.mark.slow
+async def test_shutdown_mid_call_closes_the_legs_and_keeps_what_arrived(rig: Rig):
+    reader, writer = await rig.leg()
+    writer.write(uuid_frame(uuid.uuid4()))
+    await stream(writer, np.full(8000, 1000, np.int16))
+    async with asyncio.timeout(10):
+        while not rig.seen.of_type(ev.CallStarted):
+            await asyncio.sleep(0.02)
+    await rig.ingest.aclose(timeout=10.0)
+    assert await closed_by_server(reader)
+    ended = await rig.seen.ended()
+    assert ended.reason == "interrupted" and ended.at <= 1.0
+    with pytest.raises(OSError):  # the port is closed: no new legs
+        await rig.leg()
+    writer.close()

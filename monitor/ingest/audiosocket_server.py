@@ -122,16 +122,18 @@ class AudioSocketIngest:
         self.pending: dict[str, _Call] = {}  # by pairing key, until every leg has ended
         self.writers: set[asyncio.StreamWriter] = set()
         self.server: asyncio.Server | None = None
+        self._port = config.port
         self.refused_peers = 0
 
     async def start(self) -> None:
         self.server = await asyncio.start_server(self._handle, self.config.host, self.config.port)
+        self._port = int(self.server.sockets[0].getsockname()[1])
         log.info("audiosocket listening on %s:%d", self.config.host, self.port)
 
     @property
     def port(self) -> int:
-        assert self.server is not None and self.server.sockets
-        return int(self.server.sockets[0].getsockname()[1])
+        """The port listened on (the configured one, or the one picked for ``port = 0``)."""
+        return self._port
 
     def allowed(self, host: str) -> bool:
         try:

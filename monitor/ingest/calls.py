@@ -108,8 +108,8 @@ class LiveCalls:
         """Refuse new calls; end the live ones, let them flush for ``timeout`` s, cancel."""
         self.closing = True
         live = list(self.calls.values())
-        for call in live:
-            call.source.fail("callmon was stopped while the call was still live")
+        for call in live:  # ends "interrupted": callmon stopped it, the stream was fine
+            call.source.fail("callmon was stopped while the call was still live", interrupted=True)
         if hang_up is not None:
             result = hang_up()
             if asyncio.iscoroutine(result):
