@@ -85,11 +85,19 @@ def chunked(
     ]
 
 
-async def transcribe(engine: Engine, stereo: np.ndarray, call_id: str = "c1") -> list[Event]:
-    """Feed a whole stereo call through a CallTranscriber; every event, in order."""
+async def transcribe(
+    engine: Engine, stereo: np.ndarray, call_id: str = "c1", *, spare: bool = False
+) -> list[Event]:
+    """Feed a whole stereo call through a CallTranscriber; every event, in order.
+
+    ``spare``: wait for each chunk's decodes before the next chunk, as a machine with
+    capacity to spare would (partials are only decoded then; fed as fast as possible,
+    they are shed)."""
     transcriber = CallTranscriber(engine, call_id, SPEAKERS)
     events: list[Event] = []
     for chunks in chunked(stereo, call_id):
         events += await transcriber.feed(chunks)
+        if spare:
+            events += await transcriber.drain()
     events += await transcriber.finish()
     return events

@@ -17,6 +17,8 @@ import numpy as np
 
 from monitor.asr.base import EngineUnavailableError, to_pcm16
 
+DEFAULT_TAIL_S = 0.15  # kept after the last voiced frame of an utterance
+
 
 @dataclass(frozen=True, slots=True)
 class Boundary:
@@ -51,7 +53,7 @@ class Endpointer:
         start_voiced: int = 4,
         end_silence: float = 0.5,
         pre_roll: float = 0.2,
-        tail: float = 0.15,
+        tail: float = DEFAULT_TAIL_S,
         max_utterance: float = 20.0,
     ) -> None:
         self._vad, self.frame_samples = _new_vad(sample_rate, mode)
@@ -68,6 +70,11 @@ class Endpointer:
         self.speech_start = 0
         self._last_voiced_end = 0
         self._silent_frames = 0
+
+    @property
+    def tail_samples(self) -> int:
+        """Samples an utterance's end boundary lies after its last voiced frame (at most)."""
+        return self._tail
 
     @property
     def trailing_silence(self) -> float:

@@ -22,7 +22,7 @@ from monitor.asr.base import (
     check_chunk,
     to_pcm16,
 )
-from monitor.asr.endpoint import Endpointer
+from monitor.asr.endpoint import Boundary, Endpointer
 from monitor.asr.models import check_vosk_model
 from monitor.events import Word
 from monitor.priority import ASR_NICENESS, lowered_executor
@@ -99,6 +99,14 @@ class VoskRecognizer:
         self._last_partial = ""
         self._next_partial = 0  # stream sample index after which the next partial is due
         self._finished = False
+        # the voice-activity boundaries of the last accept()/finish(): the call transcriber
+        # reuses them for talk-over instead of running a second detector on the channel
+        self.boundaries: list[Boundary] = []
+
+    @property
+    def origin(self) -> float | None:
+        """Call time of stream sample 0 (the boundaries count samples from there)."""
+        return self._clock.origin
 
     def accept(self, samples: np.ndarray, start: float) -> list[Hypothesis]:
         if self._finished:
@@ -106,7 +114,8 @@ class VoskRecognizer:
         audio = self._clock.align(check_chunk(samples), start)
         self._buf = np.concatenate([self._buf, audio])
         out: list[Hypothesis] = []
-        for b in self._endpointer.push(audio):
+        self.boundaries = self._endpointer.push(audio)
+        for b in self.boundaries:
             if b.kind == "start":
                 self._in_utterance = True
                 self._fed_to = max(b.sample, self._buf_start)
@@ -130,7 +139,8 @@ class VoskRecognizer:
             return []
         self._finished = True
         out: list[Hypothesis] = []
-        for b in self._endpointer.flush():
+        self.boundaries = self._endpointer.flush()
+        for b in self.boundaries:
             if b.kind == "end" and self._in_utterance:
                 out += self._feed_until(b.sample)
         if self._in_utterance:

