@@ -245,6 +245,14 @@ class Monitor:
             redactor=redactor,
         )
 
+    async def engine_for(self, language: str) -> Engine:
+        """The recogniser for a call in ``language`` (monitor/asr/multilingual.py, issue #12)."""
+        from monitor.asr.multilingual import engine_for_language
+
+        return await asyncio.to_thread(
+            engine_for_language, self.engine, language, self.config.asr_niceness
+        )
+
     # ---- shutdown, in the order monitor/runtime.py calls it ---------------------------------
     def stop_intake(self) -> None:
         """Take no new calls: run_call raises MonitorStoppingError from now on."""
@@ -305,6 +313,9 @@ class Monitor:
     async def run_call(self, source: AudioSource, meta: CallMeta) -> CallSummary:
         if self.stopping:
             raise MonitorStoppingError("callmon is shutting down and takes no new calls")
+        # id/ms/ro calls get the multilingual Whisper (loaded by the first such call; a
+        # missing model fails here, before the call is announced)
+        engine = await self.engine_for(meta.language)
         call_id = meta.call_id or new_call_id(meta.name)
         speakers: tuple[ev.Speaker, ...] = (
             ev.SPEAKERS if source.channels == 2 else (meta.mono_speaker,)
@@ -320,7 +331,7 @@ class Monitor:
             source=source.name,
             channels=source.channels,
         )
-        run = _CallRun(self, source, meta, started, speakers, summary)
+        run = _CallRun(self, source, meta, started, speakers, summary, engine)
         self._runs[call_id] = run
         task = asyncio.current_task()
         if task is not None:
@@ -361,6 +372,7 @@ class _CallRun:
         started: ev.CallStarted,
         speakers: tuple[ev.Speaker, ...],
         summary: CallSummary,
+        engine: Engine | None = None,
     ) -> None:
         from monitor.asr.transcriber import CallTranscriber
         from monitor.rules import CallRules
@@ -371,8 +383,9 @@ class _CallRun:
         self.call_id = call_id = started.call_id
         self.speakers = speakers
         self.summary = summary
-        self.rate = monitor.engine.sample_rate
-        self.transcriber = CallTranscriber(monitor.engine, call_id, speakers)
+        self.engine = engine or monitor.engine
+        self.rate = self.engine.sample_rate
+        self.transcriber = CallTranscriber(self.engine, call_id, speakers)
         self.rules = CallRules(monitor.playbook, started)
         self.resamplers = [StreamResampler(source.sample_rate, self.rate) for _ in speakers]
         self.audio_pos = 0  # samples at the recognizer's rate handed to ASR so far
