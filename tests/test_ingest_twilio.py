@@ -403,3 +403,9 @@ def test_drain_releases_the_jitter_window_of_a_stream_that_ends_without_stop():
     assert held >= 300 * 8 - 800  # the window (less one block) waits for the agent track
     out += dec.drain()
     assert len(audio_of(out)) == len(tone) and dec.drain() == []
+
+
+@pytest.mark.parametrize(("tag", "code"), [("en-US", "en"), ("id-ID", "id"), ("ms_MY", "ms")])
+def test_a_language_tag_is_read_through_the_language_registry(tag: str, code: str):
+    start = TwilioStreamDecoder().feed(start_message(language=tag))[0]
+    assert start.meta.language == code

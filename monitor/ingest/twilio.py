@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from monitor import languages
 from monitor.events import Speaker
 from monitor.pipeline import CallMeta
 from monitor.wire_schema import MAX_ID_CHARS, MAX_LABEL_CHARS
@@ -40,7 +41,7 @@ from monitor.wire_schema import MAX_ID_CHARS, MAX_LABEL_CHARS
 SAMPLE_RATE = 8000
 SAMPLES_PER_MS = SAMPLE_RATE // 1000
 ENCODING = "audio/x-mulaw"
-LANGUAGES = ("en", "id", "ms", "ro")
+LANGUAGES = languages.LANGUAGE_CODES
 TRACK_SPEAKER: dict[str, Speaker] = {"inbound": "customer", "outbound": "agent"}
 IGNORED_EVENTS = frozenset({"connected", "dtmf", "mark"})
 PARAM_CHARS = {"name": MAX_LABEL_CHARS, "agent_id": MAX_ID_CHARS, "queue": MAX_ID_CHARS}
@@ -226,10 +227,11 @@ class TwilioStreamDecoder:
             value = start.get(key, "")
             if not isinstance(value, str) or len(value) > MAX_ID_CHARS:
                 raise TwilioProtocolError(f"start.{key} must be a string of at most {MAX_ID_CHARS}")
-        language = params.get("language") or self.defaults.language
-        if language not in LANGUAGES:
+        asked = params.get("language") or self.defaults.language
+        language = languages.normalise(asked)  # "en-US", "id-ID", "ms_MY" read as en, id, ms
+        if language is None:
             raise TwilioProtocolError(
-                f"customParameters.language {language!r} is not supported; use one of"
+                f"customParameters.language {asked!r} is not supported; use one of"
                 f' {", ".join(LANGUAGES)} (<Parameter name="language" value="en"/>)'
             )
         call_sid = _str(start, "callSid")
