@@ -1,0 +1,106 @@
+"""Issue #12 acceptance on the Indonesian, Malay and Romanian sample calls (slow: whole calls
+through the real multilingual Whisper, scorer and rules).
+
+Each call is rendered by espeak-ng (the only offline voice for these languages) and replayed
+with its language as `callmon replay --language` gives it. What is checked:
+- the transcript is in the call's language (most of its words are words of the script);
+- the calm call raises no alert;
+- the escalating call warns (a warning/critical alert or the at_risk level) no later than the end
+  of its blow-up turn. Romanian is expected to miss: espeak-ng's Romanian blow-up turn ("Vreau
+  să vorbesc cu un manager") comes out of Whisper base as "M-au să mă văzc un menăgea", so no
+  cue fires (an honest miss, recorded in the README, not hidden by rewording the script).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import pytest
+
+from monitor import events as ev
+from monitor.config import REPO_ROOT, MonitorConfig
+from monitor.sample_script import load_script
+from monitor.samples import RenderedCall, render
+from monitor.sources.file import FileSource
+
+pytestmark = pytest.mark.slow
+
+SCRIPTS = REPO_ROOT / "samples" / "scripts" / "languages"
+WORD = re.compile(r"[^\W\d_]+")
+
+
+def _words(text: str) -> list[str]:
+    return WORD.findall(text.lower())
+
+
+def _warned(events: list[ev.Event]) -> float | None:
+    times = [
+        e.at
+        for e in events
+        if (isinstance(e, ev.Alert) and e.severity in ("warning", "critical"))
+        or (isinstance(e, ev.CallRisk) and e.level in ("at_risk", "escalated"))
+    ]
+    return min(times) if times else None
+
+
+async def _replay(call: RenderedCall, language: str) -> list[ev.Event]:
+    from monitor.pipeline import CallMeta, Monitor
+
+    monitor = await Monitor.create(MonitorConfig(store_path=None, redact=False))
+    sub = monitor.bus.subscribe("test", maxsize=100_000, overflow="wait")
+    try:
+        await monitor.run_call(
+            FileSource(call.wav_path, realtime=False), CallMeta(call.name, language=language)
+        )
+    finally:
+        sub.close()
+        await monitor.aclose()
+    return [e async for e in sub]
+
+
+@pytest.fixture(scope="module")
+def played(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[RenderedCall, list]]:
+    out: dict[str, tuple[RenderedCall, list]] = {}
+    dest = tmp_path_factory.mktemp("langcalls")
+    for path in sorted(SCRIPTS.glob("*.toml")):
+        script = load_script(path)
+        call = render(script, dest / f"{script.name}.wav", 16000)
+        out[script.name] = (call, asyncio.run(_replay(call, script.language)))
+    return out
+
+
+@pytest.mark.parametrize(
+    "name", ["id_calm", "id_escalates", "ms_calm", "ms_escalates", "ro_calm", "ro_escalates"]
+)
+def test_transcript_is_in_the_calls_language(played, name: str) -> None:  # type: ignore[no-untyped-def]
+    call, events = played[name]
+    script_words = {w for t in call.turns for w in _words(t.text)}
+    heard = [w for e in events if isinstance(e, ev.FinalUtterance) for w in _words(e.text)]
+    assert len(heard) > 30, heard
+    share = sum(w in script_words for w in heard) / len(heard)
+    assert share >= 0.4, (round(share, 2), " ".join(heard))
+
+
+@pytest.mark.parametrize("name", ["id_calm", "ms_calm", "ro_calm"])
+def test_calm_call_raises_no_alert(played, name: str) -> None:  # type: ignore[no-untyped-def]
+    _, events = played[name]
+    assert [e for e in events if isinstance(e, ev.Alert)] == []
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "id_escalates",
+        "ms_escalates",
+        pytest.param(
+            "ro_escalates",
+            marks=pytest.mark.xfail(reason="espeak-ng Romanian blow-up not recognised by base"),
+        ),
+    ],
+)
+def test_escalating_call_warns_by_the_end_of_its_blowup(played, name: str) -> None:  # type: ignore[no-untyped-def]
+    call, events = played[name]
+    blowup = next(t for t in call.turns if t.blowup)
+    warned = _warned(events)
+    assert warned is not None and warned <= blowup.end + 1.0, (warned, blowup.start, blowup.end)
