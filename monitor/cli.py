@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from monitor import __version__
 from monitor.config import DEFAULT_STORE, REPO_ROOT, ConfigError, MonitorConfig
 from monitor.ingest.settings import IngestConfigError
+from monitor.languages import LANGUAGE_CODES
 from monitor.server.config import ConfigError as ServerConfigError
 from monitor.server.config import ServerConfig
 from monitor.sources.base import SourceError
@@ -370,7 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--language",
         default="en",
-        choices=["en", "id", "ms", "ro"],
+        choices=LANGUAGE_CODES,
         help="the agent's language for cards and cues (default en)",
     )
     p.add_argument("--agent", default="agent-1", help="agent id recorded with the call")
@@ -398,7 +399,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--language",
         default="en",
-        choices=["en", "id", "ms", "ro"],
+        choices=LANGUAGE_CODES,
         help="the agent's language for cards and cues (default en)",
     )
 

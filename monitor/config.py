@@ -49,6 +49,7 @@ class MonitorConfig:
     retention_days: int | None = None
     redact: bool = True
     source_path: Path | None = None  # the file this config came from
+    max_calls: int | None = None  # [capacity]: live calls at most, then refused (capacity.py)
 
     def with_(self, **changes: Any) -> MonitorConfig:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -71,6 +72,7 @@ class MonitorConfig:
             "scoring": {"model"},
             "rules": {"playbook"},
             "store": {"path", "retention_days", "redact"},
+            "capacity": {"max_calls"},
             "server": None,  # read by monitor.server.config.ServerConfig
             "tokens": None,
             "cluster": None,  # cluster mode: monitor/cluster/config.py reads it
@@ -111,6 +113,11 @@ class MonitorConfig:
         redact = store.get("redact", True)
         if not isinstance(redact, bool):
             raise ConfigError(f"{p}: [store] redact must be true or false")
+        max_calls = data.get("capacity", {}).get("max_calls")
+        if max_calls is not None and (
+            isinstance(max_calls, bool) or not isinstance(max_calls, int) or max_calls < 1
+        ):
+            raise ConfigError(f"{p}: [capacity] max_calls must be a whole number >= 1")
         vosk_model = rel(asr.get("vosk_model"), "[asr] vosk_model")
         return cls(
             engine=engine,
@@ -122,6 +129,7 @@ class MonitorConfig:
             retention_days=retention,
             redact=redact,
             source_path=p,
+            max_calls=max_calls,
         )
 
 

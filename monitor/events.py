@@ -139,6 +139,24 @@ class UtteranceScore:
 
 
 @dataclass(frozen=True, slots=True)
+class CallLag:
+    """How far a call's analysis is behind its audio: overload is said, never silent.
+
+    Published when a call becomes ``"delayed"`` (its lag passed the monitor's limit), every
+    few seconds while it stays so, and when it is ``"ok"`` again (monitor/capacity.py).
+    """
+
+    call_id: str
+    at: float  # call audio time
+    lag_s: float  # seconds between audio received and its text being out
+    state: Literal["ok", "delayed"]
+
+    @property
+    def delayed(self) -> bool:
+        return self.state == "delayed"
+
+
+@dataclass(frozen=True, slots=True)
 class CallRisk:
     """The call's escalation risk after an utterance, with the reasons in words."""
 
@@ -224,6 +242,7 @@ Event = (
     | TalkOver
     | UtteranceScore
     | CallRisk
+    | CallLag
     | Alert
     | PromptCard
     | AlertAcknowledged
@@ -240,6 +259,7 @@ EVENT_TYPES: dict[type, str] = {
     TalkOver: "talk_over",
     UtteranceScore: "utterance_score",
     CallRisk: "risk",
+    CallLag: "call_lag",
     Alert: "alert",
     PromptCard: "card",
     AlertAcknowledged: "alert_ack",

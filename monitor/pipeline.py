@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import time
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
@@ -33,6 +34,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from monitor import events as ev
+from monitor.capacity import CapacityConfig, CapacityError, LagTracker
+from monitor.capacity import refusal as capacity_refusal
 from monitor.config import MonitorConfig
 from monitor.seams import Bus, Scorer
 from monitor.sources.base import AudioSource, SourceError, SourceInterrupted
@@ -172,6 +175,8 @@ class Monitor:
         self.store = store
         self.redactor = redactor
         self.calls: dict[str, CallSummary] = {}  # in flight only: removed when a call ends
+        # overload: the call limit and when a call counts as delayed (monitor/capacity.py)
+        self.capacity = CapacityConfig(max_calls=config.max_calls)
         self.recent: deque[CallSummary] = deque(maxlen=MAX_RECENT_CALLS)
         self._runs: dict[str, _CallRun] = {}
         self._tasks: dict[str, asyncio.Task[Any]] = {}  # the task running each call
@@ -310,9 +315,33 @@ class Monitor:
         # a call cancelled by cancel_calls() leaves its task cancelled: it has no summary
         return [s for t in tasks if not t.cancelled() and (s := t.result()) is not None]
 
+    def refusal(self) -> str | None:
+        """Why a new call may not start now (shutting down, at capacity), or None."""
+        if self.stopping:
+            return "callmon is shutting down and takes no new calls"
+        return capacity_refusal(len(self._runs), self.capacity)
+
+    def lags(self) -> dict[str, float]:
+        """Each call in flight: how far (s) its analysis is behind its audio."""
+        return {call_id: run.lag.lag_s for call_id, run in self._runs.items()}
+
+    def delayed_calls(self) -> list[str]:
+        """The calls in flight marked delayed (monitor/capacity.py)."""
+        return [call_id for call_id, run in self._runs.items() if run.lag.delayed]
+
+    def queue_depths(self) -> dict[str, int]:
+        """Items waiting between the stages, summed over the calls in flight (/metrics)."""
+        runs = list(self._runs.values())
+        return {
+            "audio": sum(r.audio_q.qsize() for r in runs),
+            "text": sum(r.text_q.qsize() for r in runs),
+        }
+
     async def run_call(self, source: AudioSource, meta: CallMeta) -> CallSummary:
         if self.stopping:
             raise MonitorStoppingError("callmon is shutting down and takes no new calls")
+        if (full := capacity_refusal(len(self._runs), self.capacity)) is not None:
+            raise CapacityError(full)
         # id/ms/ro calls get the multilingual Whisper (loaded by the first such call; a
         # missing model fails here, before the call is announced)
         engine = await self.engine_for(meta.language)
@@ -386,6 +415,9 @@ class _CallRun:
         self.engine = engine or monitor.engine
         self.rate = self.engine.sample_rate
         self.transcriber = CallTranscriber(self.engine, call_id, speakers)
+        self.lag = LagTracker(call_id, monitor.capacity)
+        self.transcribed = asyncio.Event()  # the transcriber finished: the lag watch stops
+        self.frame_s = 0.1  # duration of the source's frames (the audio backlog's unit)
         self.rules = CallRules(monitor.playbook, started)
         self.resamplers = [StreamResampler(source.sample_rate, self.rate) for _ in speakers]
         self.audio_pos = 0  # samples at the recognizer's rate handed to ASR so far
@@ -414,6 +446,7 @@ class _CallRun:
             self._reader = tg.create_task(self._read())
             tg.create_task(self._transcribe())
             tg.create_task(self._score())
+            tg.create_task(self._watch_lag())
         if self.interrupted:
             await self.end("interrupted", INTERRUPTED)
             return
@@ -449,6 +482,7 @@ class _CallRun:
     async def _read(self) -> None:
         try:
             async for frame in self.source.frames(self.call_id):
+                self.frame_s = frame.samples.shape[0] / frame.sample_rate
                 if self.writer is not None:
                     self.writer.write(frame.samples)
                 await self.audio_q.put(frame)  # waits while ASR is behind
@@ -488,8 +522,21 @@ class _CallRun:
         tails = [r.flush() for r in self.resamplers]
         events = await self.transcriber.feed(self._chunks(tails)) if len(tails[0]) else []
         events += await self.transcriber.finish()
+        self.transcribed.set()
         await self.text_q.put((events, self.audio_pos / self.rate))
         await self.text_q.put(None)
+
+    async def _watch_lag(self) -> None:
+        """Once a second: this call's lag (audio waiting + its oldest final waiting for text);
+        a delayed call is published as such (overload is explicit: monitor/capacity.py)."""
+        while not self.transcribed.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.transcribed.wait(), 1.0)
+                return  # done: the call's end says the rest
+            lag = self.audio_q.qsize() * self.frame_s + self.transcriber.lag_s
+            event = self.lag.observe(lag, self.audio_pos / self.rate, time.monotonic())
+            if event is not None:
+                await self.publish(event)
 
     async def _score(self) -> None:
         emit: Callable[[ev.Event], Awaitable[ev.Event]] = self.publish

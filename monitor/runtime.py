@@ -120,6 +120,7 @@ from monitor.ingest.register import (  # noqa: E402 (light: heavy imports are in
     audiosocket_ingest,
     pcm_ingest,
 )
+from monitor.metrics import operator_metrics  # noqa: E402 (prometheus-client only)
 
 
 def twilio_ingest(rt: Runtime) -> None:
@@ -153,6 +154,7 @@ EXTENSIONS: tuple[Extension, ...] = (
     audiohook_ingest,  # monitor/ingest/register.py: [ingest.audiohook], [ingest.pcm],
     pcm_ingest,  # [ingest.audiosocket]
     audiosocket_ingest,
+    operator_metrics,  # monitor/metrics.py: GET /metrics (Prometheus), supervisor token
 )
 
 

@@ -43,6 +43,7 @@ NUMBERS: dict[str, tuple[float, float]] = {
     "probabilities": (0.0, 1.0),
     "intents": (0.0, 1.0),  # an intent's probability
     "risk": (0.0, 100.0),
+    "lag_s": (0.0, MAX_CALL_S),
     "CallRisk.sentiment": (-1.0, 1.0),
     "loudness_dbfs": (-200.0, 20.0),
     "pitch_hz": (0.0, 8_000.0),

@@ -42,6 +42,7 @@ def toml_settings(tmp: Path) -> dict[str, tuple[str, str, Any]]:
         "store_path": ("store", "path", "data/calls.db"),
         "retention_days": ("store", "retention_days", 7),
         "redact": ("store", "redact", False),
+        "max_calls": ("capacity", "max_calls", 12),
     }
 
 
@@ -56,6 +57,7 @@ MONITOR_CONSUMERS: dict[str, Callable[[Any], object]] = {
     "retention_days": lambda rt: rt.store.retention_days,
     "redact": lambda rt: rt.monitor.redactor is not None,
     "source_path": lambda rt: rt.monitor.config.source_path,
+    "max_calls": lambda rt: rt.monitor.capacity.max_calls,
 }
 
 
@@ -70,6 +72,7 @@ def expected_consumed(cfg: MonitorConfig) -> dict[str, object]:
         "retention_days": cfg.retention_days,
         "redact": cfg.redact,
         "source_path": cfg.source_path,
+        "max_calls": cfg.max_calls,
     }
 
 

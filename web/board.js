@@ -80,6 +80,7 @@ function apply(e, live) {
       if (live && e.severity === "critical") signalCritical(e);
       break;
     case "card": c.cards.set(e.card_id, e); break;
+    case "call_lag": c.lag = e; break; // overload: how far the call's analysis is behind
     case "card_feedback": c.feedback[e.card_id] = e.action; break;
     default: break;
   }
@@ -166,6 +167,15 @@ function trendArrow(risks) {
   return el("span", { class: `arrow ${word}`, title: word, "aria-label": word, text: glyph });
 }
 
+function delayBadge(c) {
+  // the server says when a call falls behind (monitor/capacity.py): its text and scores are
+  // late by lag_s, so what the row shows is older than it looks
+  if (!c.lag || c.lag.state !== "delayed" || c.ended) return "";
+  return el("span", { class: "delayed", "data-lag": String(c.lag.lag_s),
+    title: `${t("delayed")}: ${c.lag.lag_s.toFixed(1)} s`,
+    text: ` ⏱ ${t("delayed")} ${c.lag.lag_s.toFixed(1)} s` });
+}
+
 function needScore(c) {
   // calls needing help on top: open critical alerts, then level, then risk; ended calls last
   const open = [...state.alerts.values()].filter((a) => !a.ack && a.alert.call_id === c.id);
@@ -191,7 +201,9 @@ function renderGrid() {
     el("td", {}, levelBadge(level, c.risk ? c.risk.risk : 0)),
     el("td", { text: c.started.agent_id }),
     el("td", { text: c.started.name }),
-    el("td", { text: c.ended ? `${fmtDuration(c.ended.at)} (${t("ended")})` : fmtDuration(c.time) }),
+    el("td", { class: "duration" },
+      c.ended ? `${fmtDuration(c.ended.at)} (${t("ended")})` : fmtDuration(c.time),
+      delayBadge(c)),
     el("td", {}, sentimentBadge(c.risk ? c.risk.sentiment : null)),
     el("td", { class: "trend" }, sparkline(c.risks), trendArrow(c.risks)),
     el("td", { class: "alert-cell" }, c.lastAlert
@@ -288,6 +300,7 @@ function renderDetail() {
 state = emptyState();
 const stream = new LiveStream({
   onSnapshot(msg) {
+    fillLanguages(msg.languages);
     state = emptyState();
     for (const e of msg.events) apply(e, false);
     render();
@@ -305,6 +318,13 @@ const stream = new LiveStream({
   },
 });
 const langSelect = document.getElementById("lang");
+// The picker lists the languages the server supports (monitor/languages.py), sent with every
+// snapshot, so adding one there needs no change here; until then it offers English alone.
+function fillLanguages(list) {
+  if (!Array.isArray(list) || !list.length) return;
+  langSelect.replaceChildren(...list.map((l) => el("option", { value: l.code, text: l.name })));
+  langSelect.value = list.some((l) => l.code === LANG) ? LANG : "en";
+}
 langSelect.value = I18N[LANG] ? LANG : "en";
 langSelect.addEventListener("change", () => { setLanguage(langSelect.value); render(); });
 setLanguage(LANG);

@@ -64,6 +64,8 @@ class DecodeScheduler(Generic[R]):
         ]
         for t in self._threads:
             t.start()
+        # before the interpreter finalises (like concurrent.futures' own executors)
+        threading._register_atexit(self.close)  # type: ignore[attr-defined]
 
     # ---------------------------------------------------------------- submitting (any thread)
 
@@ -113,10 +115,21 @@ class DecodeScheduler(Generic[R]):
                 return 0.0
             return time.monotonic() - min(j.queued_at for j in self._heap)
 
-    def close(self) -> None:
+    def close(self, timeout: float | None = 5.0) -> None:
+        """Refuse new jobs, cancel the queued ones and wait for the running ones.
+
+        Runs at interpreter exit too: a worker still inside CTranslate2 (GIL released) while
+        Python finalises aborts the process when it returns (SIGABRT instead of a clean exit).
+        """
         with self._cv:
             self._closed = True
+            dropped, self._heap = self._heap, []
             self._cv.notify_all()
+        for job in dropped:
+            job.future.cancel()
+        for t in self._threads:
+            if t is not threading.current_thread():
+                t.join(timeout)
 
     # ---------------------------------------------------------------- the workers
 

@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from monitor import languages
 from monitor.events import Speaker
 from monitor.ingest.twilio import decode_mulaw
 from monitor.pipeline import CallMeta
@@ -52,7 +53,7 @@ NULL_UUID = "00000000-0000-0000-0000-000000000000"
 CHANNEL_SPEAKER: dict[str, Speaker] = {"external": "customer", "internal": "agent"}
 FORMATS = ("PCMU", "L16")
 # languages callmon recognises, as Genesys names them (BCP 47)
-GENESYS_LANGUAGES = {"en": "en-US", "id": "id-ID", "ms": "ms-MY", "ro": "ro-RO"}
+GENESYS_LANGUAGES = {language.code: language.locale for language in languages.LANGUAGES}
 CLIENT_TYPES = frozenset(
     {"open", "close", "ping", "paused", "resumed", "discarded", "update", "error"}
 )
@@ -400,8 +401,8 @@ class AudioHookSession:
     def _language(self, *values: object) -> str:
         for v in values:
             if isinstance(v, str) and v:
-                short = v.split("-")[0].lower()
-                if short in GENESYS_LANGUAGES:
+                short = languages.normalise(v)  # "id-ID" -> "id"
+                if short is not None:
                     return short
                 log.info("audiohook session %s: language %r not supported; using %s",
                          self.id, v, self.defaults.language)  # fmt: skip

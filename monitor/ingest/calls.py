@@ -34,6 +34,10 @@ class CallRunner(Protocol):
 
     async def run_call(self, source: AudioSource, meta: CallMeta) -> CallSummary: ...
 
+    def refusal(self) -> str | None:
+        """Why the monitor takes no new call now (at capacity: monitor/capacity.py), or None."""
+        ...
+
 
 class CallRefused(Exception):
     """A call that may not start now (shutting down, ``max_calls``, a duplicate key)."""
@@ -80,6 +84,9 @@ class LiveCalls:
         if len(self.calls) >= self.max_calls:
             self.refused += 1
             raise CallRefused(f"callmon already monitors {len(self.calls)} live calls (max_calls)")
+        if (why := self.monitor.refusal()) is not None:  # the whole monitor's [capacity]
+            self.refused += 1
+            raise CallRefused(why)
         if key in self.calls:
             self.refused += 1
             raise CallRefused(f"{self.kind} stream {key} is already live")

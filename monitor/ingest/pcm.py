@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from monitor.events import Speaker
+from monitor.languages import LANGUAGE_CODES, normalise
 from monitor.pipeline import CallMeta
 
 RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
@@ -30,7 +31,7 @@ LAYOUTS: tuple[tuple[str, ...], ...] = (
     ("customer",),
     ("agent",),
 )
-LANGUAGES = ("en", "id", "ms", "ro")
+LANGUAGES = LANGUAGE_CODES
 FRAME_BURST = 50
 # key -> (type, required, what it is); the whole schema of the first message
 START_SCHEMA: dict[str, tuple[type, bool, str]] = {
@@ -102,9 +103,10 @@ def parse_start(message: object, defaults: PcmDefaults | None = None) -> PcmStar
         )
     if message.get("encoding", "s16le") != "s16le":
         raise PcmProtocolError(f'start.encoding {message["encoding"]!r}: only "s16le" is read')
-    language = message.get("language") or d.language
-    if language not in LANGUAGES:
-        raise PcmProtocolError(f"start.language {language!r} is not one of {', '.join(LANGUAGES)}")
+    asked = message.get("language") or d.language
+    language = normalise(asked)  # "en-US", "ms_MY" read as en, ms
+    if language is None:
+        raise PcmProtocolError(f"start.language {asked!r} is not one of {', '.join(LANGUAGES)}")
     speaker: Speaker = "agent" if layout[0] == "agent" else "customer"
     meta = CallMeta(
         name=message.get("name") or "PCM stream",

@@ -75,6 +75,10 @@ class CallRunner(Protocol):
 
     async def run_call(self, source: AudioSource, meta: CallMeta) -> CallSummary: ...
 
+    def refusal(self) -> str | None:
+        """Why the monitor takes no new call now (at capacity: monitor/capacity.py), or None."""
+        ...
+
 
 @dataclass(slots=True)
 class _LiveCall:
@@ -292,6 +296,11 @@ class TwilioIngest:
                 CloseCode.TRY_AGAIN_LATER,
                 f"callmon already monitors {len(self.calls)} live calls (max_calls)",
             )
+            return None
+        if (full := self.monitor.refusal()) is not None:  # the whole monitor's [capacity]
+            self.refused += 1
+            log.warning("twilio stream %s refused: %s", start.stream_sid, full)
+            await ws.close(CloseCode.TRY_AGAIN_LATER, _reason(full))
             return None
         if start.stream_sid in self.calls:
             self.refused += 1

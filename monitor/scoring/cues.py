@@ -15,9 +15,9 @@ import unicodedata
 from functools import cache
 
 from monitor.events import INTENTS
+from monitor.languages import resolve
 from monitor.scoring.data.calls import DATA_DIR
 
-LANGUAGES = ("en", "id", "ms", "ro")
 CUE_SCORE = 0.9  # a matched cue is strong evidence, but not certainty
 _NTH = r"(second|third|fourth|fifth|sixth|2nd|3rd|4th|5th)"
 
@@ -259,7 +259,7 @@ def fold(text: str) -> str:
 
 
 def _language(language: str) -> str:
-    code = language.lower().split("-")[0].split("_")[0]
+    code = resolve(language)  # "id-ID" -> "id"; unsupported -> "en"
     return code if code in _CUES else "en"
 
 

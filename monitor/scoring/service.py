@@ -29,15 +29,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from monitor.events import INTENTS, FinalUtterance, Sentiment, UtteranceScore
+from monitor.languages import is_english
 from monitor.scoring.classifier import TextClassifier, TextScores
 from monitor.scoring.cues import keyword_intents, lexicon_polarity
 
 LATENCY_WINDOW = 10_000  # latencies and batch sizes kept by ScoringService
 _SENTIMENTS: tuple[Sentiment, Sentiment, Sentiment] = ("negative", "neutral", "positive")
-
-
-def is_english(language: str) -> bool:
-    return language.lower().split("-")[0].split("_")[0] == "en"
 
 
 def lexicon_probabilities(polarity: float, escalating: bool) -> tuple[float, float, float]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from monitor import events as ev
-from monitor import wire
+from monitor import languages, wire
 
 PROTOCOL_VERSION = wire.PROTOCOL_VERSION
 MAX_NAME_CHARS = 64
@@ -160,6 +160,7 @@ def snapshot_message(
             "agent_id": agent_id,
             "queue": queue,
             "seq": seq,
+            "languages": languages.display_names(),  # for the pages' language pickers
             "events": [wire.to_dict(e) for e in events],
         }
     )

@@ -42,12 +42,15 @@ class _Call:
     partials: dict[str, ev.PartialUtterance] = field(default_factory=dict)
     risks: deque[ev.CallRisk] = field(default_factory=lambda: deque(maxlen=RISK_HISTORY))
     ended: ev.CallEnded | None = None
+    lag: ev.CallLag | None = None  # the latest: is the call delayed, by how much
 
 
 def conflation_key(event: ev.Event) -> tuple[str, ...] | None:
     """Events that only matter as the latest value of something; a newer one replaces it."""
     if isinstance(event, ev.CallRisk):
         return ("risk", event.call_id)
+    if isinstance(event, ev.CallLag):
+        return ("lag", event.call_id)
     if isinstance(event, ev.PartialUtterance):
         return ("partial", event.call_id, event.speaker)
     if isinstance(event, ev.AgentStrain):
@@ -146,6 +149,8 @@ class BoardState:
             call.partials[event.speaker] = event
         elif isinstance(event, ev.CallRisk):
             call.risks.append(event)
+        elif isinstance(event, ev.CallLag):
+            call.lag = event
         elif isinstance(event, ev.Alert):
             pass  # kept in the alert list, with its acknowledgement
         else:
@@ -179,6 +184,8 @@ class BoardState:
             items.extend(call.risks)
             items.extend(call.log)
             items.extend(call.partials.values())
+            if call.lag is not None:
+                items.append(call.lag)
             if call.ended is not None:
                 items.append(call.ended)
             out.extend(e for e in items if self.visible(e, viewer))
