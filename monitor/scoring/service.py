@@ -32,6 +32,7 @@ from monitor.events import INTENTS, FinalUtterance, Sentiment, UtteranceScore
 from monitor.languages import is_english
 from monitor.scoring.classifier import TextClassifier, TextScores
 from monitor.scoring.cues import keyword_intents, lexicon_polarity
+from monitor.scoring.multilingual import score_text
 
 LATENCY_WINDOW = 10_000  # latencies and batch sizes kept by ScoringService
 _SENTIMENTS: tuple[Sentiment, Sentiment, Sentiment] = ("negative", "neutral", "positive")
@@ -64,7 +65,8 @@ class UtteranceScorer:
         self, model: TextScores | None, text: str, language: str
     ) -> tuple[tuple[float, float, float], dict[str, float]]:
         if model is None:
-            return cue_scores(text, language)
+            # id/ms/ro: cues, lexicon and the multilingual model, whichever measured better
+            return score_text(text, language)
         cues = keyword_intents(text, language)
         intents = {name: max(model.intents[name], cues[name]) for name in INTENTS}
         return model.probabilities, intents
@@ -131,6 +133,7 @@ class ScoringService:
         max_batch: int = 32,
         max_wait_ms: float = 10.0,
         threads: int = 1,  # bench/bench_scoring.py: 1 beats 2 on the shared 2-core machine
+        history: int = LATENCY_WINDOW,  # latencies and batch sizes kept (the most recent)
     ) -> None:
         self.scorer = UtteranceScorer(classifier)
         self.max_batch = max_batch
@@ -144,9 +147,9 @@ class ScoringService:
         self._accepting = False
         self.batches = 0  # forward passes run, for the bench and the tests
         # sizes of the most recent passes: bounded like the latencies, a server runs for months
-        self.batch_sizes: deque[int] = deque(maxlen=LATENCY_WINDOW)
+        self.batch_sizes: deque[int] = deque(maxlen=history)
         # score() call to result, ms, for the most recent utterances (bench/bench_scoring.py)
-        self.latencies_ms: deque[float] = deque(maxlen=LATENCY_WINDOW)
+        self.latencies_ms: deque[float] = deque(maxlen=history)
 
     async def start(self) -> None:
         if self._thread is not None:
