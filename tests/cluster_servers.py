@@ -141,6 +141,37 @@ class PostgresServer:
             self.started = False
 
 
+# two synthesised calls (about 10 s and 20 s): short enough for a 2-core machine
+SHORT = [
+    {"speaker": "agent", "mood": "calm", "text": "Thank you for calling, how can I help?"},
+    {"speaker": "customer", "mood": "angry", "text": "I want to speak to your manager right now."},
+    {"speaker": "agent", "mood": "calm", "text": "I understand, let me help you first."},
+    {"speaker": "customer", "mood": "angry", "text": "This is the third time I am calling."},
+]
+LONGER = [
+    {"speaker": "agent", "mood": "calm", "text": "Thank you for calling, how can I help?"},
+    {"speaker": "customer", "mood": "angry", "text": "My internet has been down for three days."},
+    {"speaker": "agent", "mood": "calm", "text": "I am sorry, let me check your line."},
+    {"speaker": "customer", "mood": "angry", "text": "I want to speak to your manager right now."},
+    {"speaker": "agent", "mood": "calm", "text": "I understand, let me help you first."},
+    {"speaker": "customer", "mood": "angry", "text": "This is the third time I am calling."},
+    {"speaker": "agent", "mood": "calm", "text": "I have booked an engineer for tomorrow."},
+    {"speaker": "customer", "mood": "calm", "text": "Fine, thank you."},
+]
+
+
+def render_calls(root: Path) -> dict[str, Path]:
+    """``short`` and ``longer`` rendered to stereo WAVs under ``root`` (the real TTS)."""
+    from monitor.samples import load_script, render
+    from tests.conftest import write_script
+
+    out = {}
+    for name, turns in (("short", SHORT), ("longer", LONGER)):
+        render(load_script(write_script(root / f"{name}.toml", name, turns)), root / f"{name}.wav")
+        out[name] = root / f"{name}.wav"
+    return out
+
+
 @contextlib.contextmanager
 def servers() -> Iterator[tuple[RedisServer, PostgresServer]]:
     """A fresh Redis and a fresh PostgreSQL, stopped and deleted on exit."""

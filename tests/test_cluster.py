@@ -247,3 +247,27 @@ async def test_recording_on_the_shared_path_has_redacted_speech_muted(
     assert np.abs(audio[lo:hi, 1]).max() > 0.1  # the agent's is not
     assert np.abs(audio[: int(0.5 * rate), 0]).max() > 0.1
     assert not list(path.parent.glob("*.part"))
+
+
+@pytest.mark.parametrize(
+    ("toml", "args", "code", "says"),
+    [
+        ("[cluster]\nlease_s = 0.1\n", [], 2, "lease_s must be above 0.5 s"),
+        ("[cluster]\nleese_s = 3.0\n", [], 2, "unknown key 'leese_s'"),
+        ("[cluster]\naudio_maxlen = '9'\n", [], 2, "audio_maxlen must be a int"),
+        ("", ["--redis", "redis://127.0.0.1:1/0"], 1, "cannot reach Redis"),
+        ("", ["--redis", "http://x"], 2, "use redis://host:port/db"),
+    ],
+)
+def test_cluster_roles_refuse_bad_config_with_a_clear_error(
+    tmp_path: Path, toml: str, args: list[str], code: int, says: str
+) -> None:
+    import subprocess
+    import sys
+
+    conf = tmp_path / "c.toml"
+    conf.write_text(toml)
+    cmd = [sys.executable, "-m", "monitor.cluster", "board", "--config", str(conf), "--port", "0"]
+    done = subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=60)
+    assert done.returncode == code, done.stderr
+    assert says in done.stderr and "Traceback" not in done.stderr

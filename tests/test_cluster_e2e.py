@@ -21,7 +21,6 @@ import pytest
 
 from tests import cluster_servers
 from tests.cluster_servers import RoleProcess
-from tests.conftest import write_script
 
 pytestmark = [
     pytest.mark.cluster,
@@ -29,22 +28,6 @@ pytestmark = [
     pytest.mark.skipif(bool(cluster_servers.missing()), reason=cluster_servers.missing()),
 ]
 LEASE_S = 3.0
-SHORT = [
-    {"speaker": "agent", "mood": "calm", "text": "Thank you for calling, how can I help?"},
-    {"speaker": "customer", "mood": "angry", "text": "I want to speak to your manager right now."},
-    {"speaker": "agent", "mood": "calm", "text": "I understand, let me help you first."},
-    {"speaker": "customer", "mood": "angry", "text": "This is the third time I am calling."},
-]
-LONGER = [
-    {"speaker": "agent", "mood": "calm", "text": "Thank you for calling, how can I help?"},
-    {"speaker": "customer", "mood": "angry", "text": "My internet has been down for three days."},
-    {"speaker": "agent", "mood": "calm", "text": "I am sorry, let me check your line."},
-    {"speaker": "customer", "mood": "angry", "text": "I want to speak to your manager right now."},
-    {"speaker": "agent", "mood": "calm", "text": "I understand, let me help you first."},
-    {"speaker": "customer", "mood": "angry", "text": "This is the third time I am calling."},
-    {"speaker": "agent", "mood": "calm", "text": "I have booked an engineer for tomorrow."},
-    {"speaker": "customer", "mood": "calm", "text": "Fine, thank you."},
-]
 
 
 class Cluster:
@@ -92,15 +75,10 @@ class Cluster:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    from monitor.samples import load_script, render
-
     root = tmp_path_factory.mktemp("cluster")
     with cluster_servers.servers() as (redis, pg):
         c = Cluster(root, redis, pg)
-        for name, turns in (("short", SHORT), ("longer", LONGER)):
-            render(load_script(write_script(root / f"{name}.toml", name, turns)),
-                   root / f"{name}.wav")  # fmt: skip
-            c.wavs[name] = root / f"{name}.wav"
+        c.wavs = cluster_servers.render_calls(root)
         try:
             c.boards = [c.role("board", "--port", "0") for _ in range(2)]
             c.workers = [c.role("worker", "--name", f"w{i}", "--max-calls", "3") for i in range(3)]

@@ -88,15 +88,21 @@ class EventsReader:
         self.position = "0-0"
 
     async def run(self) -> None:
+        down = False
         while True:
             try:
                 resp = await self.redis.xread(
                     {self.keys.events: self.position}, count=500, block=1000
                 )
             except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
-                log.warning("board: Redis unreachable (%s); retrying", exc)
+                if not down:  # once per outage, not twice a second
+                    log.warning("board: Redis unreachable (%s); retrying", exc)
+                down = True
                 await asyncio.sleep(0.5)
                 continue
+            if down:
+                log.warning("board: Redis is back; reading from %s", self.position)
+                down = False
             for _key, entries in resp or ():
                 for entry_id, fields in entries:
                     self.position = _s(entry_id)

@@ -19,8 +19,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import redis.exceptions
+
 from monitor.cluster.config import ClusterConfig
 from monitor.config import ConfigError
+from monitor.store.postgres import PgStoreError
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +113,7 @@ async def run_worker(args: argparse.Namespace, cfg: ClusterConfig) -> int:
     mcfg = MonitorConfig.load(args.config).with_(engine=args.engine)
     mcfg = dataclasses.replace(mcfg, store_path=None)  # the shared store is PostgreSQL
     r = Redis.from_url(cfg.redis_url)
+    await r.ping()
     store = await PgStore.connect(cfg.postgres_dsn) if cfg.postgres_dsn else None
     bus = WorkerBus(r, Keys(cfg.prefix), store, cfg.events_maxlen)
     monitor = await Monitor.create(mcfg, bus)
@@ -143,6 +147,7 @@ async def run_board(args: argparse.Namespace, cfg: ClusterConfig) -> int:
     scfg = dataclasses.replace(scfg, **changes)
     scfg = scfg.with_generated_tokens([a for a in args.agents.split(",") if a])
     r = Redis.from_url(cfg.redis_url)
+    await r.ping()  # a wrong URL fails here, not as a board that never shows a call
     store = await PgStore.connect(cfg.postgres_dsn) if cfg.postgres_dsn else None
     keys = Keys(cfg.prefix)
     bus = BoardBus(r, keys, store, cfg.events_maxlen)
@@ -178,6 +183,13 @@ def main(argv: Sequence[str]) -> int:
     except ConfigError as exc:
         print(f"callmon {args.role}: {exc}", file=sys.stderr)
         return 2
+    except redis.exceptions.ConnectionError as exc:
+        print(f"callmon {args.role}: cannot reach Redis ({exc}); check [cluster] redis_url",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    except PgStoreError as exc:
+        print(f"callmon {args.role}: {exc}; check [cluster] postgres_dsn", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 
