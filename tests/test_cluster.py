@@ -254,7 +254,7 @@ async def test_recording_on_the_shared_path_has_redacted_speech_muted(
     [
         ("[cluster]\nlease_s = 0.1\n", [], 2, "lease_s must be above 0.5 s"),
         ("[cluster]\nleese_s = 3.0\n", [], 2, "unknown key 'leese_s'"),
-        ("[cluster]\naudio_maxlen = '9'\n", [], 2, "audio_maxlen must be a int"),
+        ("[cluster]\naudio_maxlen = '9'\n", [], 2, "audio_maxlen must be a whole number"),
         ("", ["--redis", "redis://127.0.0.1:1/0"], 1, "cannot reach Redis"),
         ("", ["--redis", "http://x"], 2, "use redis://host:port/db"),
     ],

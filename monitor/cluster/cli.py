@@ -15,9 +15,9 @@ import json
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import redis.exceptions
 
@@ -113,7 +113,7 @@ async def run_worker(args: argparse.Namespace, cfg: ClusterConfig) -> int:
     mcfg = MonitorConfig.load(args.config).with_(engine=args.engine)
     mcfg = dataclasses.replace(mcfg, store_path=None)  # the shared store is PostgreSQL
     r = Redis.from_url(cfg.redis_url)
-    await r.ping()
+    await cast(Awaitable[bool], r.ping())
     store = await PgStore.connect(cfg.postgres_dsn) if cfg.postgres_dsn else None
     bus = WorkerBus(r, Keys(cfg.prefix), store, cfg.events_maxlen)
     monitor = await Monitor.create(mcfg, bus)
@@ -147,7 +147,9 @@ async def run_board(args: argparse.Namespace, cfg: ClusterConfig) -> int:
     scfg = dataclasses.replace(scfg, **changes)
     scfg = scfg.with_generated_tokens([a for a in args.agents.split(",") if a])
     r = Redis.from_url(cfg.redis_url)
-    await r.ping()  # a wrong URL fails here, not as a board that never shows a call
+    await cast(
+        Awaitable[bool], r.ping()
+    )  # a wrong URL fails here, not as a board that never shows a call
     store = await PgStore.connect(cfg.postgres_dsn) if cfg.postgres_dsn else None
     keys = Keys(cfg.prefix)
     bus = BoardBus(r, keys, store, cfg.events_maxlen)

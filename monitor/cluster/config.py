@@ -22,6 +22,9 @@ from typing import Any
 from monitor.config import ConfigError
 
 
+_KIND = {int: "whole number", float: "number", str: "string"}
+
+
 @dataclass(frozen=True, slots=True)
 class ClusterConfig:
     redis_url: str = "redis://127.0.0.1:6379/0"
@@ -63,7 +66,7 @@ class ClusterConfig:
                 value = float(value)
             if type(value) is not type(default):
                 raise ConfigError(
-                    f"{where}: [cluster] {key} must be a {type(default).__name__}, got {value!r}"
+                    f"{where}: [cluster] {key} must be a {_KIND[type(default)]}, got {value!r}"
                 )
             out[key] = value
         return cls(**out)
