@@ -21,7 +21,6 @@ from typing import Any
 
 from monitor.config import ConfigError
 
-
 _KIND = {int: "whole number", float: "number", str: "string"}
 
 
