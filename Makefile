@@ -66,6 +66,7 @@ check: install
 
 bench: install samples
 	$(PY) -m bench.bench_asr
+	$(PY) -m bench.bench_pipeline
 	$(PY) -m bench.bench_scoring
 	$(PY) -m bench.bench_board
 	$(PY) -m bench.bench_store

@@ -327,6 +327,10 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         calls16, calls8 = calls16[:2], calls8[:2]
     say(f"  {len(calls16)} calls, {sum(c.duration for c in calls16):.0f} s of audio")
     section: dict[str, Any] = {
+        "scope": (
+            "ASR only (CallTranscriber: no scoring, rules, store or board) on the sample "
+            "calls; the whole pipeline on continuous conversation is the 'pipeline' section"
+        ),
         "default_engine": auto_engine_name(),
         "cores": os.cpu_count(),
         "chunk_s": CHUNK_S,

@@ -20,8 +20,10 @@ What a contact centre sees, not the recognizer alone:
   final text was published (endpointing + decoding), the rest is scoring, rules and delivery.
 - **Capacity**: N grows until the p95 passes 1.5 s or the lag keeps growing (the median latency
   of the trial's last 20 s is more than 1 s above that of its first 20 s); the largest N that
-  kept up is ``max_concurrent_calls``. Trials stop early when the next one would not fit in
-  ``--budget-s``. CPU is the process's CPU seconds per wall second (all threads).
+  kept up is ``max_concurrent_calls``. A trial whose p95 passes 4 s after 40 s is stopped
+  there (it has failed); no trial starts that would not fit in ``--budget-s``. CPU is the
+  process's CPU seconds per wall second (all threads). ``calls_marked_delayed``: calls the
+  pipeline itself marked delayed (``call_lag`` events, monitor/capacity.py).
 
 Writes section ``pipeline`` of bench/results.json.
 """
@@ -63,6 +65,7 @@ CALL_S = 90.0
 STAGGER_S = 0.37
 LATENCY_LIMIT_S = 1.5
 GROWTH_LIMIT_S = 1.0
+ABORT_P95_S = 4.0  # a trial this far behind is stopped early (it has failed already)
 WINDOW_S = 20.0  # head / tail windows for the lag-growth test
 STEPS = (4, 8, 12, 16, 20, 24, 28, 32)
 SUP = "bench-pipeline-token-0123456789"
@@ -151,6 +154,8 @@ class Trial:
     lag_end_s: float = 0.0  # worst: call ended (bus) - its audio end spoken
     utterances: int = 0
     decodes: dict[str, int] = field(default_factory=dict)
+    delayed_calls: set[str] = field(default_factory=set)  # calls marked delayed (CallLag)
+    aborted: bool = False  # stopped early: hopelessly behind
 
     def p(self, q: float) -> float | None:
         values = [lat for _, lat in self.latencies]
@@ -170,7 +175,12 @@ class Trial:
     @property
     def kept_up(self) -> bool:
         p95 = self.p(95)
-        return p95 is not None and p95 <= LATENCY_LIMIT_S and self.growth <= GROWTH_LIMIT_S
+        return (
+            not self.aborted
+            and p95 is not None
+            and p95 <= LATENCY_LIMIT_S
+            and self.growth <= GROWTH_LIMIT_S
+        )
 
     def row(self) -> dict[str, Any]:
         total = sum(lat for _, lat in self.latencies)
@@ -187,6 +197,8 @@ class Trial:
             "utterances": len(self.latencies),
             "wall_s": _r(self.wall_s),
             "decodes": self.decodes,
+            "calls_marked_delayed": len(self.delayed_calls),
+            "aborted": self.aborted,
             "kept_up": self.kept_up,
         }
 
@@ -213,6 +225,8 @@ async def run_trial(n: int, pool: Sequence[BenchCall], engine: Any, classifier: 
             final_at[(event.call_id, event.seq)] = time.monotonic()
         elif isinstance(event, ev.CallEnded):
             ended_at[event.call_id] = time.monotonic()
+        elif isinstance(event, ev.CallLag) and event.delayed:
+            trial.delayed_calls.add(event.call_id)
 
     bus = EventBus()
     bus.add_sink(stamp)
@@ -257,8 +271,15 @@ async def run_trial(n: int, pool: Sequence[BenchCall], engine: Any, classifier: 
                         say(
                             f"      {time.monotonic() - t0:5.0f} s: {len(trial.latencies)} "
                             f"utterances scored, p95 so far "
-                            f"{'-' if p95 is None else f'{p95:.2f}'} s"
+                            f"{'-' if p95 is None else f'{p95:.2f}'} s, "
+                            f"{len(trial.delayed_calls)} calls marked delayed"
                         )
+                        if p95 is not None and p95 > ABORT_P95_S and time.monotonic() - t0 > 40:
+                            # hopelessly behind: stop here instead of waiting out the backlog
+                            say("      far behind: stopping this trial")
+                            trial.aborted = True
+                            monitor.interrupt_calls()
+                            return
 
                 reader = asyncio.create_task(board())
                 ticker = asyncio.create_task(progress())

@@ -34,6 +34,7 @@ from monitor.events import Event, FinalUtterance, PartialUtterance, Speaker, Tal
 
 MIN_DECODE_S = 0.25  # shorter blips are clicks, not words
 HISTORY_S = 40.0  # streaming engines: audio kept per party for the features of an utterance
+END_SILENCE_S = 0.5  # a pause this long ends an utterance (segment engines)
 PAUSED_S = 0.2  # the speaker paused this long: the final is due, a partial would add nothing
 
 
@@ -131,7 +132,7 @@ class CallMerger:
         sr = self.sample_rate
         self._parties = {}
         for s in self.speakers:
-            activity = Endpointer(sr) if self.segment else None
+            activity = Endpointer(sr, end_silence=END_SILENCE_S) if self.segment else None
             self._parties[s] = _Party(
                 s,
                 activity,
