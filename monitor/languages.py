@@ -33,8 +33,9 @@ class Language:
     name: str  # in English, for logs, errors and the README
     native_name: str  # in the language itself, for language pickers on the pages
     locale: str  # BCP 47 with the region, as telephony platforms name it (Genesys AudioHook)
-    # Recognisers that transcribe it, best first. Empty: none of its own yet, so its calls go
-    # through the configured English recogniser (issue #12 adds a multilingual Whisper).
+    # Recognisers that transcribe it, best first. monitor/asr/multilingual.py gives a call the
+    # configured engine when the language has a model of that engine other than the
+    # multilingual Whisper, and the multilingual Whisper told this language otherwise.
     speech: tuple[SpeechModel, ...]
     # True: the trained English text model scores its utterances (cues back it up). False:
     # keyword cues give the intents and the translated AFINN lexicon the sentiment
@@ -45,13 +46,19 @@ class Language:
 _WHISPER_TINY_EN = SpeechModel("whisper", "tiny.en", "en")
 _VOSK_SMALL_EN = SpeechModel("vosk", "vosk-model-small-en-us-0.15", "en")
 
+
+def _whisper_base(code: str) -> tuple[SpeechModel, ...]:
+    """Multilingual Whisper base (monitor/asr/multilingual.py), told the call's language."""
+    return (SpeechModel("whisper", "base", code),)
+
+
 LANGUAGES: tuple[Language, ...] = (
     Language(
         "en", "English", "English", "en-US", (_WHISPER_TINY_EN, _VOSK_SMALL_EN), text_model=True
     ),
-    Language("id", "Indonesian", "Bahasa Indonesia", "id-ID", (), text_model=False),
-    Language("ms", "Malay", "Bahasa Melayu", "ms-MY", (), text_model=False),
-    Language("ro", "Romanian", "Română", "ro-RO", (), text_model=False),
+    Language("id", "Indonesian", "Bahasa Indonesia", "id-ID", _whisper_base("id"), False),
+    Language("ms", "Malay", "Bahasa Melayu", "ms-MY", _whisper_base("ms"), False),
+    Language("ro", "Romanian", "Română", "ro-RO", _whisper_base("ro"), False),
 )
 BY_CODE: dict[str, Language] = {language.code: language for language in LANGUAGES}
 LANGUAGE_CODES: tuple[str, ...] = tuple(BY_CODE)
@@ -94,8 +101,7 @@ def is_english(code: str) -> bool:
 
 
 def speech_model(code: str, engine: str) -> SpeechModel | None:
-    """The best model of ``engine`` for the language of ``code``; None when it has none of
-    its own (the recogniser then runs the engine's English model, issue #12)."""
+    """The best model of ``engine`` for the language of ``code``; None when it has none."""
     return next((m for m in get(code).speech if m.engine == engine), None)
 
 

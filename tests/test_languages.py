@@ -13,6 +13,7 @@ from websockets.asyncio.client import connect
 
 from monitor import languages
 from monitor.asr.models import VOSK_DOWNLOADS
+from monitor.asr.multilingual import MULTILINGUAL_MODEL
 from monitor.bus import EventBus
 from monitor.languages import LANGUAGE_CODES, LANGUAGES, check, normalise, resolve
 from monitor.rules import CardCatalogue, PhraseBook
@@ -81,7 +82,10 @@ def test_registry_entries_are_consistent() -> None:
 def test_speech_model_per_language_and_engine() -> None:
     whisper = languages.speech_model("en-GB", "whisper")
     assert whisper is not None and whisper.model == "tiny.en" and whisper.code == "en"
-    assert languages.speech_model("id-ID", "whisper") is None  # none of its own yet (#12)
+    multilingual = languages.speech_model("id-ID", "whisper")
+    assert multilingual is not None and (multilingual.model, multilingual.code) == ("base", "id")
+    assert multilingual.model == MULTILINGUAL_MODEL  # the name monitor/asr/multilingual.py uses
+    assert languages.speech_model("ms", "vosk") is None  # no Vosk model: multilingual Whisper
     assert languages.speech_model("en", "nonesuch") is None
 
 
