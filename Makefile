@@ -77,6 +77,7 @@ bench: install samples
 eval: install samples
 	$(PY) -m eval.eval_text
 	$(PY) -m eval.eval_calls
+	$(PY) -m eval.eval_languages  # id, ms, ro: text, speech at 8 kHz, early warning (issue #12)
 
 clean:
 	rm -rf $(VENV) samples/audio .pytest_cache .mypy_cache .ruff_cache var
