@@ -15,6 +15,8 @@ from monitor import languages
 from monitor.asr.models import VOSK_DOWNLOADS
 from monitor.asr.multilingual import MULTILINGUAL_MODEL
 from monitor.bus import EventBus
+from monitor.ingest.audiohook_ws import AudioHookConfig
+from monitor.ingest.settings import IngestConfigError, from_section
 from monitor.languages import LANGUAGE_CODES, LANGUAGES, check, normalise, resolve
 from monitor.rules import CardCatalogue, PhraseBook
 from monitor.rules.reasons import reason_texts
@@ -176,3 +178,10 @@ async def test_the_board_picker_lists_the_servers_languages(browser: Any) -> Non
         assert await picker.input_value() == "ms"
     finally:
         await server.stop(timeout=2.0)
+
+
+def test_an_ingest_default_language_is_read_through_the_registry() -> None:
+    section = {"language": "ms-MY"}
+    assert from_section(AudioHookConfig, section, "audiohook").language == "ms"
+    with pytest.raises(IngestConfigError, match=r"\[ingest.audiohook\] language: unsupported"):
+        from_section(AudioHookConfig, {"language": "de"}, "audiohook")

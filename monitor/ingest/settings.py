@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+from monitor import languages
+
 T = TypeVar("T")
 
 
@@ -66,6 +68,11 @@ def from_section(cls: type[T], section: Mapping[str, Any] | None, name: str) -> 
                 f"[ingest.{name}] {key} must be {type(default).__name__},"
                 f" got {type(value).__name__}"
             )
+        if key == "language":  # a call's default language: read as everywhere, or refused
+            try:
+                value = languages.check(value)
+            except ValueError as exc:
+                raise IngestConfigError(f"[ingest.{name}] language: {exc}") from None
         kwargs[key] = value
     try:
         return cls(**kwargs)
