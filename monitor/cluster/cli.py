@@ -23,6 +23,7 @@ import redis.exceptions
 
 from monitor.cluster.config import ClusterConfig
 from monitor.config import ConfigError
+from monitor.languages import LANGUAGE_CODES
 from monitor.store.postgres import PgStoreError
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--realtime", action="store_true", help="pace like live calls")
             p.add_argument("--agent", default="agent-1")
             p.add_argument("--queue", default="default")
-            p.add_argument("--language", default="en")
+            p.add_argument("--language", default="en", choices=LANGUAGE_CODES)
             p.add_argument("--stagger", type=float, default=0.0, help="seconds between calls")
         elif role == "worker":
             p.add_argument("--name", help="consumer name (default host-pid-random)")
