@@ -107,8 +107,7 @@ async def test_extensions_register_routes_handlers_and_services_started_in_order
         assert "/ingest/twilio" in {i.path for i in rt.ingests}
         status, _ = await asyncio.to_thread(_get, f"{base}/api/calls?token={TOKEN}")
         assert status == 200
-        echo = rt.services[0]
-        assert isinstance(echo, EchoService)
+        echo = next(s for s in rt.services if isinstance(s, EchoService))
         reader, writer = await asyncio.open_connection("127.0.0.1", echo.port)
         writer.write(b"ping\n")
         assert await reader.readline() == b"ping\n"
