@@ -26,8 +26,8 @@ _CUES: dict[str, dict[str, tuple[str, ...]]] = {
     "en": {
         # what the speaker does, not topic words (docs/intents.md); chat forms ("ur", "u") too
         "manager_demand": (
-            r"(speak|talk|speaking|talking) (to|with) (a|your|ur|the) "
-            r"(manager|supervisor|boss|superior|senior)",
+            r"(speak|talk|speaking|talking|deal|dealing) (to|with) (a|your|ur|the) "
+            r"(manager|supervisor|boss|superior|senior|line manager|team leader)",
             r"(get|put|bring|give|pass|connect|transfer) me (to |with )?(a|your|ur|the) "
             r"(manager|supervisor|boss|superior|senior|team lead|team leader)",
             r"(want|need|demand|insist on) (a|your|ur|the) (manager|supervisor|superior)",
@@ -47,6 +47,7 @@ _CUES: dict[str, dict[str, tuple[str, ...]]] = {
             r"(take|taking) my (business|money|custom) (elsewhere|somewhere else)",
             r"(i'm|i am|im|i'll be) (leaving|done with|finished with) (you|your|this)",
             r"(lost|losing|lose) (a|me as a) customer",
+            r"walk away from (you|your|this)",
             r"last time i (order|buy|shop|use)\w*",
             r"never (order|buy|shop|use)\w* .{0,25}again",
         ),
@@ -76,8 +77,13 @@ _CUES: dict[str, dict[str, tuple[str, ...]]] = {
             r"(you|you're|youre|ur|u|you are|u r|you guys are|you people are|you lot are) "
             r"(an? |so |such an? |absolutely |completely |a bunch of |all )?"
             r"(idiots?|morons?|imbeciles?|stupid|useless|incompetent|pathetic|clowns?|muppets?|"
-            r"hopeless|a joke|liars|cheats|cheaters|scammers|crooks|thieves|frauds|clueless|dumb)",
+            r"hopeless|a joke|joke|fool|loser|liars|cheats|cheaters|scammers|crooks|thieves|frauds|"
+            r"clueless|dumb)",
             r"(liars|cheaters|scammers|crooks|thieves|frauds)",
+            r"don't be so (stupid|useless|dense|thick|dumb|incompetent)",
+            # swearing at the company or its people, not at a parcel or the weather
+            r"(this|your) (shitty|crappy|fucking|damn|bloody|freaking|goddamn|pathetic) "
+            r"(company|business|bank|shop|store|people|lot|staff)",
             r"fuck (you|off)|shut up|go to hell",
         ),
         # evidence of an earlier contact; "i'll call again if..." is not one
