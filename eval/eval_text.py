@@ -129,7 +129,9 @@ def evaluate(model_dir: Path | None, **load: Any) -> dict[str, Any]:
     }
 
 
-def record_in_manifest(sentiment: dict[str, Any], escalation: dict[str, Any]) -> None:
+def record_in_manifest(
+    sentiment: dict[str, Any], escalation: dict[str, Any], cross: dict[str, Any] | None = None
+) -> None:
     """Copy the headline figures into models/manifest.json next to the weights they describe."""
     manifest_path = DEFAULT_MODEL_DIR.parent / "manifest.json"
     if not manifest_path.exists():
@@ -142,6 +144,18 @@ def record_in_manifest(sentiment: dict[str, Any], escalation: dict[str, Any]) ->
         "call_sentiment_macro_f1": sentiment["call_utterances"]["macro_f1"],
         "escalation_macro_f1": escalation["macro_f1"],
         "escalation_min_intent_f1": escalation["min_intent_f1"],
+        **(
+            {}
+            if cross is None
+            else {
+                "cross_source_intent_macro_f1": cross["intent_macro_f1"],
+                "cross_source_min_intent_f1": cross["min_intent_f1"],
+                "cross_source_no_intent_false_positive_rate": cross[
+                    "no_intent_false_positive_rate"
+                ],
+                "cross_source_sentiment_macro_f1": cross["sentiment"]["macro_f1"],
+            }
+        ),
         "backend": "onnxruntime-w8: int8 weights (blocks of 32), per-token int8 activations",
     }
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
@@ -207,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     update_results("cross_source", cross, path=args.out)
     if args.model is None:
-        record_in_manifest(sentiment, escalation)
+        record_in_manifest(sentiment, escalation, cross)
     t, c, e = q["tweets"], q["calls_sentiment"], q["escalation"]
     print(f"sentiment (tweets, n={t['n']}): accuracy {t['accuracy']} macro-F1 {t['macro_f1']}")
     print(f"sentiment (call utterances, n={c['n']}): accuracy {c['accuracy']} F1 {c['macro_f1']}")
