@@ -73,6 +73,7 @@ bench: install samples
 	$(PY) -m bench.bench_ingest
 	$(PY) -m bench.bench_ingest_telephony  # after bench_ingest: merges into its section
 	$(PY) -m bench.bench_soak  # 20 min at 3x the demo's load; --minutes N
+	$(PY) -m bench.bench_cluster  # real redis-server + PostgreSQL, 3 workers, failover
 
 eval: install samples
 	$(PY) -m eval.eval_text
