@@ -7,8 +7,9 @@ waits: a partial (interim text, a nicety) could hold up another call's final, an
 held up the voice-activity detection of its own call. Here the calls only *submit* work:
 
 - a **final** is queued by when its speech ended (the oldest waits least), ahead of any partial;
-- a **partial** is only started when a decoder is free now and another stays free for the next
-  final; otherwise it is shed (counted) — the overload path's first step;
+- a **partial** is only started when it leaves a decoder free for the next final (with two
+  decoders: when both are idle); otherwise it is shed (counted) — the overload path's first
+  step;
 - ``workers`` threads take jobs off the queue; CTranslate2 releases the GIL while it decodes.
 
 The queue is unbounded in count but not in practice: each call keeps at most a few finals in it
@@ -77,10 +78,11 @@ class DecodeScheduler(Generic[R]):
         """Start a partial now if there is spare capacity, else shed it and return None."""
         with self._cv:
             busy = self._running[FINAL] + self._running[PARTIAL] + len(self._heap)
-            # partials never wait and never fill the last free decoder: at most workers - 1
-            # partials run at once (with one worker: only when it is idle), so the next final
-            # always finds a decoder
-            if busy >= self.workers or self._running[PARTIAL] >= max(1, self.workers - 1):
+            # partials never wait, and one decoder always stays free for the next final: with
+            # two decoders a partial starts only when both are idle (one worker: when it is)
+            if busy > max(0, self.workers - 2) or self._running[PARTIAL] >= max(
+                1, self.workers - 1
+            ):
                 self.counts["partial_shed"] += 1
                 return None
         return self._push(PARTIAL, time.monotonic(), run)
