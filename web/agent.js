@@ -60,7 +60,9 @@ function draw() {
     transcript.replaceChildren();
     return;
   }
-  name.textContent = c.ended ? `${c.started.name} (${t("call_ended")})` : c.started.name;
+  // the call's language beside its name (issue #12): it says which cues and cards apply
+  const named = `${c.started.name} · ${(c.started.language || "en").toUpperCase()}`;
+  name.textContent = c.ended ? `${named} (${t("call_ended")})` : named;
   // open cards newest on top; cards already used or dismissed sink to the bottom, faded
   const cards = [...c.cards.values()].sort((a, b) =>
     (!!c.feedback[a.card.card_id]) - (!!c.feedback[b.card.card_id]) || b.card.at - a.card.at);
