@@ -271,3 +271,25 @@ def test_cluster_roles_refuse_bad_config_with_a_clear_error(
     done = subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=60)
     assert done.returncode == code, done.stderr
     assert says in done.stderr and "Traceback" not in done.stderr
+
+
+async def test_renewing_a_lease_never_takes_a_call_back_from_its_new_owner(
+    redis_client: Any,
+) -> None:
+    from monitor.cluster import streams
+
+    keys = streams.Keys(cfg().prefix)
+    await redis_client.xgroup_create(keys.calls, streams.GROUP, id="0", mkstream=True)
+    entry = await redis_client.xadd(keys.calls, {"call_id": "c"})
+    await redis_client.xreadgroup(streams.GROUP, "w1", {keys.calls: ">"}, count=1)
+    take = redis_client.register_script(streams.TAKE_LUA)
+    renew = redis_client.register_script(streams.RENEW_LUA)
+    await take(keys=[keys.ckpt("c")], args=["w1:1"])
+    args = [streams.GROUP, "w1", entry, 5, 1]
+    assert await renew(keys=[keys.ckpt("c"), keys.calls], args=["w1:1", *args]) == 1
+    # w2 takes the call over (after the lease); w1 wakes up and tries to renew
+    await redis_client.xclaim(keys.calls, streams.GROUP, "w2", 0, [entry], justid=True)
+    await take(keys=[keys.ckpt("c")], args=["w2:1"])
+    assert await renew(keys=[keys.ckpt("c"), keys.calls], args=["w1:1", *args]) == 0
+    pending = await redis_client.xpending_range(keys.calls, streams.GROUP, "-", "+", 10)
+    assert [p["consumer"] for p in pending] == [b"w2"]

@@ -44,6 +44,15 @@ redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'id', ARGV[3], 'data', 
 return 1
 """
 
+# Renew a lease: reset the call's entry's idle time, only while the caller still owns the
+# call (a plain XCLAIM would take the entry back from a worker that took the call over).
+RENEW_LUA = """
+if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return 0 end
+redis.call('XCLAIM', KEYS[2], ARGV[2], ARGV[3], 0, ARGV[4], 'JUSTID')
+redis.call('HSET', KEYS[1], 'lag_ms', ARGV[5], 'audio', ARGV[6])
+return 1
+"""
+
 # Take over a call's checkpoint: become its owner and count the move.
 TAKE_LUA = """
 local prev = redis.call('HGET', KEYS[1], 'owner')

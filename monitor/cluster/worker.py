@@ -72,6 +72,8 @@ class Worker:
         self.finished = 0
         self._slots = asyncio.Semaphore(max_calls)
         self._take = redis.register_script(streams.TAKE_LUA)
+        self._renew = redis.register_script(streams.RENEW_LUA)
+        self._tokens: dict[str, str] = {}  # call id -> this worker's fencing token for it
         self._stop = asyncio.Event()
         self._acks: set[asyncio.Future[Any]] = set()
 
@@ -130,11 +132,12 @@ class Worker:
         lease_ms = int(self.config.lease_s * 1000)
         while True:
             await asyncio.sleep(self.config.lease_s / 4)
-            if self._slots.locked():
+            free = self.max_calls - len(self.running)
+            if free <= 0 or self._slots.locked():
                 continue
             try:
                 resp = await self.redis.xautoclaim(
-                    self.keys.calls, GROUP, self.name, lease_ms, "0-0", count=1
+                    self.keys.calls, GROUP, self.name, lease_ms, "0-0", count=free
                 )
             except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
                 continue
@@ -150,22 +153,18 @@ class Worker:
     async def _renew_loop(self) -> None:
         while True:
             await asyncio.sleep(self.config.lease_s / 3)
-            ids = [entry for entry, _, _ in self.running.values()]
-            if not ids:
-                continue
-            with contextlib.suppress(redis.exceptions.RedisError):
-                # claiming our own entries with min-idle 0 resets their idle time: the lease
-                await self.redis.xclaim(
-                    self.keys.calls, GROUP, self.name, 0, list[Any](ids), justid=True
-                )
-                for call_id, (_e, _t, src) in self.running.items():
-                    await cast(
-                        Awaitable[Any],
-                        self.redis.hset(
-                            self.keys.ckpt(call_id),
-                            mapping={"lag_ms": round(src.lag_ms), "audio": src.chunks},
-                        ),
-                    )
+            for call_id, (entry, task, src) in list(self.running.items()):
+                try:
+                    ok = await self._renew(
+                        keys=[self.keys.ckpt(call_id), self.keys.calls],
+                        args=[self._tokens.get(call_id, ""), GROUP, self.name, entry,
+                              round(src.lag_ms), src.chunks],
+                    )  # fmt: skip
+                except redis.exceptions.RedisError:
+                    continue  # Redis away: the next round tries again
+                if not int(ok):  # another worker owns the call now: stop this copy
+                    log.warning("worker %s: lost the lease of call %s", self.name, call_id)
+                    task.cancel()
 
     async def _ensure_group_quietly(self) -> None:
         with contextlib.suppress(redis.exceptions.RedisError):
@@ -186,6 +185,7 @@ class Worker:
     async def _run_call(self, entry_id: str, info: CallInfo, takeover: bool) -> None:
         call_id = info.call_id
         token = f"{self.name}:{entry_id}"
+        self._tokens[call_id] = token
         prev, moves, published = await self._take(keys=[self.keys.ckpt(call_id)], args=[token])
         prev = _s(prev).rsplit(":", 1)[0] if prev else ""
         first = await self.redis.xrange(self.keys.audio(call_id), "-", "+", count=1)
@@ -233,6 +233,7 @@ class Worker:
             log.error("worker %s: call %s stopped: %r", self.name, call_id, eg.exceptions[0])
         finally:
             self.running.pop(call_id, None)
+            self._tokens.pop(call_id, None)
             self.bus.forget(call_id)
 
     async def _announce_move(self, call_id: str, moves: int, prev: str) -> None:
