@@ -199,3 +199,34 @@ def _get(port: int, path: str) -> str:
 
     with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
         return str(r.read().decode())
+
+
+@pytest.mark.browser
+async def test_the_board_marks_a_delayed_call_and_clears_the_mark(browser: Any) -> None:
+    """Real events on a real bus, a real server, the real board page in Chromium."""
+    from monitor.bus import EventBus
+    from monitor.server import MonitorServer
+
+    bus = EventBus()
+    server = MonitorServer(bus, ServerConfig(port=0, tokens={SUP: "supervisor"}))
+    await server.start()
+    try:
+        await bus.publish(ev.CallStarted("slow-1", "slow call", "agent-ana", "q", "en", "t", 2))
+        await bus.publish(ev.CallStarted("fine-1", "fine call", "agent-bo", "q", "en", "t", 2))
+        await bus.publish(ev.CallLag("slow-1", 30.0, 4.25, "delayed"))
+        page = await browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        await page.goto(f"http://127.0.0.1:{server.port}/?token={SUP}")
+        # from the snapshot: the delayed call has the badge and its lag, the other none
+        badge = page.locator('tr[data-call-id="slow-1"] .delayed')
+        await badge.wait_for(timeout=10_000)
+        assert "delayed 4.3 s" in await badge.inner_text()
+        assert await page.locator('tr[data-call-id="fine-1"] .delayed').count() == 0
+        # live: it catches up, the mark goes
+        await bus.publish(ev.CallLag("slow-1", 40.0, 0.2, "ok"))
+        await badge.wait_for(state="detached", timeout=10_000)
+        assert not errors
+        await page.close()
+    finally:
+        await server.stop()
