@@ -78,6 +78,7 @@ bench: install samples
 eval: install samples
 	$(PY) -m eval.eval_text
 	$(PY) -m eval.eval_calls
+	$(PY) -m eval.eval_cross_calls
 	$(PY) -m eval.eval_languages  # id, ms, ro: text, speech at 8 kHz, early warning (issue #12)
 
 clean:
