@@ -254,6 +254,20 @@ def test_english_cues_follow_the_intent_spec(intent: str, text: str, fires: bool
     assert (keyword_intents(text, "en")[intent] > 0) is fires
 
 
+def test_taskmaster_turns_rule_and_reader(tmp_path: Path) -> None:
+    from monitor.scoring.data.taskmaster import label, read_turns
+
+    assert label("Great, thanks so much") == "positive"
+    assert label("What time is Dune showing?") == "neutral"
+    assert label("No, that's the wrong theater") is None  # could be a complaint: left out
+    turns = read_turns()
+    assert len(turns) > 2000 and {s for s, _, _ in turns} == {"neutral", "positive"}
+    bad = tmp_path / "turns.tsv"
+    bad.write_text("negative\tc\tthis is awful\n")
+    with pytest.raises(ValueError, match=r"turns\.tsv:1"):
+        read_turns(bad)
+
+
 def test_no_airline_tweets_in_the_sentiment_data() -> None:
     # the airline set's only readable licence is CC BY-NC-SA (models/README.md)
     from monitor.scoring.train import AIRLINE_HANDLES, sentiment_split

@@ -125,3 +125,13 @@ def test_the_spec_pairs_as_a_whole(text_classifier: Any) -> None:
         ]
         wrong += [t for t, r in zip(no, _raised(text_classifier, no), strict=True) if intent in r]
     assert len(wrong) <= total // 20, wrong  # at least 95% of the held-back pairs right
+
+
+def test_cross_source_reader_names_the_bad_line(tmp_path: Path) -> None:
+    bad = tmp_path / "cross.tsv"
+    bad.write_text("# header\ne\tnone\tneutral\tc\tfine\ne\tshouting\tneutral\tc\tbad label\n")
+    with pytest.raises(ValueError, match=r"cross\.tsv:3: bad label"):
+        read_cross_source(bad)
+    bad.write_text("e\tnone\tneutral\tc\n")
+    with pytest.raises(ValueError, match=r"cross\.tsv:1: expected 5"):
+        read_cross_source(bad)
