@@ -72,6 +72,7 @@ bench: install samples
 	$(PY) -m bench.bench_store
 	$(PY) -m bench.bench_ingest
 	$(PY) -m bench.bench_ingest_telephony  # after bench_ingest: merges into its section
+	$(PY) -m bench.bench_multilingual  # id/ms/ro Whisper base: RTF, concurrent calls (issue #12)
 	$(PY) -m bench.bench_soak  # 20 min at 3x the demo's load; --minutes N
 	$(PY) -m bench.bench_cluster  # real redis-server + PostgreSQL, 3 workers, failover
 
