@@ -416,10 +416,26 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("calls", help="stored calls: calls list | delete CALL_ID | audit")
 
     sub.add_parser("devices", help="list audio input devices")
+    # cluster mode (docs/scaling.md): each has its own parser, see `callmon worker --help`
+    sub.add_parser("ingest", help="cluster: stream calls into Redis (an ingest node)")
+    sub.add_parser("worker", help="cluster: take calls from Redis through the pipeline")
+    sub.add_parser("board", help="cluster: serve the board from the Redis events stream")
     return parser
 
 
 Handler = Callable[[argparse.Namespace], Any]
+
+
+def _exit_after_signal(code: int) -> int:
+    """After SIGINT/SIGTERM (code 128 + n) the runtime has already shut down in order and
+    closed the store. Exit at once: the interpreter's teardown of the loaded models takes
+    seconds more, and a person (or a supervisor process) waiting on Ctrl-C should not."""
+    if code > 128:
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -428,6 +444,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from monitor.qa.report import report_main
 
         return report_main(argv[1:])
+    if argv[:1] in (["ingest"], ["worker"], ["board"]):  # cluster mode: docs/scaling.md
+        from monitor.cluster.cli import main as cluster_main
+
+        return cluster_main(argv)
     if argv[:1] == ["calls"]:  # its own parser too: list, delete (erasure), audit
         from monitor.qa.calls_cmd import calls_main
 
@@ -443,12 +463,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     try:
-        if args.command == "demo":
-            return asyncio.run(_demo(args))
-        if args.command == "replay":
-            return asyncio.run(_replay(args))
-        if args.command == "serve":
-            return asyncio.run(_serve(args))
+        if args.command in ("demo", "replay", "serve"):
+            run = {"demo": _demo, "replay": _replay, "serve": _serve}[args.command]
+            return _exit_after_signal(asyncio.run(run(args)))
         if args.command == "models":
             return _models(args, rest)
         if args.command == "playbook":
