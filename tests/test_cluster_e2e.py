@@ -203,3 +203,31 @@ async def test_killed_board_clients_reconnect_to_the_other_and_get_a_snapshot(
     assert calls == {e["call_id"] for e in snap["events"] if e["type"] == "call_started"}
     assert len(calls) >= 7
     cluster.boards.remove(first)
+
+
+async def test_redis_restarted_mid_call_the_call_completes_and_the_loss_is_shown(
+    cluster: Cluster,
+) -> None:
+    seen: list[dict[str, Any]] = []
+    client = asyncio.create_task(collect(cluster.ws_url(cluster.boards[-1]), 1, 300, seen))
+    await asyncio.sleep(1.0)
+    small = cluster.root / "small-buffer.toml"  # this ingest node holds 0.6 s while Redis is away
+    small.write_text(cluster.config.read_text() + "ingest_buffer_s = 0.6\n")
+    node = RoleProcess("ingest", "--config", str(small), "--realtime", str(cluster.wavs["short"]))
+    await asyncio.sleep(3.0)
+    await asyncio.to_thread(cluster.redis.stop)
+    await asyncio.sleep(2.0)
+    await asyncio.to_thread(cluster.redis.start)
+    assert await asyncio.to_thread(node.wait, 120) == 0, node.lines
+    sent = node.json_lines("sent")[0]
+    assert int(sent["lost_chunks"]) > 0  # type: ignore[call-overload]
+    call_id = str(sent["call_id"])
+    await client  # the board (and its client) stayed up and saw the call end
+    gaps = [m for m in seen if m.get("type") == "alert" and m.get("kind") == "audio_gap"]
+    assert len(gaps) == 1 and "Redis was unreachable" in gaps[0]["message"]
+    assert f"{int(sent['lost_chunks']) * 0.2:.1f} s" in gaps[0]["message"]  # type: ignore[call-overload]
+    finals = cluster.finals(call_id)
+    assert [s for s, _ in finals] == list(range(1, len(finals) + 1))
+    mine = [m["seq"] for m in seen if m.get("type") == "final" and m["call_id"] == call_id]
+    assert mine == [s for s, _ in finals]  # once each, in order, as stored
+    assert cluster.status(call_id) == "completed"
