@@ -125,7 +125,8 @@ class CallMerger:
     _parties: dict[Speaker, _Party] = field(init=False)
     _pending: dict[tuple[Speaker, int], _Pending] = field(init=False, default_factory=dict)
     _ready: list[_Ready] = field(init=False, default_factory=list)
-    _partials: list[Event] = field(init=False, default_factory=list)
+    # interim text waiting for events(): (speaker, utterance or 0 for streaming, hypothesis)
+    _partials: list[tuple[Speaker, int, Hypothesis]] = field(init=False, default_factory=list)
     _seq: int = field(init=False, default=0)
     _overlap: tuple[Speaker, float] | None = field(init=False, default=None)
 
@@ -201,13 +202,8 @@ class CallMerger:
         hyp = _hypothesis(text, words, request.start, request.end, request.final)
         party = self._parties[request.speaker]
         if not request.final:
-            # a partial whose utterance already has its final text is stale
-            if hyp is not None and request.utterance > party.resolved:
-                self._partials.append(
-                    PartialUtterance(
-                        self.call_id, request.speaker, self._seq + 1, hyp.text, hyp.start, hyp.end
-                    )
-                )
+            if hyp is not None:
+                self._partials.append((request.speaker, request.utterance, hyp))
             return
         party.resolved = max(party.resolved, request.utterance)
         pending = self._pending[(request.speaker, request.utterance)]
@@ -241,11 +237,7 @@ class CallMerger:
             if hyp.final:
                 self._queue(hyp, speaker, None, 0.0)
             else:
-                self._partials.append(
-                    PartialUtterance(
-                        self.call_id, speaker, self._seq + 1, hyp.text, hyp.start, hyp.end
-                    )
-                )
+                self._partials.append((speaker, 0, hyp))
         self._activity(party, boundaries)
 
     # ------------------------------------------------------------ merged output
@@ -261,8 +253,7 @@ class CallMerger:
         horizon = min(waiting) if waiting else float("inf")
         self._pending = {k: p for k, p in self._pending.items() if not p.done}
         self._ready.sort(key=lambda r: (r.end, r.order))
-        out: list[Event] = self._partials
-        self._partials = []
+        out: list[Event] = []
         keep: list[_Ready] = []
         for item in self._ready:
             if item.end > horizon:
@@ -272,6 +263,16 @@ class CallMerger:
             else:
                 out.append(item.event)
         self._ready = keep
+        # interim text last: its seq is the one its final would get if it were the call's
+        # next, counting the finals still held back; one whose final text is back is stale
+        held = sum(isinstance(r.event, Hypothesis) for r in keep)
+        for speaker, utterance, hyp in self._partials:
+            if utterance == 0 or utterance > self._parties[speaker].resolved:
+                seq = self._seq + 1 + held
+                out.append(
+                    PartialUtterance(self.call_id, speaker, seq, hyp.text, hyp.start, hyp.end)
+                )
+        self._partials = []
         return out
 
     def _queue(
