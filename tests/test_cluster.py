@@ -293,3 +293,56 @@ async def test_renewing_a_lease_never_takes_a_call_back_from_its_new_owner(
     assert await renew(keys=[keys.ckpt("c"), keys.calls], args=["w1:1", *args]) == 0
     pending = await redis_client.xpending_range(keys.calls, streams.GROUP, "-", "+", 10)
     assert [p["consumer"] for p in pending] == [b"w2"]
+
+
+async def test_an_ack_on_one_board_reaches_every_board_and_the_store(
+    redis_client: Any, store: Any
+) -> None:
+    import json
+
+    import websockets
+
+    from monitor.cluster import streams
+    from monitor.cluster.board import BoardBus, EventsReader
+    from monitor.cluster.bus import WorkerBus
+    from monitor.server import MonitorServer, ServerConfig
+
+    c = cfg()
+    keys = streams.Keys(c.prefix)
+    cid = f"ack-{uuid.uuid4().hex[:6]}"
+    await redis_client.register_script(streams.TAKE_LUA)(keys=[keys.ckpt(cid)], args=["w:1"])
+    worker = WorkerBus(redis_client, keys, store)
+    worker.register(cid, "w:1", skip=0)
+    alert = ev.Alert(cid, f"{cid}-a1", 2.0, "critical", "legal_threat", "legal threat")
+    for e in (ev.CallStarted(cid, "n", "agent-1"), alert):
+        await worker.publish(e)
+    token = "supervisor-token-0123456789"
+    boards, readers = [], []
+    for _ in range(2):
+        bus = BoardBus(redis_client, keys, store, c.events_maxlen)
+        server = MonitorServer(bus, ServerConfig(port=0, tokens={token: "supervisor"}))
+        await server.start()
+        reader = EventsReader(redis_client, keys, bus)
+        readers.append(asyncio.create_task(reader.run()))
+        boards.append(server)
+    try:
+        url = f"ws://127.0.0.1:{boards[0].port}/ws?token={token}"
+        other = f"ws://127.0.0.1:{boards[1].port}/ws?token={token}"
+        async with websockets.connect(url) as ws, websockets.connect(other) as ws2:
+            for w in (ws, ws2):  # both boards have the alert in their snapshot
+                snap = json.loads(await asyncio.wait_for(w.recv(), 10))
+                assert alert.alert_id in {e.get("alert_id") for e in snap["events"]}
+            await ws.send(json.dumps({"v": 1, "type": "ack_alert", "alert_id": alert.alert_id}))
+            for w in (ws, ws2):
+                while (m := json.loads(await asyncio.wait_for(w.recv(), 10)))["type"] != (
+                    "alert_ack"
+                ):
+                    pass
+                assert m["alert_id"] == alert.alert_id
+        stored = (await store.get_call(cid))["alerts"]
+        assert stored[0]["acked_by"] and stored[0]["acked_at"]
+    finally:
+        for t in readers:
+            t.cancel()
+        for s in boards:
+            await s.stop()
