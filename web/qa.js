@@ -35,6 +35,8 @@ function num(v, digits = 2, sign = true) {
 
 // The page's own ?token= goes with every API request (the API may require it).
 const TOKEN = new URLSearchParams(location.search).get("token");
+// The reviewer's language for the downloaded report (qa.html?lang=id|ms|ro; English otherwise).
+const LANG = new URLSearchParams(location.search).get("lang");
 
 function api(path, params) {
   const q = new URLSearchParams(params || {});
@@ -119,7 +121,8 @@ async function openCall(callId) {
     `${mmss(m.end_at)} · lowest sentiment ${num(m.sentiment_min)} · peak risk ` +
     `${m.risk_max === null ? "–" : Math.round(m.risk_max)}`;
   const base = "/api/calls/" + encodeURIComponent(m.call_id);
-  $("#report-link").href = api(base + "/report.html");
+  // the report in the page's language (the reviewer's), English notes beside (issue #12)
+  $("#report-link").href = api(base + "/report.html", LANG ? { lang: LANG } : {});
   $("#report-link").setAttribute("download", m.call_id + ".html");
   $("#export-link").href = api(base + "/report.json");
   $("#export-link").setAttribute("download", m.call_id + ".json");

@@ -31,6 +31,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import unquote
 
+from monitor import languages
 from monitor.qa.report import build_report, render_html
 from monitor.store.db import CallStore
 
@@ -112,7 +113,9 @@ def _route(store: CallStore, path: str, query: dict[str, list[str]]) -> HttpResu
             return _error(410, f"the recording of {call_id!r} is not kept (retention or none)")
         return 200, "audio/wav", audio.read_bytes()
     if leaf == "report.html":
-        html = render_html(build_report(store.get_call(call_id)))
+        # ?lang=id|ms|ro|en: the reviewer's language (issue #12); unknown -> 400
+        language = languages.check(_one(query, "lang") or "en")
+        html = render_html(build_report(store.get_call(call_id)), language)
         return 200, "text/html; charset=utf-8", html.encode("utf-8")
     if leaf == "report.json":
         return _json(200, build_report(store.get_call(call_id)))

@@ -19,7 +19,9 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from monitor.languages import LANGUAGE_CODES, resolve
 from monitor.qa.chart import curve_svg, mmss
+from monitor.qa.i18n import labels, note
 from monitor.qa.incident import export_incident, incident_record, timeline
 from monitor.store.db import CallStore
 
@@ -50,109 +52,112 @@ def build_report(call: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def coaching_notes(call: dict[str, Any]) -> list[str]:
-    """Plain-language notes for the agent's coach, from the stored call."""
-    notes: list[str] = []
+def coaching_notes(call: dict[str, Any], language: str = "en") -> list[str]:
+    """Plain-language notes for the agent's coach, from the stored call, in ``language``
+    (en, id, ms, ro: monitor/qa/i18n.py)."""
+    out = []
+    for key, params in _note_items(call):
+        if key == "risk_peak":
+            said = params.pop("said_text")
+            params["said"] = note(language, "said", text=said) if said else ""
+        out.append(note(language, key, **params))
+    return out
+
+
+def _note_items(call: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """What the notes say, as (template key, values): the same facts in every language."""
+    notes: list[tuple[str, dict[str, Any]]] = []
     overs = [t for t in call["talk_overs"] if t["speaker"] == "agent"]
     if overs:
-        notes.append(
-            f"Talked over the customer {len(overs)} time(s), first at {mmss(overs[0]['start'])}:"
-            " let them finish; acknowledging comes before solving."
-        )
+        notes.append(("talk_over", {"n": len(overs), "at": mmss(overs[0]["start"])}))
     cust = [s for s in call["scores"] if s["speaker"] == "customer"]
     if len(cust) >= 2:
         first, last = cust[0]["polarity"], cust[-1]["polarity"]
         trend = "recovered" if last > first + 0.2 else "worsened" if last < first - 0.2 else "held"
-        notes.append(
-            f"Customer sentiment {trend}: {first:+.2f} at the start, {last:+.2f} at the end."
-        )
+        notes.append((f"sentiment_{trend}", {"first": f"{first:+.2f}", "last": f"{last:+.2f}"}))
         if last < -0.3:
-            notes.append(
-                "The call ended with the customer still unhappy: close with a recap and ask "
-                "whether every question is answered."
-            )
+            notes.append(("ended_unhappy", {}))
     if call["risks"]:
         peak = max(call["risks"], key=lambda r: (r["risk"], -r["at"]))
         before = [u for u in call["utterances"] if u["end"] <= peak["at"] + 1e-6]
-        said = f' after "{before[-1]["text"]}"' if before else ""
-        notes.append(
-            f"Risk peaked at {peak['risk']:.0f} ({peak['level']}) at {mmss(peak['at'])}{said}."
-        )
+        values = {"risk": f"{peak['risk']:.0f}", "level": peak["level"], "at": mmss(peak["at"])}
+        notes.append(("risk_peak", {**values, "said_text": before[-1]["text"] if before else ""}))
     for c in call["cards"]:
-        done = {"used": "used it", "dismissed": "dismissed it"}.get(c["feedback"] or "", "")
-        notes.append(
-            f'At {mmss(c["at"])} the monitor suggested "{c["title"]}"'
-            + (f"; the agent {done}." if done else "; no feedback from the agent.")
-        )
+        key = {"used": "card_used", "dismissed": "card_dismissed"}.get(c["feedback"] or "")
+        notes.append((key or "card_none", {"at": mmss(c["at"]), "title": c["title"]}))
     for a in call["alerts"]:
         if a["severity"] == "critical" and not a["acked_by"]:
-            notes.append(
-                f"Critical alert {a['kind']} at {mmss(a['at'])} was never acknowledged by a "
-                "supervisor."
-            )
+            notes.append(("critical_unacked", {"kind": a["kind"], "at": mmss(a["at"])}))
     rates = [
         u["features"]["speech_rate"]
         for u in call["utterances"]
         if u["speaker"] == "agent" and u["features"]
     ]
     if rates and sum(rates) / len(rates) > FAST_WORDS_PER_S:
-        notes.append(
-            f"Spoke fast ({sum(rates) / len(rates):.1f} words/s on average): slow down, "
-            "especially while the customer is upset."
-        )
+        notes.append(("fast", {"rate": f"{sum(rates) / len(rates):.1f}"}))
     if incident_record(call) is not None:
-        notes.append(
-            "Abuse or threats in this call: it is kept as an incident record; the agent should "
-            "tell their supervisor and take a short break."
-        )
+        notes.append(("incident", {}))
     return notes
 
 
-def render_html(report: dict[str, Any]) -> str:
+def render_html(report: dict[str, Any], language: str = "en") -> str:
+    """The report page in the reviewer's ``language`` (en, id, ms, ro); outside English each
+    coaching note is followed by its English original, so the report can be handed on."""
+    language = resolve(language)
+    L = labels(language)
     meta = report["call"]
     rows = [
-        ("Call", meta["name"]),
-        ("Call id", meta["call_id"]),
-        ("Agent", meta["agent_id"]),
-        ("Queue / language", f"{meta['queue']} / {meta['language']}"),
-        ("Status", meta["status"]),
-        ("Length", mmss(meta["end_at"] or 0.0)),
-        ("Lowest sentiment", _num(meta["sentiment_min"], "{:+.2f}")),
-        ("Peak risk", _num(meta["risk_max"], "{:.0f}")),
+        (L["call"], meta["name"]),
+        (L["call_id"], meta["call_id"]),
+        (L["agent"], meta["agent_id"]),
+        (L["queue_language"], f"{meta['queue']} / {meta['language']}"),
+        (L["status"], meta["status"]),
+        (L["length"], mmss(meta["end_at"] or 0.0)),
+        (L["lowest_sentiment"], _num(meta["sentiment_min"], "{:+.2f}")),
+        (L["peak_risk"], _num(meta["risk_max"], "{:.0f}")),
     ]
     h = [
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>QA report: {escape(meta['name'])}</title><style>{_CSS}</style></head><body>",
-        f"<h1>QA report: {escape(meta['name'])}</h1><table class='meta'>",
+        f"<!doctype html><html lang='{language}'><head><meta charset='utf-8'>",
+        f"<title>{L['title']}: {escape(meta['name'])}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{L['title']}: {escape(meta['name'])}</h1><table class='meta'>",
         *(f"<tr><td>{k}</td><td>{escape(str(v))}</td></tr>" for k, v in rows),
-        "</table><h2>Risk and sentiment</h2>",
-        "<p><span class='critical'>red</span>: escalation risk 0-100; blue: customer "
-        "sentiment -1..+1; triangles: alerts; green dots: cards.</p>",
+        f"</table><h2>{L['risk_sentiment']}</h2>",
+        f"<p>{escape(L['legend'])}</p>",
         curve_svg(report),
     ]
     incident = report["incident"]
     if incident:
         span = incident["span"]
         h.append(
-            f"<div class='incident'><h2>Incident: {escape(', '.join(incident['kinds']))}</h2>"
-            f"<p>Span {mmss(span['start'])}-{mmss(span['end'])}; supervisor informed: "
-            f"{'yes' if incident['supervisor_informed'] else 'no'}.</p><table>"
+            f"<div class='incident'><h2>{L['incident']}: "
+            f"{escape(', '.join(incident['kinds']))}</h2>"
+            f"<p>{L['span']} {mmss(span['start'])}-{mmss(span['end'])}; "
+            f"{L['supervisor_informed']}: "
+            f"{L['yes'] if incident['supervisor_informed'] else L['no']}.</p><table>"
         )
         for e in incident["timeline"]:
             h.append(f"<tr><td class='t'>{mmss(e['at'])}</td><td>{escape(_describe(e))}</td></tr>")
         h.append("</table></div>")
-    h.append("<h2>Coaching notes</h2><ul class='notes'>")
-    h += [f"<li>{escape(n)}</li>" for n in report["coaching_notes"]]
-    h.append("</ul><h2>Alerts</h2><table><tr><th>at</th><th>severity</th><th>kind</th>"
-             "<th>message</th><th>acknowledged by</th></tr>")  # fmt: skip
+    h.append(f"<h2>{L['coaching_notes']}</h2><ul class='notes'>")
+    english = report["coaching_notes"]
+    local = english if language == "en" else coaching_notes(report, language)
+    for n, en in zip(local, english, strict=True):
+        original = (
+            "" if language == "en" else f"<br><small class='en' lang='en'>{escape(en)}</small>"
+        )
+        h.append(f"<li>{escape(n)}{original}</li>")
+    heads = ("at", "severity", "kind", "message", "acked_by")
+    h.append(f"</ul><h2>{L['alerts']}</h2><table><tr>")
+    h += [f"<th>{L[k]}</th>" for k in heads]
+    h.append("</tr>")
     for a in report["alerts"]:
         h.append(
             f"<tr><td class='t'>{mmss(a['at'])}</td><td class='{escape(a['severity'])}'>"
             f"{escape(a['severity'])}</td><td>{escape(a['kind'])}</td>"
             f"<td>{escape(a['message'])}</td><td>{escape(a['acked_by'] or '-')}</td></tr>"
         )
-    h.append("</table><h2>Cards</h2><table><tr><th>at</th><th>card</th><th>text</th>"
-             "<th>agent</th></tr>")  # fmt: skip
+    h.append(f"</table><h2>{L['cards']}</h2><table><tr><th>{L['at']}</th><th>{L['card']}</th>"
+             f"<th>{L['text']}</th><th>{L['agent_col']}</th></tr>")  # fmt: skip
     for c in report["cards"]:
         h.append(
             f"<tr><td class='t'>{mmss(c['at'])}</td><td>{escape(c['title'])}</td>"
@@ -161,15 +166,15 @@ def render_html(report: dict[str, Any]) -> str:
     h.append("</table>")
     muted = report.get("muted_audio") or []
     if muted:
-        h.append("<h2>Muted audio</h2><p>The recording is silent on the speaker's channel "
-                 "where redacted details were said:</p><ul class='muted'>")  # fmt: skip
+        h.append(f"<h2>{L['muted_audio']}</h2><p>{escape(L['muted_text'])}</p>"
+                 "<ul class='muted'>")  # fmt: skip
         h += [
             f"<li>{mmss(m['start'])}-{mmss(m['end'])} {escape(m['speaker'])} "
             f"{escape(m['label'])}</li>"
             for m in muted
         ]
         h.append("</ul>")
-    h.append("<h2>Transcript</h2><table>")
+    h.append(f"<h2>{L['transcript']}</h2><table>")
     scores = {s["seq"]: s for s in report["scores"]}
     for u in report["utterances"]:
         s = scores.get(u["seq"])
@@ -204,9 +209,12 @@ def report_stem(call_id: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in call_id)
 
 
-def write_report(store: CallStore, call_id: str, out_dir: Path, fmt: str = "html") -> list[Path]:
-    """Write the report of a stored call; returns the files written: the HTML (or PDF) and
-    the JSON export, plus the incident record (JSON and audio clip) when there is one."""
+def write_report(
+    store: CallStore, call_id: str, out_dir: Path, fmt: str = "html", language: str = "en"
+) -> list[Path]:
+    """Write the report of a stored call; returns the files written: the HTML (or PDF, in
+    the reviewer's ``language``) and the JSON export (English), plus the incident record
+    (JSON and audio clip) when there is one."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown report format {fmt!r}; use one of {', '.join(FORMATS)}")
     report = build_report(store.get_call(call_id))
@@ -215,7 +223,7 @@ def write_report(store: CallStore, call_id: str, out_dir: Path, fmt: str = "html
     written: list[Path] = []
     if fmt in ("html", "pdf"):
         html = out_dir / f"{stem}.html"
-        html.write_text(render_html(report), encoding="utf-8")
+        html.write_text(render_html(report, language), encoding="utf-8")
         written.append(_print_pdf(html) if fmt == "pdf" else html)
         if fmt == "pdf":
             html.unlink()
@@ -251,6 +259,12 @@ def report_main(argv: list[str]) -> int:
     parser.add_argument("--format", choices=FORMATS, default="html")
     parser.add_argument("--store", type=Path, default=DEFAULT_STORE, help="the SQLite store")
     parser.add_argument("--out", type=Path, default=Path("reports"), help="output folder")
+    parser.add_argument(
+        "--language",
+        choices=LANGUAGE_CODES,
+        default="en",
+        help="the reviewer's language for the HTML/PDF (the JSON export stays English)",
+    )
     args = parser.parse_args(argv)
     if not args.store.exists():
         print(f"error: no call store at {args.store}; replay a call first or pass --store",
@@ -258,7 +272,7 @@ def report_main(argv: list[str]) -> int:
         return 2
     with CallStore(args.store) as store:
         try:
-            paths = write_report(store, args.call_id, args.out, args.format)
+            paths = write_report(store, args.call_id, args.out, args.format, args.language)
         except KeyError:
             known = [c["call_id"] for c in store.list_calls(limit=5)]
             print(f"error: no call {args.call_id!r} in {args.store}; recent calls: "
