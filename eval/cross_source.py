@@ -19,6 +19,12 @@ from monitor.scoring.data.calls import SENTIMENTS
 from monitor.scoring.service import UtteranceScorer
 
 CROSS_SOURCE_FILE = Path(__file__).resolve().parent / "data" / "cross_source.tsv"
+# the second set: real consumers' sentences only (nothing written inside the project)
+EXTERNAL_FILE = Path(__file__).resolve().parent / "data" / "cross_source_external.tsv"
+EXTERNAL_SOURCES = {
+    "cfpb": "CFPB Consumer Complaint Database narratives (US government work, public domain; "
+    "real consumers' complaints about banks, lenders, collectors and credit bureaus)",
+}
 SOURCES = {
     "abcd": "ABCD sample dialogues (asappresearch/abcd, MIT; crowd-written e-commerce chat)",
     "tm1": "Taskmaster-1 sample dialogue (Google, CC BY 4.0; restaurant booking)",
@@ -36,29 +42,36 @@ class Turn:
     sentiment: str
     speaker: str  # "customer" | "agent"
     text: str
+    reference: str = ""  # where in the source the text came from (e.g. a complaint id)
 
 
-def read_cross_source(path: Path = CROSS_SOURCE_FILE) -> list[Turn]:
-    """Parse the labelled file, failing with the line number on a bad row."""
+def read_cross_source(
+    path: Path = CROSS_SOURCE_FILE, sources: dict[str, str] | None = None
+) -> list[Turn]:
+    """Parse the labelled file, failing with the line number on a bad row.
+
+    Five tab-separated columns, or six with a reference into the source as the last one.
+    """
+    known = SOURCES if sources is None else sources
     out: list[Turn] = []
     for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not raw.strip() or raw.startswith("#"):
             continue
         parts = raw.split("\t")
-        if len(parts) != 5:
-            raise ValueError(f"{path}:{number}: expected 5 tab-separated columns")
-        source, labels, sentiment, speaker, text = parts
+        if len(parts) not in (5, 6):
+            raise ValueError(f"{path}:{number}: expected 5 or 6 tab-separated columns")
+        source, labels, sentiment, speaker, text = parts[:5]
+        reference = parts[5] if len(parts) == 6 else ""
         intents = () if labels == "none" else tuple(labels.split(","))
         if (
-            source not in SOURCES
+            source not in known
             or any(i not in INTENTS for i in intents)
             or sentiment not in SENTIMENTS
             or speaker not in ("c", "a")
         ):
             raise ValueError(f"{path}:{number}: bad label in {raw!r}")
-        out.append(
-            Turn(source, intents, sentiment, "customer" if speaker == "c" else "agent", text)
-        )
+        speaker_name = "customer" if speaker == "c" else "agent"
+        out.append(Turn(source, intents, sentiment, speaker_name, text, reference))
     return out
 
 
@@ -94,6 +107,8 @@ def figures(
             "support": tp + fn,
         }
     f1s = [row["f1"] for row in per_intent.values()]
+    # an intent the set never carries scores F1 0 whatever the model does: say which ones
+    present = [row["f1"] for row in per_intent.values() if row["support"]]
     calm = [(t, p) for t, p in zip(turns, predicted, strict=True) if not t.intents]
     raised = [(t, p) for t, p in calm if p]
     labels = [SENTIMENTS[max(range(3), key=pr.__getitem__)] for pr in probabilities]
@@ -117,6 +132,8 @@ def figures(
     return {
         "intent_macro_f1": round(sum(f1s) / len(f1s), 4),
         "min_intent_f1": round(min(f1s), 4),
+        "intent_macro_f1_over_present": round(sum(present) / max(1, len(present)), 4),
+        "intents_absent": [k for k, row in per_intent.items() if not row["support"]],
         "per_intent": per_intent,
         "no_intent_false_positive_rate": round(len(raised) / max(1, len(calm)), 4),
         "no_intent_turns": len(calm),
@@ -190,6 +207,7 @@ def evaluate(
     }
     result["sources"] = {
         name: {"what": what, "n": sum(1 for t in turns if t.source == name)}
-        for name, what in SOURCES.items()
+        for name, what in {**SOURCES, **EXTERNAL_SOURCES}.items()
+        if any(t.source == name for t in turns)
     }
     return result
