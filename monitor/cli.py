@@ -19,7 +19,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -421,9 +421,6 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("worker", help="cluster: take calls from Redis through the pipeline")
     sub.add_parser("board", help="cluster: serve the board from the Redis events stream")
     return parser
-
-
-Handler = Callable[[argparse.Namespace], Any]
 
 
 def _exit_after_signal(code: int) -> int:
