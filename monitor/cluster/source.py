@@ -67,15 +67,19 @@ class StreamSource:
         pos = 0  # samples yielded (call time)
         pending_gap = ""
         quiet_since = time.monotonic()
+        down = False
         while True:
             try:
                 resp = await self.redis.xread({self.key: last}, count=50, block=1000)
             except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
                 # Redis restarting: keep the position, try again (the lease may expire
                 # meanwhile; the bus then refuses to publish and the call moves)
-                log.warning("call %s: Redis unreachable (%s); retrying", call_id, exc)
+                if not down:  # once per outage
+                    log.warning("call %s: Redis unreachable (%s); retrying", call_id, exc)
+                down = True
                 await asyncio.sleep(0.5)
                 continue
+            down = False
             if not resp:
                 if time.monotonic() - quiet_since > self.idle_timeout_s:
                     raise SourceInterrupted(

@@ -114,7 +114,7 @@ class Worker:
                 )
             except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
                 self._slots.release()
-                log.warning("worker %s: Redis unreachable (%s)", self.name, exc)
+                log.info("worker %s: Redis unreachable (%s)", self.name, exc)
                 await asyncio.sleep(0.5)
                 await self._ensure_group_quietly()
                 continue
