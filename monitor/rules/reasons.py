@@ -19,6 +19,7 @@ from monitor.rules.toml_lines import Problems, load_toml, read_rules_file
 SIGNAL_KINDS: tuple[str, ...] = (
     "heated",
     "negative_run",
+    "unresolved",
     "negative",
     "falling",
     "louder",
@@ -31,7 +32,9 @@ SIGNAL_KINDS: tuple[str, ...] = (
 )
 KINDS: tuple[str, ...] = (*INTENTS, *SIGNAL_KINDS)
 # Kinds whose text carries a number; the others must not ask for one.
-COUNTED: frozenset[str] = frozenset({"negative_run", "falling", "interrupting", "hold"})
+COUNTED: frozenset[str] = frozenset(
+    {"negative_run", "unresolved", "falling", "interrupting", "hold"}
+)
 
 ReasonTexts = dict[str, dict[str, str]]  # kind -> language -> template
 

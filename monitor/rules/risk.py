@@ -12,7 +12,10 @@ part capped so no single signal dominates:
 - voice: loudness, pitch and speech rate against the customer's OWN baseline in this call
   (the median of their first turns), so a naturally loud caller is not "angry";
 - conversation: the customer interrupting the agent, long silences or holds, the customer doing
-  nearly all the talking.
+  nearly all the talking; complaints that keep coming unresolved (not only in a row), which
+  reach "watch" before any threat; and a threat made after a broken promise (an earlier turn
+  of repeat contact) or a string of unresolved complaints, which counts more than the same
+  words in the first turn.
 
 A *turn* is what one party says before the other speaks. Recognizers cut a turn into sentences;
 a sentence that follows the same speaker's previous one within ``turn_gap`` seconds, with nobody
@@ -43,6 +46,10 @@ from monitor.events import (
 from monitor.rules.floor import TALK_OVER_HORIZON, Floor
 from monitor.rules.reasons import reason_text
 from monitor.rules.risk_config import RiskConfig
+
+# The threats that weigh more after a broken promise or unresolved complaints (RiskConfig
+# grievance_boost); the grievances themselves (repeat contact, waits, transfers) do not.
+GRIEVANCE_INTENTS = frozenset({"manager_demand", "cancel_threat", "legal_threat", "public_shaming"})
 
 
 def _ramp(value: float, span: tuple[float, float]) -> float:
@@ -85,6 +92,9 @@ class EscalationScorer:
         self.polarity: float | None = None  # smoothed customer polarity, -1..1
         self.polarities: list[float] = []  # raw customer polarity per turn
         self.negative_run = 0  # consecutive strongly negative customer turns
+        self.unresolved = 0  # complaining customer turns since the last resolved one
+        self._unresolved_before = 0
+        self._promise_broken = False  # an earlier customer turn carried repeat contact
         self.turns = 0  # customer turns so far
         self._turn_open = False  # the last utterance was the customer's (a turn may continue)
         self._last_customer_end: float | None = None
@@ -199,8 +209,13 @@ class EscalationScorer:
         if not continues:
             self._new_turn()
         self._heat = min(cfg.heat_cap, self._heat + cfg.heat_points * heated)
+        # A threat after a broken promise or a string of unresolved complaints is the
+        # conversation turning, not a first-turn outburst: it counts more.
+        grievance = self._promise_broken or self._unresolved_before >= cfg.grievance_turns
         for intent, probability in self.evidence(score):
             previous = self._intent_strength.get(intent, 0.0)
+            if grievance and intent in GRIEVANCE_INTENTS:
+                probability *= 1.0 + cfg.grievance_boost
             self._intent_strength[intent] = max(previous, probability)
             if intent not in self._turn_intents:
                 self._turn_intents.add(intent)
@@ -213,6 +228,12 @@ class EscalationScorer:
         negative = sum(w * n for w, _, n in self._turn_parts) / total
         self.polarities[-1] = polarity
         self.negative_run = self._run_before + 1 if negative >= cfg.negative_run_from else 0
+        if polarity >= cfg.resolved_from:
+            self.unresolved = 0
+        elif negative >= cfg.negative_run_from:
+            self.unresolved = self._unresolved_before + 1
+        else:
+            self.unresolved = self._unresolved_before
         before = self._polarity_before
         self.polarity = (
             polarity if before is None else before + cfg.sentiment_alpha * (polarity - before)
@@ -229,10 +250,13 @@ class EscalationScorer:
         self._hold_points *= cfg.hold_decay
         if self._hold_points < 1.0:
             self._hold_points, self._hold_seconds = 0.0, 0.0
+        # the turn that just ended: did it say an earlier promise was broken?
+        self._promise_broken = self._promise_broken or "repeat_contact" in self._turn_intents
         self._turn_parts = []
         self._turn_intents = set()
         self._polarity_before = self.polarity
         self._run_before = self.negative_run
+        self._unresolved_before = self.unresolved
         self.polarities.append(0.0)  # this turn's polarity, set as its sentences arrive
         if len(self.polarities) > 64:  # a trend is a handful of turns; keep an hour-long call small
             del self.polarities[:-64]
@@ -277,6 +301,10 @@ class EscalationScorer:
         if self.negative_run >= 2:
             points = min(cfg.negative_run_cap, cfg.negative_run_points * (self.negative_run - 1))
             mood.append((points, "negative_run", self.negative_run))
+        if self.unresolved >= cfg.unresolved_from:
+            over = self.unresolved - cfg.unresolved_from + 1
+            points = min(cfg.unresolved_cap, cfg.unresolved_points * over)
+            mood.append((points, "unresolved", self.unresolved))
         if self._heat >= 1.0:
             parts.append((self._heat, "heated", None))
         run = self.falling_turns()

@@ -50,6 +50,20 @@ class RiskConfig:
     # with other evidence too (an intent, heated words, the voice, interruptions, a hold).
     sentiment_cap: float = 40.0
     trend_min_turns: int = 3  # a run of this many falling turns counts as a trend
+    # Complaints that keep coming without being resolved (not necessarily in a row: an account
+    # number in between resolves nothing) raise "watch" before any threat. Points per complaining
+    # turn from the ``unresolved_from``-th on (two in a row are the negative run's already), while
+    # no turn was at least ``resolved_from`` positive ("thanks, that's sorted"); part of the
+    # sentiment group, so under ``sentiment_cap`` and never "at risk" alone.
+    unresolved_from: int = 3
+    unresolved_points: float = 8.0
+    unresolved_cap: float = 28.0
+    resolved_from: float = 0.3
+    # The same threat weighs more after a broken promise (an earlier turn of repeat contact:
+    # "I was promised a call-back") or after ``grievance_turns`` unresolved complaints than in
+    # the first turn: its points are multiplied by 1 + ``grievance_boost``.
+    grievance_boost: float = 0.4
+    grievance_turns: int = 3
     trend_step: float = 0.1  # a turn "falls" when its polarity is this much below the last one
     loud_points: float = 14.0
     loud_db: tuple[float, float] = (2.0, 8.0)  # dB over baseline: from 0 points to full points
@@ -95,7 +109,13 @@ class RiskConfig:
                 problems.append(
                     ("calm_intent_min", f"{intent}: a probability between 0 and 1, got {value}")
                 )
-        for name in ("turn_gap", "wait_cap"):
+        for name in (
+            "turn_gap",
+            "wait_cap",
+            "unresolved_points",
+            "unresolved_cap",
+            "grievance_boost",
+        ):
             if getattr(self, name) < 0:
                 problems.append((name, f"must not be negative, got {getattr(self, name)}"))
         watch, at_risk, escalated = self.thresholds

@@ -1,0 +1,119 @@
+"""Risk reads the conversation, not single words (issue 10).
+
+A threat after a broken promise is a stronger warning than the same words in the first turn;
+complaints that keep coming unresolved raise "watch" before any threat; a calm complaint call
+stays below "at risk", so no alert. Real scorer, real rules engine, the inputs built directly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from monitor.events import Alert, CallStarted, FinalUtterance, UtteranceScore
+from monitor.rules import CallRules, Playbook
+from monitor.rules.risk_config import RiskConfig
+from tests.test_risk import CALM, Call
+
+POLITE_COMPLAINT = (0.78, 0.20, 0.02)  # negative, politely worded
+THANKS = (0.02, 0.10, 0.88)
+MILD = (0.55, 0.40, 0.05)  # a conditional demand, said without heat
+THREAT = "if it isn't sorted today i want someone senior"
+
+
+def _broken_promise_then_threat(config: RiskConfig | None = None) -> float:
+    call = Call(config=config)
+    call.say("agent", "how can i help you today")
+    call.say(
+        "customer",
+        "i was promised a call back last week and nobody rang",
+        POLITE_COMPLAINT,
+        (("repeat_contact", 0.9),),
+    )
+    call.say("agent", "let me look at the account")
+    return call.say("customer", THREAT, MILD, (("manager_demand", 0.8),)).risk
+
+
+def test_threat_after_broken_promise_weighs_more_than_the_same_threat_alone() -> None:
+    plain = dataclasses.replace(RiskConfig(), grievance_boost=0.0)
+    boosted = _broken_promise_then_threat()
+    assert boosted > _broken_promise_then_threat(plain) + 10.0
+    # and more than the same words as the first thing the customer says plus the earlier turn
+    first = Call()
+    first.say("agent", "how can i help you today")
+    alone = first.say("customer", THREAT, MILD, (("manager_demand", 0.8),)).risk
+    assert boosted > alone + 10.0
+
+
+def test_threat_after_unresolved_complaints_weighs_more() -> None:
+    def run(config: RiskConfig | None) -> float:
+        call = Call(config=config)
+        for line in ("the card was declined again", "the fee is still on my statement"):
+            call.say("agent", "i see")
+            call.say("customer", line, POLITE_COMPLAINT)
+        call.say("agent", "i see")
+        call.say("customer", "and nobody replied to my letter", POLITE_COMPLAINT)
+        call.say("agent", "i understand")
+        return call.say(
+            "customer", "sort it or i'm closing my account", MILD, (("cancel_threat", 0.96),)
+        ).risk
+
+    assert run(None) > run(dataclasses.replace(RiskConfig(), grievance_boost=0.0)) + 8.0
+
+
+def test_repeated_unresolved_complaints_raise_watch_before_any_threat() -> None:
+    call = Call()
+    levels = []
+    for line in (
+        "the parcel arrived damaged",
+        "my account number is four four two one",  # information in between resolves nothing
+        "and the replacement never came either",
+        "my order number is seven seven one",
+        "and the refund isn't on my card yet",
+        "the email i got says something else again",
+    ):
+        call.say("agent", "let me check that for you")
+        probs = CALM if "number" in line else POLITE_COMPLAINT
+        risk = call.say("customer", line, probs)
+        levels.append(risk.level)
+    assert levels[-1] == "watch", levels
+    assert any(r.startswith("3 complaints") or "complaints not resolved" in r for r in risk.reasons)
+    assert call.scorer.max_level == "watch"  # never "at risk" without a threat
+
+
+def test_resolution_resets_the_unresolved_complaints() -> None:
+    call = Call()
+    for line in ("the parcel arrived damaged", "and the replacement never came"):
+        call.say("agent", "let me check")
+        call.say("customer", line, POLITE_COMPLAINT)
+    assert call.scorer.unresolved == 2
+    call.say("agent", "i've refunded it now")
+    call.say("customer", "thanks that's sorted it", THANKS)
+    assert call.scorer.unresolved == 0
+
+
+def test_calm_complaint_call_raises_no_alert() -> None:
+    rules = CallRules(Playbook.load(), CallStarted("c1", "test", "agent-1", language="en"))
+    alerts = []
+    clock = 0.0
+    lines = [
+        ("customer", "hi i'm afraid my parcel arrived damaged", POLITE_COMPLAINT),
+        ("agent", "i'm sorry to hear that, can i take the order number", CALM),
+        ("customer", "it's seven seven one two", CALM),
+        ("customer", "the box was crushed and the mug inside is broken", POLITE_COMPLAINT),
+        ("agent", "thank you, i can see the order", CALM),
+        ("customer", "it's the second one that arrived like this unfortunately", POLITE_COMPLAINT),
+        ("agent", "i'll send a replacement today", CALM),
+        ("customer", "i'd appreciate it if it could be packed better this time", POLITE_COMPLAINT),
+        ("agent", "i'll add a note for the warehouse", CALM),
+        ("customer", "ok thank you", THANKS),
+    ]
+    for seq, (speaker, text, probs) in enumerate(lines):
+        start = clock + 0.6
+        end = start + max(1.0, len(text.split()) / 2.5)
+        clock = end
+        utt = FinalUtterance("c1", speaker, seq, text, start, end)  # type: ignore[arg-type]
+        sentiment = ("negative", "neutral", "positive")[max(range(3), key=lambda i: probs[i])]
+        score = UtteranceScore("c1", seq, speaker, end, sentiment, probs, ())  # type: ignore[arg-type]
+        alerts += [e for e in rules.on_utterance(utt, score) if isinstance(e, Alert)]
+    assert alerts == []
+    assert rules.scorer.max_level in ("calm", "watch")
