@@ -188,6 +188,8 @@ class Runtime:
         self._force = asyncio.Event()
         self.stop_signal: int | None = None  # the first signal received
         self._closed = False
+        self._running = False  # start() has finished
+        self._watchdog: asyncio.TimerHandle | None = None  # the forced exit's last resort
 
     # ---- registration (extensions call these before the server starts) ---------------------
     def add_ws_route(self, path: str, handler: WsRoute) -> None:
@@ -277,10 +279,13 @@ class Runtime:
                 say = self.progress
                 say("second signal: forcing the exit")
                 code = 128 + (self.stop_signal or sig)
-                asyncio.get_running_loop().call_later(FORCE_EXIT_GRACE_S, _hard_exit, code)
+                loop = asyncio.get_running_loop()
+                self._watchdog = loop.call_later(FORCE_EXIT_GRACE_S, _hard_exit, code)
             return
         self.stop_signal = sig
         self._stop.set()
+        if not self._running:
+            self.progress("stopping once the models are loaded (again to exit now)")
 
     async def run(self, work: Work | None = None, *, handle_signals: bool = True) -> int:
         """Start, run ``work`` (None: until a signal), shut down; returns the exit code."""
@@ -296,6 +301,7 @@ class Runtime:
             # models load in threads that cannot be interrupted: a signal during start is
             # acted on once start is done (a second one forces the exit)
             await self.start()
+            self._running = True
             if work is not None and not self.stopping:
                 task = asyncio.create_task(work(self), name="callmon-work")
                 stop = asyncio.create_task(self._stop.wait())
@@ -311,6 +317,8 @@ class Runtime:
         finally:
             # the work, when a signal came first, keeps running while its calls flush
             await self.shutdown(task)
+            if self._watchdog is not None:  # the forced shutdown finished in time
+                self._watchdog.cancel()
             for signum in installed:
                 loop.remove_signal_handler(signum)
                 if self.stop_signal is not None:

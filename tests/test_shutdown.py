@@ -141,3 +141,23 @@ def test_a_second_signal_forces_the_exit(sample_calls: dict[str, Any], tmp_path:
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_second_signal_while_the_models_load_exits_at_once(
+    sample_calls: dict[str, Any], tmp_path: Path
+) -> None:
+    """Loading runs in threads that cannot be interrupted: one signal waits for it (then
+    shuts down); a second one does not."""
+    wav = sample_calls["legal_threat"].wav_path
+    proc, _out, err = _start(["replay", str(wav), "--store", str(tmp_path / "c.db")], tmp_path)
+    try:
+        _wait_for(proc, lambda: "loading speech recognition" in err.read_text(), "model loading")
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=EXIT_WITHIN_S) == 130
+        log = err.read_text()
+        assert "stopping once the models are loaded" in log and "forcing the exit" in log
+    finally:
+        if proc.poll() is None:
+            proc.kill()
