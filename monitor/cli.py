@@ -475,7 +475,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(samples_main(["render", *rest]))
         if args.command == "devices":
             return _devices(args)
-    except (SourceError, ConfigError, ServerConfigError, IngestConfigError) as exc:
+    # OSError: e.g. the port is taken (the message names it and suggests --port 0)
+    except (SourceError, ConfigError, ServerConfigError, IngestConfigError, OSError) as exc:
         say(f"error: {exc}")
         return 2
     except KeyboardInterrupt:

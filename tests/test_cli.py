@@ -130,3 +130,16 @@ def test_demo_serves_the_board_until_interrupted(
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_serve_on_a_taken_port_says_so_without_a_traceback() -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = callmon("serve", "--port", str(port), "--no-store", timeout=600)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr and "--port" in proc.stderr
+    assert "Traceback" not in proc.stderr
