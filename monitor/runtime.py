@@ -50,7 +50,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from monitor.bus import EventBus
 from monitor.config import MonitorConfig
+
+# the extensions' modules are light: what they start is imported when they run
+from monitor.ingest.register import audiohook_ingest, audiosocket_ingest, pcm_ingest
 from monitor.ingest.twilio import CallDefaults
+from monitor.metrics import operator_metrics
 
 if TYPE_CHECKING:
     from monitor.pipeline import Monitor
@@ -113,14 +117,6 @@ class RuntimeConfig:
 
 
 # ---------------------------------------------------------------- built-in extensions
-
-
-from monitor.ingest.register import (  # noqa: E402 (light: heavy imports are inside)
-    audiohook_ingest,
-    audiosocket_ingest,
-    pcm_ingest,
-)
-from monitor.metrics import operator_metrics  # noqa: E402 (prometheus-client only)
 
 
 def twilio_ingest(rt: Runtime) -> None:
