@@ -317,17 +317,21 @@ async def test_an_ack_on_one_board_reaches_every_board_and_the_store(
     for e in (ev.CallStarted(cid, "n", "agent-1"), alert):
         await worker.publish(e)
     token = "supervisor-token-0123456789"
-    boards, readers = [], []
+    boards: list[tuple[MonitorServer, EventsReader]] = []
+    readers = []
     for _ in range(2):
         bus = BoardBus(redis_client, keys, store, c.events_maxlen)
         server = MonitorServer(bus, ServerConfig(port=0, tokens={token: "supervisor"}))
         await server.start()
         reader = EventsReader(redis_client, keys, bus)
         readers.append(asyncio.create_task(reader.run()))
-        boards.append(server)
+        boards.append((server, reader))
     try:
-        url = f"ws://127.0.0.1:{boards[0].port}/ws?token={token}"
-        other = f"ws://127.0.0.1:{boards[1].port}/ws?token={token}"
+        async with asyncio.timeout(10):  # both boards have read the call so far
+            while any(r.delivered < 2 for _, r in boards):
+                await asyncio.sleep(0.05)
+        url = f"ws://127.0.0.1:{boards[0][0].port}/ws?token={token}"
+        other = f"ws://127.0.0.1:{boards[1][0].port}/ws?token={token}"
         async with websockets.connect(url) as ws, websockets.connect(other) as ws2:
             for w in (ws, ws2):  # both boards have the alert in their snapshot
                 snap = json.loads(await asyncio.wait_for(w.recv(), 10))
@@ -344,5 +348,5 @@ async def test_an_ack_on_one_board_reaches_every_board_and_the_store(
     finally:
         for t in readers:
             t.cancel()
-        for s in boards:
-            await s.stop()
+        for server, _reader in boards:
+            await server.stop()

@@ -54,6 +54,8 @@ class _Sender:
         self.wake = asyncio.Event()
         self.room = asyncio.Event()
         self.healthy = True  # the last send reached Redis
+        self.inflight: dict[str, str | bytes] | None = None
+        self.last_n = -1  # the last chunk number that reached Redis
         self.closed = False
 
     def _audio(self) -> list[int]:
@@ -67,9 +69,14 @@ class _Sender:
             await self.room.wait()
         audio = self._audio()
         if entry.get("t") == "a" and len(audio) >= self.capacity:
-            del self.buf[audio[0]]  # the oldest audio goes; the end marker never does
-            self.lost += 1
-            self.report.lost_chunks += 1
+            # the oldest audio goes (the end marker never does), but never the entry being
+            # sent: Redis may have applied it before the connection broke, and it would be
+            # counted lost while it is in the stream (the buffer holds one more meanwhile)
+            droppable = [i for i in audio if self.buf[i] is not self.inflight]
+            if droppable:
+                del self.buf[droppable[0]]
+                self.lost += 1
+                self.report.lost_chunks += 1
         self.buf.append(entry)
         self.wake.set()
 
@@ -82,9 +89,10 @@ class _Sender:
                 self.wake.clear()
                 await self.wake.wait()
                 continue
-            entry = self.buf[0]
+            entry = self.inflight = self.buf[0]
             try:
-                if self.lost and entry.get("t") == "a":
+                n = int(entry["n"]) if entry.get("t") == "a" else -1
+                if self.lost and n > self.last_n + 1:  # right before the jump it explains
                     why = f"{self.lost} chunk(s) of audio dropped at ingest: Redis was unreachable"
                     await self.r.xadd(self.key, {"t": "g", "why": why})
                     self.lost = 0
@@ -101,6 +109,7 @@ class _Sender:
                 continue
             delay = 0.05
             self.healthy = True
+            self.last_n = max(self.last_n, n)
             # the entry reached Redis; it may have been dropped from the buffer meanwhile
             if self.buf and self.buf[0] is entry:
                 self.buf.popleft()
