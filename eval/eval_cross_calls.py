@@ -1,13 +1,20 @@
-"""Whole calls from dialogues this project did not write: `python -m eval.eval_cross_calls`.
+"""Whole calls from text this project did not write: `python -m eval.eval_cross_calls`.
 
-The external dialogues in ``eval/data/cross_calls/`` (the ABCD and Taskmaster-1 samples; see
-each file's header) are rendered as the sample calls are (stereo, a voice per party), once at
-16 kHz and once as an 8 kHz copy, and run through the real pipeline (ASR, classifier, rules) as
-fast as possible. Every one of them is a calm service call, so the figure is the warnings they
-raise: a warning is an alert of severity warning/critical or the risk reaching "at_risk"
-(``eval.eval_calls.first_warning``). No escalating external dialogue with a permissive licence
-could be found, so warned-before-blow-up and detection delay are not measured here (the
-section says so). Writes eval/results.json -> "cross_source_calls".
+The scripts in ``eval/data/cross_calls/`` (see each file's header) are rendered as the sample
+calls are (stereo, a voice per party), once at 16 kHz and once as an 8 kHz copy, and run through
+the real pipeline (ASR, classifier, rules) as fast as possible. Two kinds:
+
+- calm service calls: the ABCD and Taskmaster-1 sample dialogues (other authors' dialogues);
+- escalating calls: customer turns are sentences of CFPB complaint narratives (real consumers,
+  public domain) in the author's words and order, rising to the narrative's first explicit
+  threat, insult or demand (the turn marked ``blowup``); agent turns are neutral service
+  phrases written for these calls.
+
+A warning is an alert of severity warning/critical or the risk reaching "at_risk"
+(``eval.eval_calls.first_warning``). Per escalating call: warned before the blow-up turn starts
+(lead time = blow-up start - first warning), else the detection delay (first warning - blow-up
+start; the issue asks for detection within 5 s where the model cannot know in advance). Per calm
+call: warnings and warning alerts. Writes eval/results.json -> "cross_source_calls".
 """
 
 from __future__ import annotations
@@ -55,16 +62,16 @@ async def run_rate(sample_rate: int) -> dict[str, Any]:
     per_call: dict[str, Any] = {}
     warnings = 0
     seconds = 0.0
+    calm = escalating = warned = detected_5s = 0
+    leads: list[float] = []
+    delays: list[float] = []
     for r, s in zip(rendered, summaries, strict=True):
         mine = [e for e in events if ev.call_id_of(e) == s.call_id]
         warn = first_warning(mine)
         levels = [e.level for e in mine if isinstance(e, ev.CallRisk)]
         peak = max(levels, key=ev.RISK_LEVELS.index) if levels else "calm"
-        warnings += sum(
-            1 for e in mine if isinstance(e, ev.Alert) and e.severity in ("warning", "critical")
-        )
-        seconds += r.duration
-        per_call[r.name] = {
+        entry: dict[str, Any] = {
+            "expected": r.expected,
             "duration_s": round(r.duration, 1),
             "alerts": s.alerts,
             "alert_kinds": s.alert_kinds,
@@ -72,11 +79,37 @@ async def run_rate(sample_rate: int) -> dict[str, Any]:
             "peak_level": peak,
             "first_warning_s": None if warn is None else round(warn, 2),
         }
+        if r.first_blowup is None:
+            calm += 1
+            seconds += r.duration
+            warnings += sum(
+                1 for e in mine if isinstance(e, ev.Alert) and e.severity in ("warning", "critical")
+            )
+        else:
+            escalating += 1
+            entry["blowup_s"] = round(r.first_blowup, 2)
+            if warn is not None and warn < r.first_blowup:
+                warned += 1
+                leads.append(r.first_blowup - warn)
+                entry["lead_s"] = round(r.first_blowup - warn, 2)
+            elif warn is not None:
+                delays.append(warn - r.first_blowup)
+                entry["detection_delay_s"] = round(warn - r.first_blowup, 2)
+                detected_5s += warn - r.first_blowup <= 5.0
+        per_call[r.name] = entry
+    calm_calls = [c for c in per_call.values() if c["expected"] == "calm"]
     return {
-        "calm_calls": len(rendered),
-        "calm_calls_warned": sum(1 for c in per_call.values() if c["first_warning_s"] is not None),
+        "escalating_calls": escalating,
+        "warned_before_blowup": warned,
+        "detected_within_5s_of_blowup": detected_5s,
+        "never_warned": escalating - warned - len(delays),
+        "mean_lead_s": round(sum(leads) / len(leads), 2) if leads else None,
+        "min_lead_s": round(min(leads), 2) if leads else None,
+        "detection_delays_s": [round(d, 2) for d in delays],
+        "calm_calls": calm,
+        "calm_calls_warned": sum(1 for c in calm_calls if c["first_warning_s"] is not None),
         "warning_alerts": warnings,
-        "warning_alerts_per_calm_call": round(warnings / max(1, len(rendered)), 3),
+        "warning_alerts_per_calm_call": round(warnings / max(1, calm), 3),
         "calm_call_minutes": round(seconds / 60, 1),
         "per_call": per_call,
     }
@@ -84,11 +117,10 @@ async def run_rate(sample_rate: int) -> dict[str, Any]:
 
 def main() -> int:
     result: dict[str, Any] = {
-        "data": "eval/data/cross_calls: ABCD sample dialogues (MIT) and the Taskmaster-1 sample "
-        "(CC BY 4.0), rendered with two voices; all calm service calls",
-        "escalating_calls": 0,
-        "not_measured": "warned-before-blow-up, lead time and detection delay: no escalating "
-        "external dialogue with a licence that allows use here was found",
+        "data": "eval/data/cross_calls: calm calls from the ABCD sample dialogues (MIT) and the "
+        "Taskmaster-1 sample (CC BY 4.0); escalating calls whose customer turns are CFPB complaint "
+        "narratives (real consumers, public domain; agent turns neutral phrases written here); "
+        "rendered with two voices (offline TTS, one synthetic voice pitch-shifted per party)",
     }
     for rate in (16000, 8000):
         result[f"{rate // 1000}k"] = asyncio.run(run_rate(rate))
@@ -96,8 +128,11 @@ def main() -> int:
     for key in ("16k", "8k"):
         r = result[key]
         print(
-            f"cross-source calls {key}: {r['calm_calls_warned']}/{r['calm_calls']} calm calls "
-            f"warned, {r['warning_alerts']} warning alerts ({r['calm_call_minutes']} min)"
+            f"cross-source calls {key}: {r['warned_before_blowup']}/{r['escalating_calls']} "
+            f"escalating calls warned before the blow-up (mean lead {r['mean_lead_s']} s), "
+            f"{r['detected_within_5s_of_blowup']} more within 5 s, {r['never_warned']} never; "
+            f"{r['calm_calls_warned']}/{r['calm_calls']} calm calls warned, "
+            f"{r['warning_alerts']} warning alerts ({r['calm_call_minutes']} min)"
         )
     return 0
 

@@ -44,3 +44,20 @@ def test_reader_names_the_line_of_a_bad_row(tmp_path: Path) -> None:
     short.write_text("cfpb\tnone\tnegative\n")
     with pytest.raises(ValueError, match=r"y\.tsv:1: expected 5 or 6"):
         read_cross_source(short, EXTERNAL_SOURCES)
+
+
+def test_escalating_external_calls_have_one_blowup_and_neutral_agents() -> None:
+    from monitor.sample_script import list_scripts, load_script
+
+    folder = EXTERNAL_FILE.parent / "cross_calls"
+    scripts = [load_script(p) for p in list_scripts(folder) if p.name.startswith("cfpb_")]
+    assert len(scripts) >= 8
+    for script in scripts:
+        assert script.expected == "escalates", script.name
+        blowups = [i for i, t in enumerate(script.turns) if t.blowup]
+        assert len(blowups) == 1, script.name
+        assert script.turns[blowups[0]].speaker == "customer"
+        assert blowups[0] > 1, script.name  # something comes before it to warn on
+        for turn in script.turns:
+            if turn.speaker == "agent":
+                assert turn.mood == "calm", (script.name, turn.text)
