@@ -221,7 +221,8 @@ async def test_redis_restarted_mid_call_the_call_completes_and_the_loss_is_shown
     small = cluster.root / "small-buffer.toml"  # this ingest node holds 0.6 s while Redis is away
     small.write_text(cluster.config.read_text() + "ingest_buffer_s = 0.6\n")
     node = RoleProcess("ingest", "--config", str(small), "--realtime", str(cluster.wavs["short"]))
-    await asyncio.sleep(3.0)
+    await asyncio.to_thread(node.wait_ready, 60)
+    await asyncio.sleep(3.0)  # mid-call: the outage starts after audio has been flowing
     await asyncio.to_thread(cluster.redis.stop)
     await asyncio.sleep(2.0)
     await asyncio.to_thread(cluster.redis.start)
