@@ -71,6 +71,8 @@ async def test_store_upserts_by_event_id_and_searches_words(store: Any, srv: Any
         ev.CallStarted(cid, "billing", "agent-7"),
         ev.FinalUtterance(cid, "customer", 1, "I will cancel my contract today", 0.5, 2.5),
         ev.Alert(cid, f"{cid}-a1", 2.5, "warning", "cancel_threat", "churn risk"),
+        ev.CallRisk(cid, 2.5, 40.0, "watch", -0.6),
+        ev.CallRisk(cid, 3.5, 20.0, "calm", 0.1),
         ev.CallEnded(cid, 4.0),
     ]
     before = await store.counts()
@@ -78,7 +80,7 @@ async def test_store_upserts_by_event_id_and_searches_words(store: Any, srv: Any
         for i, e in enumerate(evs, 1):
             await store.persist(f"{cid}:{i:07d}", e)
     after = await store.counts()
-    assert after["events"] - before["events"] == 4
+    assert after["events"] - before["events"] == 6
     assert after["utterances"] - before["utterances"] == 1
     assert after["alerts"] - before["alerts"] == 1
     call = await store.get_call(cid)
@@ -89,16 +91,25 @@ async def test_store_upserts_by_event_id_and_searches_words(store: Any, srv: Any
     assert [c["call_id"] for c in await store.search(agent="agent-7", alert="cancel_threat")] == [
         cid
     ]
+    # the SQLite store's filters, with the same meaning (sentiment: the lowest of the call)
+    ids = lambda rows: [r["call_id"] for r in rows]  # noqa: E731
+    assert cid in ids(
+        await store.search(max_sentiment=-0.5, alert="warning", date_from="2000-01-01")
+    )
+    assert cid not in ids(await store.search(min_sentiment=0.0))
+    assert cid not in ids(await store.search(alert="critical"))
+    assert cid not in ids(await store.search(date_to="2000-01-01"))
+    assert cid in ids(await store.search(alert="any"))
     with pytest.raises(KeyError):
         await store.get_call("no-such-call")
     # migrations are versioned: running them again changes nothing; a newer schema is refused
-    assert await migrate(store._conn) == 2
+    assert await migrate(store._conn) == 3
     await store._conn.execute("UPDATE callmon_schema SET version = 99")
     try:
         with pytest.raises(Exception, match="newer than this callmon"):
             await PgStore.connect(srv[1].dsn)
     finally:
-        await store._conn.execute("UPDATE callmon_schema SET version = 2")
+        await store._conn.execute("UPDATE callmon_schema SET version = 3")
 
 
 # ---- the fenced publish ------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from psycopg.types.json import Jsonb
 from monitor import events as ev
 from monitor import wire
 from monitor.store.postgres_schema import MIGRATIONS
+from monitor.store.query import SEVERITIES, parse_when
 
 MIGRATE_LOCK = 0x63616C6C  # pg_advisory_xact_lock key: one migrator at a time
 
@@ -119,8 +120,9 @@ class PgStore:
             )  # fmt: skip
         elif isinstance(e, ev.CallRisk):
             await cur.execute(
-                "UPDATE calls SET final_risk = %s, final_sentiment = %s WHERE call_id = %s",
-                (e.risk, e.sentiment, e.call_id),
+                "UPDATE calls SET final_risk = %s, final_sentiment = %s,"
+                " sentiment_min = LEAST(COALESCE(sentiment_min, %s), %s) WHERE call_id = %s",
+                (e.risk, e.sentiment, e.sentiment, e.sentiment, e.call_id),
             )
         elif isinstance(e, ev.Alert):
             await cur.execute(
@@ -164,11 +166,16 @@ class PgStore:
         self,
         q: str | None = None,
         agent: str | None = None,
+        date_from: str | float | None = None,
+        date_to: str | float | None = None,
+        min_sentiment: float | None = None,
+        max_sentiment: float | None = None,
         alert: str | None = None,
         limit: int = 100,
         offset: int = 0,
     ) -> list[dict[str, Any]]:
-        """Calls matching every given filter, newest first; ``q`` is full-text (words)."""
+        """Calls matching every given filter, newest first, with the SQLite store's meaning
+        (:func:`monitor.store.query.search`); ``q`` is full-text (words)."""
         where: list[str] = []
         args: list[Any] = []
         if q:
@@ -180,8 +187,21 @@ class PgStore:
         if agent:
             where.append("agent_id = %s")
             args.append(agent)
-        if alert:
-            where.append("call_id IN (SELECT call_id FROM alerts WHERE kind = %s)")
+        for value, op, end_of_day in ((date_from, ">=", False), (date_to, "<=", True)):
+            if value is not None and value != "":
+                where.append(f"started_at {op} to_timestamp(%s)")
+                args.append(parse_when(value, end_of_day=end_of_day))
+        if min_sentiment is not None:
+            where.append("sentiment_min >= %s")
+            args.append(float(min_sentiment))
+        if max_sentiment is not None:
+            where.append("sentiment_min <= %s")
+            args.append(float(max_sentiment))
+        if alert == "any":
+            where.append("call_id IN (SELECT call_id FROM alerts)")
+        elif alert:
+            column = "severity" if alert in SEVERITIES else "kind"
+            where.append(f"call_id IN (SELECT call_id FROM alerts WHERE {column} = %s)")
             args.append(alert)
         sql = "SELECT * FROM calls"
         if where:

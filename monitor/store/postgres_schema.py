@@ -90,4 +90,8 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE calls ADD COLUMN audio_path TEXT;
     """,
+    # 3: the lowest customer sentiment of the call, for search (as the SQLite store's)
+    """
+    ALTER TABLE calls ADD COLUMN sentiment_min DOUBLE PRECISION;
+    """,
 )
