@@ -1,7 +1,9 @@
 """Cross-source text evaluation (issue 10): turns that no training file came from.
 
 ``eval/data/cross_source.tsv`` was labelled to docs/intents.md and committed before any model was
-scored on it; nothing here chooses a threshold (the shipped ``classifier.json`` ones are used).
+scored on it; so was ``eval/data/cross_source_external.tsv`` (real consumers' sentences only,
+from CFPB complaint narratives; its header gives the labelling rules for narratives). Nothing
+here chooses a threshold (the shipped ``classifier.json`` ones are used).
 Turns are scored as the service scores them: the model on the service's backend, merged with
 the English cues by ``UtteranceScorer.merge``, thresholds per intent.
 """

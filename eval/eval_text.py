@@ -167,7 +167,10 @@ def external_only(model_dir: Path | None, out: Path) -> dict[str, Any]:
 
 
 def record_in_manifest(
-    sentiment: dict[str, Any], escalation: dict[str, Any], cross: dict[str, Any] | None = None
+    sentiment: dict[str, Any],
+    escalation: dict[str, Any],
+    cross: dict[str, Any] | None = None,
+    external: dict[str, Any] | None = None,
 ) -> None:
     """Copy the headline figures into models/manifest.json next to the weights they describe."""
     manifest_path = DEFAULT_MODEL_DIR.parent / "manifest.json"
@@ -191,6 +194,15 @@ def record_in_manifest(
                     "no_intent_false_positive_rate"
                 ],
                 "cross_source_sentiment_macro_f1": cross["sentiment"]["macro_f1"],
+            }
+        ),
+        **(
+            {}
+            if external is None
+            else {
+                "external_intent_macro_f1": external["intent_macro_f1"],
+                "external_no_intent_false_positive_rate": external["no_intent_false_positive_rate"],
+                "external_sentiment_macro_f1": external["sentiment"]["macro_f1"],
             }
         ),
         "backend": "onnxruntime-w8: int8 weights (blocks of 32), per-token int8 activations",
@@ -274,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     update_results("cross_source", cross, path=args.out)
     update_results("cross_source_external", q["cross_source_external"], path=args.out)
     if args.model is None:
-        record_in_manifest(sentiment, escalation, cross)
+        record_in_manifest(sentiment, escalation, cross, q["cross_source_external"])
     t, c, e = q["tweets"], q["calls_sentiment"], q["escalation"]
     print(f"sentiment (tweets, n={t['n']}): accuracy {t['accuracy']} macro-F1 {t['macro_f1']}")
     print(f"sentiment (call utterances, n={c['n']}): accuracy {c['accuracy']} F1 {c['macro_f1']}")
