@@ -24,7 +24,8 @@ def _gate() -> tuple[threading.Event, threading.Event, Callable[[], str]]:
 
 
 def test_finals_run_oldest_first_before_partials_and_partials_are_shed_when_busy() -> None:
-    s: DecodeScheduler[str] = DecodeScheduler(workers=1)
+    now = [100.0]
+    s: DecodeScheduler[str] = DecodeScheduler(workers=1, calm_after_s=3.0, clock=lambda: now[0])
     order: list[str] = []
     started, release, gate = _gate()
     blocker = s.submit_final(gate, ended_at=0.0)
@@ -38,10 +39,14 @@ def test_finals_run_oldest_first_before_partials_and_partials_are_shed_when_busy
     release.set()
     assert (blocker.result(10), early.result(10), late.result(10)) == ("gate", "a", "b")
     assert order == ["ended at 2", "ended at 5"]  # the oldest speech first
-    # idle again: a partial runs
+    while s.running:  # the worker is finishing its bookkeeping
+        threading.Event().wait(0.01)
+    # idle, but finals had to wait a moment ago: near capacity, still no partials
+    assert s.offer_partial(lambda: "too soon") is None
+    now[0] += 3.5  # calm for longer than calm_after_s: a partial runs
     partial = s.offer_partial(lambda: "interim")
     assert partial is not None and partial.result(10) == "interim"
-    assert s.counts == {"final": 3, "partial": 1, "partial_shed": 1}
+    assert s.counts == {"final": 3, "partial": 1, "partial_shed": 2}
     s.close()
 
 

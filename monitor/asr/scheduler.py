@@ -8,8 +8,9 @@ held up the voice-activity detection of its own call. Here the calls only *submi
 
 - a **final** is queued by when its speech ended (the oldest waits least), ahead of any partial;
 - a **partial** is only started when it leaves a decoder free for the next final (with two
-  decoders: when both are idle); otherwise it is shed (counted) — the overload path's first
-  step;
+  decoders: when both are idle) and no final has had to wait in the last ``calm_after_s``
+  (near capacity, interim text would only compete with finals); otherwise it is shed
+  (counted) — the overload path's first step;
 - ``workers`` threads take jobs off the queue; CTranslate2 releases the GIL while it decodes.
 
 The queue is unbounded in count but not in practice: each call keeps at most a few finals in it
@@ -32,6 +33,7 @@ from monitor.priority import lower_this_thread
 R = TypeVar("R")
 
 FINAL, PARTIAL = 0, 1
+CALM_AFTER_S = 3.0  # no partials for this long after a final found every decoder busy
 # (kind, queue wait s, decode s) after each decode: the metrics' histograms
 Observer = Callable[[str, float, float], None]
 
@@ -47,7 +49,15 @@ class _Job(Generic[R]):
 class DecodeScheduler(Generic[R]):
     """Runs decode jobs on ``workers`` threads at lowered priority (monitor/priority.py)."""
 
-    def __init__(self, workers: int, niceness: int = 0, name: str = "asr-decode") -> None:
+    def __init__(
+        self,
+        workers: int,
+        niceness: int = 0,
+        name: str = "asr-decode",
+        *,
+        calm_after_s: float = CALM_AFTER_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         if workers < 1:
             raise ValueError(f"a decode scheduler needs at least 1 worker, got {workers}")
         self.workers = workers
@@ -58,6 +68,9 @@ class DecodeScheduler(Generic[R]):
         self._running = {FINAL: 0, PARTIAL: 0}
         self._closed = False
         self.counts = {"final": 0, "partial": 0, "partial_shed": 0}
+        self.calm_after_s = calm_after_s
+        self._clock = clock
+        self._contended_at = -float("inf")  # when a final last found no free decoder
         self.observers: list[Observer] = []
         self._threads = [
             threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True)
@@ -72,6 +85,9 @@ class DecodeScheduler(Generic[R]):
 
     def submit_final(self, run: Callable[[], R], ended_at: float) -> Future[R]:
         """Queue a final; ``ended_at`` (time.monotonic() of the end of its speech) ranks it."""
+        with self._cv:
+            if self._running[FINAL] + self._running[PARTIAL] + len(self._heap) >= self.workers:
+                self._contended_at = self._clock()  # this final will wait
         return self._push(FINAL, ended_at, run)
 
     def offer_partial(self, run: Callable[[], R]) -> Future[R] | None:
@@ -80,8 +96,12 @@ class DecodeScheduler(Generic[R]):
             busy = self._running[FINAL] + self._running[PARTIAL] + len(self._heap)
             # partials never wait, and one decoder always stays free for the next final: with
             # two decoders a partial starts only when both are idle (one worker: when it is)
-            if busy > max(0, self.workers - 2) or self._running[PARTIAL] >= max(
-                1, self.workers - 1
+            # and none while finals have recently had to wait: the load is near capacity
+            recently_full = self._clock() - self._contended_at < self.calm_after_s
+            if (
+                busy > max(0, self.workers - 2)
+                or self._running[PARTIAL] >= max(1, self.workers - 1)
+                or recently_full
             ):
                 self.counts["partial_shed"] += 1
                 return None
