@@ -132,6 +132,15 @@ class PostgresServer:
         self._run(str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U",
                   "callmon", "callmon")  # fmt: skip
 
+    def restart(self) -> None:
+        """Stop and start the same cluster (its data kept): a PostgreSQL restart."""
+        bin_dir = _pg_bin()
+        assert bin_dir is not None
+        data = self.dir / "pg"
+        # -l: the new server's output goes to the log, not into this process's pipe
+        self._run(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-l",
+                  str(data / "log"), "-w", "restart")  # fmt: skip
+
     def stop(self) -> None:
         bin_dir = _pg_bin()
         if self.started and bin_dir is not None:

@@ -361,3 +361,19 @@ async def test_an_ack_on_one_board_reaches_every_board_and_the_store(
             t.cancel()
         for server, _reader in boards:
             await server.stop()
+
+
+async def test_the_store_reconnects_after_a_postgres_restart(srv: Any, store: Any) -> None:
+    import psycopg
+
+    from monitor.store.postgres import PgStoreError
+
+    cid = f"pgr-{uuid.uuid4().hex[:6]}"
+    await store.persist(f"{cid}:0000001", ev.CallStarted(cid, "n", "a"))
+    await asyncio.to_thread(srv[1].restart)
+    # the write that meets the broken connection fails (the worker does not acknowledge the
+    # call, which is replayed); the next one reconnects
+    with pytest.raises((psycopg.OperationalError, PgStoreError)):
+        await store.persist(f"{cid}:0000002", ev.CallEnded(cid, 1.0))
+    await store.persist(f"{cid}:0000002", ev.CallEnded(cid, 1.0))
+    assert (await store.get_call(cid))["status"] == "completed"

@@ -57,8 +57,9 @@ class PgStore:
     worker publish concurrently, and two transactions interleaved on one connection would
     nest into one another."""
 
-    def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
+    def __init__(self, conn: psycopg.AsyncConnection[Any], dsn: str = "") -> None:
         self._conn = conn
+        self._dsn = dsn
         self._lock = asyncio.Lock()
         self.writes = 0  # events upserted (each one transaction)
 
@@ -69,7 +70,18 @@ class PgStore:
         except psycopg.OperationalError as exc:
             raise PgStoreError(f"cannot reach PostgreSQL at {_safe(dsn)}: {exc}") from None
         await migrate(conn)
-        return cls(conn)
+        return cls(conn, dsn)
+
+    async def _ready(self) -> None:
+        """Reconnect after the server went away (a restart, a failover): the failed call
+        raised; the next one works again once PostgreSQL is back."""
+        if (self._conn.broken or self._conn.closed) and self._dsn:
+            try:
+                self._conn = await psycopg.AsyncConnection.connect(self._dsn, autocommit=True)
+            except psycopg.OperationalError as exc:
+                raise PgStoreError(
+                    f"PostgreSQL at {_safe(self._dsn)} is unreachable: {exc}"
+                ) from None
 
     async def aclose(self) -> None:
         await self._conn.close()
@@ -81,7 +93,15 @@ class PgStore:
         kind = body.pop("type")
         body.pop("v", None)
         call_id = ev.call_id_of(event)
-        async with self._lock, self._conn.transaction():
+        async with self._lock:
+            await self._ready()
+            await self._persist(event_id, event, call_id, kind, body)
+        self.writes += 1
+
+    async def _persist(
+        self, event_id: str, event: ev.Event, call_id: str | None, kind: str, body: dict[str, Any]
+    ) -> None:
+        async with self._conn.transaction():
             cur = self._conn.cursor()
             if isinstance(event, ev.CallStarted):
                 await cur.execute(
@@ -96,7 +116,6 @@ class PgStore:
                 (event_id, call_id, kind, Jsonb(body)),
             )
             await self._rows(cur, event_id, event)
-        self.writes += 1
 
     async def _rows(self, cur: psycopg.AsyncCursor[Any], event_id: str, e: ev.Event) -> None:
         if isinstance(e, ev.FinalUtterance):
@@ -157,6 +176,7 @@ class PgStore:
 
     async def set_audio(self, call_id: str, path: str) -> None:
         async with self._lock:
+            await self._ready()
             await self._conn.execute(
                 "UPDATE calls SET audio_path = %s WHERE call_id = %s", (path, call_id)
             )
@@ -251,7 +271,12 @@ class PgStore:
         return out
 
     async def _rows_of(self, sql: str, args: list[Any]) -> list[dict[str, Any]]:
-        async with self._lock, self._conn.cursor(row_factory=dict_row) as cur:
+        async with self._lock:
+            await self._ready()
+            return await self._fetch(sql, args)
+
+    async def _fetch(self, sql: str, args: list[Any]) -> list[dict[str, Any]]:
+        async with self._conn.cursor(row_factory=dict_row) as cur:
             await cur.execute(sql.encode(), args)
             rows = await cur.fetchall()
         return [{k: _plain(v) for k, v in r.items()} for r in rows]
