@@ -262,7 +262,6 @@ class Monitor:
             ev.SPEAKERS if source.channels == 2 else (meta.mono_speaker,)
         )
         summary = CallSummary(call_id, meta.name, meta.agent_id, meta.language)
-        self.calls[call_id] = summary
         started = ev.CallStarted(
             call_id=call_id,
             name=meta.name,
@@ -273,6 +272,7 @@ class Monitor:
             channels=source.channels,
         )
         run = _CallRun(self, source, meta, started, speakers, summary, engine)
+        self.calls[call_id] = summary  # from here on, _forget() removes it again
         self._runs[call_id] = run
         task = asyncio.current_task()
         if task is not None:
