@@ -49,3 +49,20 @@ def test_bad_config_names_the_problem(tmp_path: Path, text: str, message: str) -
 def test_missing_config_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not found"):
         MonitorConfig.load(tmp_path / "absent.toml")
+
+
+def test_the_default_store_applies_only_where_the_file_says_nothing(tmp_path: Path) -> None:
+    default = tmp_path / "default.db"
+    assert MonitorConfig.load(None, default_store=default).store_path == default
+    f = tmp_path / "c.toml"
+    f.write_text("[asr]\nniceness = 5\n")
+    assert MonitorConfig.load(f, default_store=default).store_path == default
+    f.write_text('[store]\npath = ""\n')  # "" keeps no store, whatever the default
+    assert MonitorConfig.load(f, default_store=default).store_path is None
+
+
+def test_with_replaces_only_what_is_given() -> None:
+    cfg = MonitorConfig(engine="vosk", asr_niceness=3)
+    assert cfg.with_(engine=None, vosk_model="/m") == MonitorConfig(
+        engine="vosk", asr_niceness=3, vosk_model="/m"
+    )
