@@ -185,10 +185,14 @@ def summarise(
     # whole call: models, caches, thread pools and the store are warm)
     warm = [p for p in series if p["calls_done"] >= concurrent] or series
     quarter = max(1, len(warm) // 4)
-    slope = 0.0
-    if len(warm) >= 3:
-        t = [p["t_s"] / 3600 for p in warm]
-        slope = statistics.linear_regression(t, [p["rss_mb"] for p in warm]).slope
+
+    def slope(points: list[dict[str, Any]]) -> float:
+        """RSS growth (MB per hour) fitted over ``points``; 0 with too few of them."""
+        if len(points) < 3:
+            return 0.0
+        t = [p["t_s"] / 3600 for p in points]
+        return round(statistics.linear_regression(t, [p["rss_mb"] for p in points]).slope, 1)
+
     return {
         "minutes": args.minutes,
         "load": f"{args.load:g}x the demo's ({concurrent} real-time calls at once, "
@@ -199,7 +203,10 @@ def summarise(
         "rss_mb_start": warm[0]["rss_mb"],
         "rss_mb_end": warm[-1]["rss_mb"],
         "rss_mb_max": max(p["rss_mb"] for p in warm),
-        "rss_slope_mb_per_hour": round(slope, 1),
+        "rss_slope_mb_per_hour": slope(warm),
+        # allocator arenas and model caches settle during the first half: the second half
+        # says whether memory keeps growing
+        "rss_slope_mb_per_hour_second_half": slope(warm[len(warm) // 2 :]),
         "events_per_s_first_quarter": round(
             statistics.fmean(p["events_per_s"] for p in warm[:quarter]), 1
         ),
