@@ -195,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _exit_after_signal(code: int) -> int:
-    """After SIGINT/SIGTERM (code 128 + n) the runtime has already shut down in order and
+    """After SIGINT/SIGTERM (code 130) the runtime has already shut down in order and
     closed the store. Exit at once: the interpreter's teardown of the loaded models takes
     seconds more, and a person (or a supervisor process) waiting on Ctrl-C should not."""
     if code > 128:

@@ -32,7 +32,8 @@ Stop, after the work returns or on SIGINT/SIGTERM (modelled on uvicorn's ``serve
 4. stop the server: the boards get the last events, then close code 1001;
 5. stop the scorer and close the store, last.
 
-The exit code after a signal is 128 + the signal number (130 for Ctrl-C, 143 for SIGTERM).
+The exit code after a stop signal is 130 (interrupted), for SIGINT and SIGTERM alike: both mean
+"stopped from outside", so a supervisor script checks one code.
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ FLUSH_TIMEOUT_S = 5.0  # calls in flight, ingests and services flush within this
 FORCE_EXIT_GRACE_S = 3.0  # after a second signal, a shutdown still hanging this long is cut
 SERVER_STOP_TIMEOUT_S = 5.0  # the boards get the last events, then 1001 (0.5 s when forced)
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+INTERRUPTED_EXIT = 130  # after SIGINT or SIGTERM: calls in flight were stored `interrupted`
 
 
 class Ingest(Protocol):
@@ -274,7 +276,7 @@ class Runtime:
                 self._force.set()
                 say = self.progress
                 say("second signal: forcing the exit")
-                code = 128 + (self.stop_signal or sig)
+                code = INTERRUPTED_EXIT
                 loop = asyncio.get_running_loop()
                 self._watchdog = loop.call_later(FORCE_EXIT_GRACE_S, _hard_exit, code)
             return
@@ -309,7 +311,7 @@ class Runtime:
                     return task.result()  # the work's own failure propagates, after shutdown
             else:
                 await self._stop.wait()
-            return 128 + (self.stop_signal or signal.SIGINT)
+            return INTERRUPTED_EXIT
         finally:
             # the work, when a signal came first, keeps running while its calls flush
             await self.shutdown(task)
@@ -320,7 +322,7 @@ class Runtime:
                 if self.stop_signal is not None:
                     # the interpreter still has to exit (seconds with the models loaded):
                     # another signal meanwhile exits at once, with the same code
-                    signal.signal(signum, _exit_on_signal(128 + self.stop_signal))
+                    signal.signal(signum, _exit_on_signal(INTERRUPTED_EXIT))
 
     async def shutdown(self, work: asyncio.Task[Any] | None = None) -> None:
         """Steps 1-5 of the stop order; safe to call twice."""
