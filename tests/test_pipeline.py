@@ -94,6 +94,16 @@ async def test_a_call_flows_from_audio_to_scored_alerts(
     assert summary.utterances == len(finals)
 
 
+async def test_a_fast_replay_is_never_marked_delayed(make_monitor: Any, sample_calls: Any) -> None:
+    # As fast as possible, the file outruns the recognizer by design (its audio queue stays
+    # full for the whole call): that is not a late call, and QA replays must not store or
+    # show 'delayed'. A whole sample call, so the queue stays full for many seconds.
+    monitor = await make_monitor()
+    source = FileSource(sample_calls["legal_threat"].wav_path, realtime=False)
+    _summary, events = await run_call_events(monitor, source, CallMeta("fast_replay"))
+    assert not [e for e in events if isinstance(e, ev.CallLag)]
+
+
 async def test_8khz_mulaw_mono_is_transcribed(
     make_monitor: Any, short_call: Path, tmp_path: Path
 ) -> None:

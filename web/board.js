@@ -173,7 +173,7 @@ function delayBadge(c) {
   if (!c.lag || c.lag.state !== "delayed" || c.ended) return "";
   return el("span", { class: "delayed", "data-lag": String(c.lag.lag_s),
     title: `${t("delayed")}: ${c.lag.lag_s.toFixed(1)} s`,
-    text: ` ⏱ ${t("delayed")} ${c.lag.lag_s.toFixed(1)} s` });
+    text: ` ${t("delayed")} ${c.lag.lag_s.toFixed(1)} s` });
 }
 
 function needScore(c) {
