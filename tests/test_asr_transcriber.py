@@ -46,11 +46,16 @@ async def test_both_parties_merged_in_time_order(whisper: Engine) -> None:
     assert "manager" in finals[0].text.lower() and "account" in finals[1].text.lower()
     assert finals[0].end <= finals[1].start
     assert all(f.engine == "whisper" for f in finals)
-    # partials precede their final and announce its seq
+    # partials precede their final and announce its seq. Partials are best effort: the shared
+    # decode scheduler sheds them whenever no decoder is spare (other tests' decodes in the
+    # same process count), so their presence is not asserted here (tests/test_asr_scheduler.py
+    # covers when they run and when they are shed)
+    partials = [e for e in events if isinstance(e, PartialUtterance)]
     for f in finals:
-        partials = [e for e in events if isinstance(e, PartialUtterance) and e.speaker == f.speaker]
-        assert partials and events.index(partials[0]) < events.index(f)
-        assert partials[0].seq == f.seq
+        own = [e for e in partials if e.speaker == f.speaker]
+        if own:
+            assert events.index(own[0]) < events.index(f)
+            assert own[0].seq == f.seq
     assert not [e for e in events if isinstance(e, TalkOver)]
 
 
