@@ -61,3 +61,17 @@ def test_escalating_external_calls_have_one_blowup_and_neutral_agents() -> None:
         for turn in script.turns:
             if turn.speaker == "agent":
                 assert turn.mood == "calm", (script.name, turn.text)
+
+
+def test_cfpb_training_sentences_come_from_other_complaints() -> None:
+    """The labelled CFPB training rows share no complaint (no author) and no sentence with the
+    external test set or its calls, and every row is labelled to the spec."""
+    from monitor.scoring.data.cfpb import TRAIN_FILE, read_labelled, test_ids
+
+    rows = read_labelled()
+    assert len(rows) >= 1000, TRAIN_FILE
+    assert not {cid for *_, cid in rows} & test_ids()
+    tested = {normalize(t.text) for t in read_cross_source(EXTERNAL_FILE, EXTERNAL_SOURCES)}
+    assert not {normalize(text) for _, _, text, _ in rows} & tested
+    for names, sentiment, _, _ in rows:
+        assert set(names) <= set(INTENTS) and sentiment in ("negative", "neutral", "positive")

