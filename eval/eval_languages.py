@@ -13,6 +13,10 @@ Writes ``languages.{id,ms,ro}`` in eval/results.json, each with the source of it
   off), from the same pipeline run as
 - ``early_warning``: the escalating call's first warning (a warning/critical alert or the
   at_risk level) against the start of its blow-up turn; alerts on the calm call.
+- ``detection``: the language detector (monitor/asr/detect.py, for calls in "auto") on the
+  same 8 kHz calls' customer channel, fed from the start as a call's pipeline feeds it,
+  among all of callmon's languages: what it picked, its confidence, and how far into the call.
+  ``languages.detection`` adds two English sample calls and the accuracy over all of them.
 
 ``--no-speech`` skips the calls (text figures only, seconds instead of minutes).
 """
@@ -26,6 +30,7 @@ import re
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -197,9 +202,65 @@ async def call_figures(langs: Sequence[str]) -> dict[str, dict[str, Any]]:
     return out
 
 
+DETECT_ENGLISH = ("calm_billing", "escalates_manager")  # English sample calls, detected too
+
+
+def detection_figures(langs: Sequence[str]) -> dict[str, Any]:
+    """Detection on each id/ms/ro sample call at 8 kHz and on two English ones."""
+    import numpy as np
+    import soundfile as sf
+
+    from monitor.asr.detect import detect_from_start
+    from monitor.asr.multilingual import multilingual_engine
+    from monitor.languages import LANGUAGE_CODES
+    from monitor.samples import AUDIO_DIR as ENGLISH_DIR
+    from monitor.samples import render_all
+    from monitor.sources.resample import StreamResampler
+
+    engine = multilingual_engine(0)
+    rendered = render_all(AUDIO_DIR, 8000, scripts_dir=SCRIPTS_DIR)
+    calls = [(c.name, c.name.split("_")[0], c.wav_path) for c in rendered]  # id_calm: id
+    english = render_all(ENGLISH_DIR)  # 16 kHz: taken down to 8 kHz below, as a phone line
+    calls += [(c.name, "en", c.wav_path) for c in english if c.name in DETECT_ENGLISH]
+    per_call: dict[str, Any] = {}
+    for name, truth, wav in calls:
+        if truth != "en" and truth not in langs:
+            continue
+        samples, rate = sf.read(wav, dtype="float32", always_2d=True)
+        customer = samples[:, 0]
+        if rate != 8000:
+            down = StreamResampler(rate, 8000)
+            customer = np.concatenate([down.push(customer), down.flush()])
+            rate = 8000
+        found, at = detect_from_start(engine, customer, rate, LANGUAGE_CODES)
+        per_call[name] = {
+            "truth": truth,
+            "detected": found.language,
+            "probability": found.probability,
+            "speech_s": found.speech_s,
+            "decided_at_s": round(at, 2),
+            "acoustic": found.acoustic,
+        }
+        say(f"detect {name}: {found.language} ({found.probability:.2f}) at {at:.1f} s")
+    correct = sum(v["truth"] == v["detected"] for v in per_call.values())
+    return {
+        "accuracy": round(correct / max(1, len(per_call)), 4),
+        "correct": correct,
+        "calls": len(per_call),
+        "allowed": list(LANGUAGE_CODES),
+        "per_call": per_call,
+        "source": SPEECH_SOURCE.format(lang="{id,ms,ro}")
+        + "; English: samples/scripts/calm_billing.toml and escalates_manager.toml (the "
+        "samples' English voice), taken to 8 kHz",
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval.eval_languages")
     parser.add_argument("--no-speech", action="store_true", help="text figures only")
+    parser.add_argument(
+        "--out", type=Path, default=EVAL_FILE, help="results file (default eval/results.json)"
+    )
     args = parser.parse_args(argv)
     try:
         model: MultilingualTextModel | None = MultilingualTextModel.load()
@@ -210,7 +271,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.no_speech:
         for lang, figures in asyncio.run(call_figures(LANGS)).items():
             result[lang].update(figures)
-    update_results("languages", result, EVAL_FILE)
+        detection = detection_figures(LANGS)
+        for lang in LANGS:
+            result[lang]["detection"] = {
+                k: v for k, v in detection["per_call"].items() if v["truth"] == lang
+            }
+        result["detection"] = detection
+    update_results("languages", result, args.out)
     for lang in LANGS:
         text = result[lang]["text"]
         line = f"{lang}: intent macro-F1 cues {text['cues']['intent_macro_f1']}"
@@ -224,6 +291,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "speech" in result[lang]:
             line += f"; WER 8 kHz {result[lang]['speech']['wer_8k']['all']}"
         print(line)
+    if "detection" in result:
+        det = result["detection"]
+        print(f"language detection: {det['correct']}/{det['calls']} sample calls right")
     return 0
 
 

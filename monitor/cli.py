@@ -26,7 +26,7 @@ from monitor import __version__, commands
 from monitor.commands import say
 from monitor.config import DEFAULT_STORE, REPO_ROOT, ConfigError, MonitorConfig
 from monitor.ingest.settings import IngestConfigError
-from monitor.languages import LANGUAGE_CODES
+from monitor.languages import AUTO, LANGUAGE_CODES
 from monitor.server.config import ConfigError as ServerConfigError
 from monitor.server.config import ServerConfig
 from monitor.sources.base import SourceError
@@ -142,8 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--language",
         default="en",
-        choices=LANGUAGE_CODES,
-        help="the agent's language for cards and cues (default en)",
+        choices=(*LANGUAGE_CODES, AUTO),
+        help="the call's language for speech, cues and cards (default en); auto: detect it "
+        "from the customer's first seconds, among [asr] detect_languages",
     )
     p.add_argument("--agent", default="agent-1", help="agent id recorded with the call")
     p.add_argument("--jobs", "-j", type=int, default=2, help="calls processed at once (default 2)")
@@ -170,8 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--language",
         default="en",
-        choices=LANGUAGE_CODES,
-        help="the agent's language for cards and cues (default en)",
+        choices=(*LANGUAGE_CODES, AUTO),
+        help="the call's language for speech, cues and cards (default en); auto: detect it "
+        "from the customer's first seconds, among [asr] detect_languages",
     )
 
     p = sub.add_parser("models", help="speech and text models: list | fetch vosk-en | train")

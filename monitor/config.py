@@ -5,6 +5,7 @@
 engine = "auto"            # auto | vosk | whisper
 vosk_model = "models/vosk-model-small-en-us-0.15"
 niceness = 10              # ASR threads run this much below normal priority (Linux); 0: off
+detect_languages = ["id", "ms"]  # a call in "auto" is detected among these (default: all)
 
 [scoring]
 model = "models/text-classifier"
@@ -28,6 +29,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from monitor import languages
 from monitor.priority import ASR_NICENESS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -50,6 +52,9 @@ class MonitorConfig:
     redact: bool = True
     source_path: Path | None = None  # the file this config came from
     max_calls: int | None = None  # [capacity]: live calls at most, then refused (capacity.py)
+    # [asr] detect_languages: what a call whose language is "auto" may be detected as
+    # (monitor/asr/detect.py); empty: every language of monitor/languages.py
+    detect_languages: tuple[str, ...] = ()
 
     def with_(self, **changes: Any) -> MonitorConfig:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -68,7 +73,7 @@ class MonitorConfig:
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{p}: not valid TOML: {exc}") from None
         known = {
-            "asr": {"engine", "vosk_model", "niceness"},
+            "asr": {"engine", "vosk_model", "niceness", "detect_languages"},
             "scoring": {"model"},
             "rules": {"playbook"},
             "store": {"path", "retention_days", "redact"},
@@ -119,6 +124,13 @@ class MonitorConfig:
         ):
             raise ConfigError(f"{p}: [capacity] max_calls must be a whole number >= 1")
         vosk_model = rel(asr.get("vosk_model"), "[asr] vosk_model")
+        detect = asr.get("detect_languages", [])
+        if not isinstance(detect, list) or not all(isinstance(c, str) for c in detect):
+            raise ConfigError(f"{p}: [asr] detect_languages must be a list of language codes")
+        try:
+            detect_languages = tuple(dict.fromkeys(languages.check(c) for c in detect))
+        except ValueError as exc:
+            raise ConfigError(f"{p}: [asr] detect_languages: {exc}") from None
         return cls(
             engine=engine,
             vosk_model=str(vosk_model) if vosk_model else None,
@@ -130,6 +142,7 @@ class MonitorConfig:
             redact=redact,
             source_path=p,
             max_calls=max_calls,
+            detect_languages=detect_languages,
         )
 
 

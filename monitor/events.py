@@ -191,8 +191,15 @@ class PromptCard:
     trigger: str = ""
 
 
+LanguageSource = Literal["given", "detecting", "detected"]
+
+
 @dataclass(frozen=True, slots=True)
 class CallStarted:
+    """A call began. A call whose language is detected (issue #12, monitor/asr/detect.py) is
+    announced twice: first ``detecting`` (its ``language`` the fallback, nothing transcribed
+    yet), then ``detected``, with the language found and the detector's confidence."""
+
     call_id: str
     name: str  # a human name for the call: the sample's script name or the file name
     agent_id: str
@@ -200,6 +207,8 @@ class CallStarted:
     language: str = "en"
     source: str = ""
     channels: int = 2
+    language_source: LanguageSource = "given"  # given: from the call's metadata
+    language_probability: float | None = None  # the detector's confidence, once detected
 
 
 @dataclass(frozen=True, slots=True)

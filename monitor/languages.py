@@ -16,6 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 DEFAULT_LANGUAGE = "en"
+# "Not known: detect it" (monitor/asr/detect.py): accepted wherever a call's language comes
+# in (CLI, config default, ingest parameters); never an event's language, which is always
+# one of LANGUAGE_CODES (the call starts in the fallback and is re-announced once detected).
+AUTO = "auto"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +72,10 @@ def normalise(code: str) -> str | None:
     """The supported code for a language tag, or None when the language is not supported.
 
     Only the primary subtag counts: "id-ID", "ID", "ms_MY", "ro-RO", "en-US" and "en-GB" are
-    id, id, ms, ro, en and en; "" and "de-DE" are None.
+    id, id, ms, ro, en and en; "" and "de-DE" are None. "auto" (detect it) stays "auto".
     """
     primary = code.strip().lower().replace("_", "-").split("-")[0]
-    return primary if primary in BY_CODE else None
+    return primary if primary in BY_CODE or primary == AUTO else None
 
 
 def resolve(code: str) -> str:
@@ -80,15 +84,27 @@ def resolve(code: str) -> str:
     For places that must pick some language to work in (cards, cues, reasons); places that
     accept input from outside should refuse with :func:`check` instead.
     """
-    return normalise(code) or DEFAULT_LANGUAGE
+    found = normalise(code)
+    return found if found is not None and found != AUTO else DEFAULT_LANGUAGE
+
+
+def is_auto(code: str) -> bool:
+    """Whether ``code`` asks for the language to be detected."""
+    return normalise(code) == AUTO
 
 
 def check(code: str) -> str:
-    """The supported code for ``code``; a ValueError naming the supported ones otherwise."""
+    """The supported code for ``code``; a ValueError naming the supported ones otherwise
+    ("auto" too: use :func:`check_call_language` where a call's language may be detected)."""
     found = normalise(code)
-    if found is None:
+    if found is None or found == AUTO:
         raise ValueError(f"unsupported language {code!r}; supported: {', '.join(LANGUAGE_CODES)}")
     return found
+
+
+def check_call_language(code: str) -> str:
+    """Like :func:`check`, but "auto" (detect the language) is accepted and returned."""
+    return AUTO if is_auto(code) else check(code)
 
 
 def get(code: str) -> Language:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections import deque
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from monitor import events as ev
+from monitor import languages
 from monitor.capacity import CapacityConfig, CapacityError, LagTracker
 from monitor.capacity import refusal as capacity_refusal
 from monitor.config import MonitorConfig
@@ -170,6 +172,25 @@ class Monitor:
             engine_for_language, self.engine, language, self.config.asr_niceness
         )
 
+    async def language_detector(self) -> Any:
+        """A detector for one call whose language is "auto": the multilingual Whisper's
+        (loaded by the first such call), restricted to ``[asr] detect_languages``."""
+        import functools
+
+        from monitor.asr.detect import LanguageDetector, allowed_languages, detect
+        from monitor.asr.multilingual import multilingual_engine
+
+        allowed = allowed_languages(self.config.detect_languages)
+        engine = await asyncio.to_thread(multilingual_engine, self.config.asr_niceness)
+        return LanguageDetector(functools.partial(detect, engine, allowed=allowed))
+
+    @property
+    def detect_languages(self) -> tuple[str, ...]:
+        """What a call in "auto" may be detected as (``[asr] detect_languages``, else all)."""
+        from monitor.asr.detect import allowed_languages
+
+        return allowed_languages(self.config.detect_languages)
+
     # ---- shutdown, in the order monitor/runtime.py calls it ---------------------------------
     def stop_intake(self) -> None:
         """Take no new calls: run_call raises MonitorStoppingError from now on."""
@@ -255,8 +276,15 @@ class Monitor:
         if (full := capacity_refusal(len(self._runs), self.capacity)) is not None:
             raise CapacityError(full)
         # id/ms/ro calls get the multilingual Whisper (loaded by the first such call; a
-        # missing model fails here, before the call is announced)
-        engine = await self.engine_for(meta.language)
+        # missing model fails here, before the call is announced). A call in "auto" starts
+        # in the fallback language and gets its engine once its language is detected.
+        detector = None
+        if languages.is_auto(meta.language):
+            detector = await self.language_detector()
+            meta = dataclasses.replace(meta, language=languages.DEFAULT_LANGUAGE)
+            engine = None
+        else:
+            engine = await self.engine_for(meta.language)
         call_id = meta.call_id or new_call_id(meta.name)
         speakers: tuple[ev.Speaker, ...] = (
             ev.SPEAKERS if source.channels == 2 else (meta.mono_speaker,)
@@ -270,8 +298,9 @@ class Monitor:
             language=meta.language,
             source=source.name,
             channels=source.channels,
+            language_source="detecting" if detector is not None else "given",
         )
-        run = _CallRun(self, source, meta, started, speakers, summary, engine)
+        run = _CallRun(self, source, meta, started, speakers, summary, engine, detector)
         self.calls[call_id] = summary  # from here on, _forget() removes it again
         self._runs[call_id] = run
         task = asyncio.current_task()
@@ -314,24 +343,22 @@ class _CallRun:
         speakers: tuple[ev.Speaker, ...],
         summary: CallSummary,
         engine: Engine | None = None,
+        detector: Any = None,
     ) -> None:
-        from monitor.asr.transcriber import CallTranscriber
-        from monitor.rules import CallRules
-
         self.m = monitor
         self.source = source
         self.meta = meta
+        self.started = started
         self.call_id = call_id = started.call_id
         self.speakers = speakers
         self.summary = summary
-        self.engine = engine or monitor.engine
-        self.rate = self.engine.sample_rate
-        self.transcriber = CallTranscriber(self.engine, call_id, speakers)
+        # a call in "auto": its first audio is held until the detector names its language
+        # (monitor/asr/detect.py), then the engine, cues and cards of that language are set
+        self.detector = detector
+        self._route(engine or monitor.engine, started)
         self.lag = LagTracker(call_id, monitor.capacity)
         self.transcribed = asyncio.Event()  # the transcriber finished: the lag watch stops
         self.frame_s = 0.1  # duration of the source's frames (the audio backlog's unit)
-        self.rules = CallRules(monitor.playbook, started)
-        self.resamplers = [StreamResampler(source.sample_rate, self.rate) for _ in speakers]
         self.audio_pos = 0  # samples at the recognizer's rate handed to ASR so far
         self.audio_q: asyncio.Queue[ev.AudioFrame | None] = asyncio.Queue(AUDIO_QUEUE_FRAMES)
         self.text_q: asyncio.Queue[_Item | None] = asyncio.Queue(TEXT_QUEUE_ITEMS)
@@ -343,6 +370,64 @@ class _CallRun:
         self.writer: Any = None
         if monitor.store is not None:
             self.writer = monitor.store.open_audio(call_id, source.sample_rate, source.channels)
+
+    def _route(self, engine: Engine, started: ev.CallStarted) -> None:
+        """The stages that depend on the call's language: its recogniser, rules and cards."""
+        from monitor.asr.transcriber import CallTranscriber
+        from monitor.rules import CallRules
+
+        self.engine = engine
+        self.rate = engine.sample_rate
+        self.transcriber = CallTranscriber(engine, self.call_id, self.speakers)
+        self.rules = CallRules(self.m.playbook, started)
+        self.resamplers = [
+            StreamResampler(self.source.sample_rate, self.rate) for _ in self.speakers
+        ]
+
+    async def _detect_language(self) -> list[ev.AudioFrame | None]:
+        """Read the call's first frames until its language is known; route the call to that
+        language's engine, cues and cards and announce it (CallStarted ``detected``).
+        Returns the frames read meanwhile (None last when the source ended), to be
+        transcribed as any others."""
+        from monitor.asr.detect import SAMPLE_RATE, Detection
+
+        speaker = "customer" if "customer" in self.speakers else self.speakers[0]
+        channel = self.speakers.index(speaker)
+        resampler = StreamResampler(self.source.sample_rate, SAMPLE_RATE)
+        held: list[ev.AudioFrame | None] = []
+        found: Detection | None = None
+        while found is None:
+            frame = await self.audio_q.get()
+            held.append(frame)
+            if frame is None:
+                tail = resampler.flush()
+                found = await asyncio.to_thread(self._detector_last, tail)
+                break
+            block = resampler.push(frame.samples[:, channel])
+            found = await asyncio.to_thread(self.detector.push, block)
+        assert found is not None
+        language = found.language
+        log.info(
+            "call %s: language %s detected (%.2f, %.1f s of %s speech)",
+            self.call_id, language, found.probability, found.speech_s, speaker,
+        )  # fmt: skip
+        started = dataclasses.replace(
+            self.started,
+            language=language,
+            language_source="detected",
+            language_probability=round(float(found.probability), 4),
+        )
+        self.started = started
+        self.meta = dataclasses.replace(self.meta, language=language)
+        self.summary.language = language
+        self._route(await self.m.engine_for(language), started)
+        await self.publish(started)
+        return held
+
+    def _detector_last(self, tail: Any) -> Any:
+        if len(tail):
+            self.detector.push(tail)
+        return self.detector.finish()
 
     async def publish(self, event: ev.Event) -> ev.Event:
         """Redact, count, persist and broadcast one event; returns what was published."""
@@ -428,8 +513,19 @@ class _CallRun:
         self.audio_pos += len(blocks[0])
         return chunks
 
-    async def _transcribe(self) -> None:
+    async def _frames(self) -> Any:
+        """The call's frames for the recogniser: those held while its language was being
+        detected first (issue #12), then the rest of the source."""
+        if self.detector is not None:
+            for frame in await self._detect_language():
+                if frame is None:
+                    return
+                yield frame
         while (frame := await self.audio_q.get()) is not None:
+            yield frame
+
+    async def _transcribe(self) -> None:
+        async for frame in self._frames():
             blocks = [r.push(frame.samples[:, i]) for i, r in enumerate(self.resamplers)]
             if len(blocks[0]):
                 events = await self.transcriber.feed(self._chunks(blocks))

@@ -52,6 +52,7 @@ NUMBERS: dict[str, tuple[float, float]] = {
     "silence_before": (0.0, MAX_CALL_S),
     "hostile_calls": (0, 1_000_000),
     "recent_calls": (0, 1_000_000),
+    "language_probability": (0.0, 1.0),
 }
 # Every str field: its longest length, or the values it may take. Ids must not be empty.
 STRINGS: dict[str, int | tuple[str, ...]] = {

@@ -43,6 +43,7 @@ def toml_settings(tmp: Path) -> dict[str, tuple[str, str, Any]]:
         "retention_days": ("store", "retention_days", 7),
         "redact": ("store", "redact", False),
         "max_calls": ("capacity", "max_calls", 12),
+        "detect_languages": ("asr", "detect_languages", ["id", "ro"]),
     }
 
 
@@ -58,6 +59,8 @@ MONITOR_CONSUMERS: dict[str, Callable[[Any], object]] = {
     "redact": lambda rt: rt.monitor.redactor is not None,
     "source_path": lambda rt: rt.monitor.config.source_path,
     "max_calls": lambda rt: rt.monitor.capacity.max_calls,
+    # what a call in "auto" may be detected as (monitor/asr/detect.py)
+    "detect_languages": lambda rt: rt.monitor.detect_languages,
 }
 
 
@@ -73,6 +76,7 @@ def expected_consumed(cfg: MonitorConfig) -> dict[str, object]:
         "redact": cfg.redact,
         "source_path": cfg.source_path,
         "max_calls": cfg.max_calls,
+        "detect_languages": cfg.detect_languages,
     }
 
 

@@ -61,7 +61,7 @@ function draw() {
     return;
   }
   // the call's language beside its name (issue #12): it says which cues and cards apply
-  const named = `${c.started.name} · ${(c.started.language || "en").toUpperCase()}`;
+  const named = `${c.started.name} · ${languageText(c.started)}`;
   name.textContent = c.ended ? `${named} (${t("call_ended")})` : named;
   // open cards newest on top; cards already used or dismissed sink to the bottom, faded
   const cards = [...c.cards.values()].sort((a, b) =>

@@ -200,7 +200,7 @@ function renderGrid() {
     },
     el("td", {}, levelBadge(level, c.risk ? c.risk.risk : 0)),
     el("td", { text: c.started.agent_id }),
-    el("td", {}, c.started.name, " ", langBadge(c.started.language)),
+    el("td", {}, c.started.name, " ", langBadge(c.started)),
     el("td", { class: "duration" },
       c.ended ? `${fmtDuration(c.ended.at)} (${t("ended")})` : fmtDuration(c.time),
       delayBadge(c)),
@@ -290,16 +290,17 @@ function renderDetail() {
   const wasAtBottom = box.querySelector(".transcript");
   const stick = !wasAtBottom || wasAtBottom.scrollTop + wasAtBottom.clientHeight >= wasAtBottom.scrollHeight - 8;
   box.replaceChildren(
-    el("h2", {}, `${c.started.name} — ${c.started.agent_id} `, langBadge(c.started.language)),
+    el("h2", {}, `${c.started.name} — ${c.started.agent_id} `, langBadge(c.started)),
     el("h3", { text: t("transcript") }), list,
     el("h3", { text: t("cards_shown") }), cards);
   if (stick) list.scrollTop = list.scrollHeight;
 }
 
 // The call's language (en, id, ms, ro): which recogniser, cues and cards it gets (issue #12).
-function langBadge(code) {
-  return el("span", { class: "lang-badge", "data-testid": "call-language", lang: code,
-    text: (code || "en").toUpperCase() });
+// A detected language says so, with the detector's confidence (languageText, common.js).
+function langBadge(started) {
+  return el("span", { class: "lang-badge", "data-testid": "call-language", lang: started.language,
+    "data-language-source": started.language_source || "given", text: languageText(started) });
 }
 
 // ---- wiring ------------------------------------------------------------------------------------

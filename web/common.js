@@ -20,6 +20,7 @@ const I18N = {
     quiet: "Nothing needed right now. You're doing fine.", critical: "critical",
     warning: "warning", info: "info", show_transcript: "Transcript of your call",
     call_ended: "Call ended",
+    detected: "detected", detecting: "detecting language…",
   },
   id: {
     board: "Papan supervisor", calls: "Panggilan", agent: "Agen", call: "Panggilan",
@@ -39,6 +40,7 @@ const I18N = {
     quiet: "Tidak ada yang perlu dilakukan. Anda baik-baik saja.", critical: "kritis",
     warning: "peringatan", info: "info", show_transcript: "Transkrip panggilan Anda",
     call_ended: "Panggilan selesai",
+    detected: "terdeteksi", detecting: "mendeteksi bahasa…",
   },
   ms: {
     board: "Papan penyelia", calls: "Panggilan", agent: "Ejen", call: "Panggilan",
@@ -57,6 +59,7 @@ const I18N = {
     quiet: "Tiada apa-apa diperlukan sekarang. Anda baik.", critical: "kritikal",
     warning: "amaran", info: "maklumat", show_transcript: "Transkrip panggilan anda",
     call_ended: "Panggilan tamat",
+    detected: "dikesan", detecting: "mengesan bahasa…",
   },
   ro: {
     board: "Panou supervizor", calls: "Apeluri", agent: "Agent", call: "Apel",
@@ -75,6 +78,7 @@ const I18N = {
     quiet: "Nu este nevoie de nimic acum. Vă descurcați bine.", critical: "critic",
     warning: "avertisment", info: "info", show_transcript: "Transcrierea apelului dvs.",
     call_ended: "Apel încheiat",
+    detected: "detectată", detecting: "se detectează limba…",
   },
 };
 
@@ -89,6 +93,19 @@ function setLanguage(lang) {
 
 function t(key) {
   return (I18N[LANG] && I18N[LANG][key]) || I18N.en[key] || key;
+}
+
+// A call's language as the pages show it (issue #12): its code; for a call whose language was
+// detected (monitor/asr/detect.py), that it was and the detector's confidence ("ID · detected
+// 71%"); while it is being detected, only that.
+function languageText(started) {
+  const code = (started.language || "en").toUpperCase();
+  if (started.language_source === "detecting") return t("detecting");
+  if (started.language_source === "detected") {
+    const p = Math.round(100 * (started.language_probability || 0));
+    return `${code} · ${t("detected")} ${p}%`;
+  }
+  return code;
 }
 
 function el(tag, attrs = {}, ...children) {

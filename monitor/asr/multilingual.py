@@ -39,6 +39,10 @@ MODEL_DIR_NAME = "whisper-base-multilingual"
 ENV_PATH = "WHISPER_MULTILINGUAL_PATH"
 MULTILINGUAL_MODEL = "base"  # how monitor/languages.py names it
 MULTILINGUAL_BEAM = 5
+# Decode cap per second of speech: these languages take more tokens per second than English
+# (the sample scripts: id 4.4, ms 4.5, ro 5.7 on average, up to 6.7), and a misheard word takes
+# more pieces than a word the vocabulary knows; English's cap of 8 cut the ends off turns
+MULTILINGUAL_TOKENS_PER_S = 14
 ENGLISH_VOCABULARY = 51864  # tokens of the .en Whisper models
 STAMP = "assembled.sha256"  # written last: a folder without it was never finished
 
@@ -286,5 +290,6 @@ def engine_for_language(
             # Beam search: on accented or synthetic id/ms/ro speech, base with greedy decoding
             # loops and garbles far more than with 5 beams (measured on the sample calls)
             view.beam_size = MULTILINGUAL_BEAM
+            view.max_tokens_per_s = MULTILINGUAL_TOKENS_PER_S
             _views[key] = view
         return _views[key]

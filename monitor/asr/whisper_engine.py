@@ -117,6 +117,8 @@ class WhisperEngine:
         self.partial_interval = partial_interval
         self.word_timestamps = word_timestamps
         self.beam_size = beam_size
+        # the decode's token cap per second of audio (the multilingual views raise it)
+        self.max_tokens_per_s: float = MAX_TOKENS_PER_S
         self._busy = 0
         self._busy_lock = threading.Lock()
         self.decodes = {
@@ -166,7 +168,7 @@ class WhisperEngine:
             return_no_speech_prob=True,
             suppress_blank=True,
             suppress_tokens=self._suppress,
-            max_length=len(self._prompt) + int(MAX_TOKENS_PER_S * seconds) + 8,
+            max_length=len(self._prompt) + int(self.max_tokens_per_s * seconds) + 8,
         )
         return encoded, result
 
