@@ -279,6 +279,9 @@ class Monitor:
         # missing model fails here, before the call is announced). A call in "auto" starts
         # in the fallback language and gets its engine once its language is detected.
         detector = None
+        if languages.is_auto(meta.language) and len(self.detect_languages) == 1:
+            # one configured language: nothing to detect
+            meta = dataclasses.replace(meta, language=self.detect_languages[0])
         if languages.is_auto(meta.language):
             detector = await self.language_detector()
             meta = dataclasses.replace(meta, language=languages.DEFAULT_LANGUAGE)

@@ -191,3 +191,25 @@ def test_an_auto_call_is_announced_detected_and_routed(
     assert "saya" in heard and "minggu" in heard, heard
     cards = [e for e in events if isinstance(e, ev.PromptCard)]
     assert all(c.language == "id" for c in cards)
+
+
+@pytest.mark.slow
+def test_auto_with_one_configured_language_needs_no_detection(calls_8k: dict[str, Path]) -> None:
+    from monitor.pipeline import CallMeta, Monitor
+    from monitor.sources.file import FileSource
+
+    async def replay() -> list[ev.Event]:
+        config = MonitorConfig(store_path=None, redact=False, detect_languages=("ro",))
+        monitor = await Monitor.create(config)
+        sub = monitor.bus.subscribe("test", maxsize=100_000, overflow="wait")
+        try:
+            await monitor.run_call(
+                FileSource(calls_8k["ro_calm"], realtime=False), CallMeta("ro", language="auto")
+            )
+        finally:
+            sub.close()
+            await monitor.aclose()
+        return [e async for e in sub]
+
+    started = [e for e in asyncio.run(replay()) if isinstance(e, ev.CallStarted)]
+    assert [(s.language, s.language_source) for s in started] == [("ro", "given")]
