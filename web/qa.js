@@ -52,6 +52,18 @@ async function getJson(url) {
   return body;
 }
 
+// The call's language as stored (issue #12): its code, and for a language detected from the
+// customer's first seconds, that it was and the detector's confidence ("id · detected 71%").
+function languageLabel(m) {
+  const code = m.language || "en";
+  if (m.language_source === "detected") {
+    const p = m.language_probability;
+    return `${code} · detected` + (p === null || p === undefined ? "" : ` ${Math.round(100 * p)}%`);
+  }
+  if (m.language_source === "detecting") return `${code} · not detected (fallback)`;
+  return code;
+}
+
 // ---- search -------------------------------------------------------------------------------
 
 async function search(event) {
@@ -117,7 +129,7 @@ async function openCall(callId) {
   $("#call").hidden = false;
   $("#call-title").textContent = m.name || m.call_id;
   $("#call-meta").textContent =
-    `${m.call_id} · agent ${m.agent_id} · ${m.queue} · ${m.language} · ${m.status} · ` +
+    `${m.call_id} · agent ${m.agent_id} · ${m.queue} · ${languageLabel(m)} · ${m.status} · ` +
     `${mmss(m.end_at)} · lowest sentiment ${num(m.sentiment_min)} · peak risk ` +
     `${m.risk_max === null ? "–" : Math.round(m.risk_max)}`;
   const base = "/api/calls/" + encodeURIComponent(m.call_id);

@@ -17,6 +17,13 @@ from monitor import events as ev
 log = logging.getLogger(__name__)
 
 
+# The condition of a CallStarted's upsert (SQLite and PostgreSQL spell it alike): a repeated
+# "detecting" announcement (a replay) does not undo the detection already stored.
+KEEPS_DETECTED_LANGUAGE = (
+    "NOT (excluded.language_source = 'detecting' AND calls.language_source = 'detected')"
+)
+
+
 def to_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
@@ -34,15 +41,21 @@ def write_event(c: sqlite3.Connection, event: ev.Event, now: float) -> None:
     if isinstance(event, ev.PartialUtterance):
         return
     if isinstance(event, ev.CallStarted):
+        # a call whose language is detected is announced twice (detecting, then detected):
+        # the second one updates the row; the placeholder never replaces a detected language
         c.execute(
             "INSERT INTO calls (call_id, name, agent_id, queue, language, source,"
-            " channels, started_at) VALUES (?,?,?,?,?,?,?,?)"
+            " channels, language_source, language_probability, started_at)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?)"
             " ON CONFLICT(call_id) DO UPDATE SET name=excluded.name,"
             " agent_id=excluded.agent_id, queue=excluded.queue,"
             " language=excluded.language, source=excluded.source,"
-            " channels=excluded.channels",
+            " channels=excluded.channels, language_source=excluded.language_source,"
+            " language_probability=excluded.language_probability"
+            f" WHERE {KEEPS_DETECTED_LANGUAGE}",
             (event.call_id, event.name, event.agent_id, event.queue, event.language,
-             event.source, event.channels, now),
+             event.source, event.channels, event.language_source, event.language_probability,
+             now),
         )  # fmt: skip
     elif isinstance(event, ev.AgentStrain):
         c.execute(

@@ -168,6 +168,13 @@ MIGRATIONS: tuple[str, ...] = (
         rows_removed  INTEGER NOT NULL
     );
     """,
+    # 4: how the call's language is known (issue #12): given (the call's metadata), detecting
+    # (not yet; the language is the fallback meanwhile) or detected, with the detector's
+    # confidence; a call's second CallStarted (detected) updates them
+    """
+    ALTER TABLE calls ADD COLUMN language_source TEXT NOT NULL DEFAULT 'given';
+    ALTER TABLE calls ADD COLUMN language_probability REAL;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
