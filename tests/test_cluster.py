@@ -65,6 +65,7 @@ def tone_wav(path: Path, seconds: float, rate: int = 16000) -> Path:
 # ---- the PostgreSQL store ----------------------------------------------------------------------
 async def test_store_upserts_by_event_id_and_searches_words(store: Any, srv: Any) -> None:
     from monitor.store.postgres import PgStore, migrate
+    from monitor.store.postgres_schema import MIGRATIONS
 
     cid = f"call-{uuid.uuid4().hex[:6]}"
     evs = [
@@ -103,13 +104,66 @@ async def test_store_upserts_by_event_id_and_searches_words(store: Any, srv: Any
     with pytest.raises(KeyError):
         await store.get_call("no-such-call")
     # migrations are versioned: running them again changes nothing; a newer schema is refused
-    assert await migrate(store._conn) == 3
+    assert await migrate(store._conn) == len(MIGRATIONS)
     await store._conn.execute("UPDATE callmon_schema SET version = 99")
     try:
         with pytest.raises(Exception, match="newer than this callmon"):
             await PgStore.connect(srv[1].dsn)
     finally:
-        await store._conn.execute("UPDATE callmon_schema SET version = 3")
+        await store._conn.execute("UPDATE callmon_schema SET version = %s", (len(MIGRATIONS),))
+
+
+async def test_store_keeps_the_detected_language_of_an_auto_call(store: Any, srv: Any) -> None:
+    """A call in "auto" is announced detecting (placeholder "en"), then detected (issue #12):
+    the second CallStarted updates the language; a replayed first one does not undo it."""
+    import dataclasses
+
+    import psycopg
+
+    from monitor.store.postgres import PgStore
+    from monitor.store.postgres_schema import MIGRATIONS
+
+    cid = f"auto-{uuid.uuid4().hex[:6]}"
+    detecting = ev.CallStarted(
+        cid, "auto call", "agent-9", language="en", source="pcm:stream",
+        language_source="detecting",
+    )  # fmt: skip
+    detected = dataclasses.replace(
+        detecting, language="id", language_source="detected", language_probability=0.7143
+    )
+    lang = lambda row: (row["language"], row["language_source"], row["language_probability"])  # noqa: E731
+    await store.persist(f"{cid}:0000001", detecting)
+    assert lang(await store.get_call(cid)) == ("en", "detecting", None)
+    await store.persist(f"{cid}:0000002", detected)
+    await store.persist(f"{cid}:0000003", ev.CallEnded(cid, 3.0))
+    call = await store.get_call(cid)
+    assert lang(call) == ("id", "detected", 0.7143)
+    assert (call["name"], call["agent_id"], call["status"]) == ("auto call", "agent-9", "completed")
+    assert [lang(c) for c in await store.search(agent="agent-9")] == [("id", "detected", 0.7143)]
+    await store.persist(f"{cid}:0000001", detecting)  # a worker replaying after a failover
+    assert lang(await store.get_call(cid)) == ("id", "detected", 0.7143)
+    given = ev.CallStarted(f"{cid}-ro", "ro call", "agent-9", language="ro")
+    await store.persist(f"{cid}-ro:0000001", given)
+    assert lang(await store.get_call(f"{cid}-ro")) == ("ro", "given", None)
+
+    # a database at schema version 3 (before this) migrates: its calls' language was given
+    db = f"v3_{uuid.uuid4().hex[:6]}"
+    await store._conn.execute(f"CREATE DATABASE {db}".encode())
+    dsn = srv[1].dsn.rsplit("/", 1)[0] + "/" + db
+    async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as old:
+        await old.execute("CREATE TABLE callmon_schema (version INTEGER NOT NULL)")
+        for script in MIGRATIONS[:3]:
+            await old.execute(script.encode())
+        await old.execute("INSERT INTO callmon_schema VALUES (3)")
+        await old.execute("INSERT INTO calls (call_id, language) VALUES ('old', 'ms')")
+    upgraded = await PgStore.connect(dsn)
+    try:
+        assert lang(await upgraded.get_call("old")) == ("ms", "given", None)
+        await upgraded.persist("x:0000001", dataclasses.replace(detecting, call_id="x"))
+        await upgraded.persist("x:0000002", dataclasses.replace(detected, call_id="x"))
+        assert lang(await upgraded.get_call("x")) == ("id", "detected", 0.7143)
+    finally:
+        await upgraded.aclose()
 
 
 # ---- the fenced publish ------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from psycopg.types.json import Jsonb
 
 from monitor import events as ev
 from monitor import wire
+from monitor.store.persist import KEEPS_DETECTED_LANGUAGE
 from monitor.store.postgres_schema import MIGRATIONS
 from monitor.store.query import SEVERITIES, parse_when
 
@@ -104,11 +105,19 @@ class PgStore:
         async with self._conn.transaction():
             cur = self._conn.cursor()
             if isinstance(event, ev.CallStarted):
+                # the call's first announcement makes the row; a repeated one (a call whose
+                # language was detected: detecting, then detected) updates only the language,
+                # and a replayed "detecting" never undoes a detection
                 await cur.execute(
                     "INSERT INTO calls (call_id, name, agent_id, queue, language, source,"
-                    " channels) VALUES (%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (call_id) DO NOTHING",
+                    " channels, language_source, language_probability)"
+                    " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (call_id) DO UPDATE SET"
+                    " language = EXCLUDED.language, language_source = EXCLUDED.language_source,"
+                    " language_probability = EXCLUDED.language_probability"
+                    f" WHERE {KEEPS_DETECTED_LANGUAGE}",
                     (event.call_id, event.name, event.agent_id, event.queue, event.language,
-                     event.source, event.channels),
+                     event.source, event.channels, event.language_source,
+                     event.language_probability),
                 )  # fmt: skip
             await cur.execute(
                 "INSERT INTO events (event_id, call_id, type, body) VALUES (%s,%s,%s,%s)"

@@ -94,4 +94,10 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE calls ADD COLUMN sentiment_min DOUBLE PRECISION;
     """,
+    # 4: how the call's language is known, as the SQLite store's (issue #12): given,
+    # detecting (the language is the fallback meanwhile) or detected, with its confidence
+    """
+    ALTER TABLE calls ADD COLUMN language_source TEXT NOT NULL DEFAULT 'given';
+    ALTER TABLE calls ADD COLUMN language_probability DOUBLE PRECISION;
+    """,
 )
