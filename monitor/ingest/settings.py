@@ -68,11 +68,14 @@ def from_section(cls: type[T], section: Mapping[str, Any] | None, name: str) -> 
                 f"[ingest.{name}] {key} must be {type(default).__name__},"
                 f" got {type(value).__name__}"
             )
-        if key == "language":  # a call's default language: read as everywhere, or refused
+        if key == "language":  # a call's default language: read as everywhere, or refused;
+            # "auto" detects each call's language (monitor/asr/detect.py, issue #12)
             try:
-                value = languages.check(value)
+                value = languages.check_call_language(value)
             except ValueError as exc:
-                raise IngestConfigError(f"[ingest.{name}] language: {exc}") from None
+                raise IngestConfigError(
+                    f"[ingest.{name}] language: {exc}, or {languages.AUTO} (detect it)"
+                ) from None
         kwargs[key] = value
     try:
         return cls(**kwargs)
