@@ -37,11 +37,7 @@ class ConsolePrinter:
 
     def handle(self, event: ev.Event) -> None:
         if isinstance(event, ev.CallStarted):
-            self._names[event.call_id] = event.name
-            self._print(
-                f"{self._prefix(event.call_id)}call {event.call_id} started: {event.source} "
-                f"(agent {event.agent_id}, {event.language})"
-            )
+            self._started(event)
         elif isinstance(event, ev.FinalUtterance):
             self._pending[(event.call_id, event.seq)] = event
         elif isinstance(event, ev.UtteranceScore):
@@ -86,6 +82,27 @@ class ConsolePrinter:
             )
         elif isinstance(event, ev.AgentStrain):
             self._print(f"agent {event.agent_id} strain: {event.suggestion}")
+
+    def _started(self, event: ev.CallStarted) -> None:
+        """A call in "auto" is announced twice (issue #12): "started" while its language is
+        being detected, then the language found with the detector's confidence."""
+        known = event.call_id in self._names
+        self._names[event.call_id] = event.name
+        prefix = self._prefix(event.call_id)
+        detected = ""
+        if event.language_source == "detected":
+            p = event.language_probability
+            detected = f"{event.language}" + (f" ({p:.0%})" if p is not None else "")
+            if known:
+                self._print(f"{prefix}call {event.call_id} language detected: {detected}")
+                return
+        language = {"detecting": "detecting language", "detected": f"detected {detected}"}.get(
+            event.language_source, event.language
+        )
+        self._print(
+            f"{prefix}call {event.call_id} started: {event.source} "
+            f"(agent {event.agent_id}, {language})"
+        )
 
     async def run(self) -> None:
         async for event in self.sub:
