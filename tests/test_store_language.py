@@ -117,3 +117,20 @@ async def test_the_qa_api_returns_the_detected_language(qa_api: str) -> None:
     listed: Any = await asyncio.to_thread(get_json, qa_api + "/api/calls")
     (row,) = listed["calls"]
     assert language_of(row) == ("id", "detected", 0.7143)
+
+
+@pytest.mark.parametrize(
+    ("reviewer", "shown"),
+    [("en", "id (detected 71%)"), ("id", "id (terdeteksi 71%)"), ("ro", "id (detectată 71%)")],
+)
+async def test_the_qa_report_says_the_language_was_detected(
+    store: CallStore, reviewer: str, shown: str
+) -> None:
+    from monitor.qa.report import build_report, render_html
+
+    bus = EventBus()
+    bus.add_sink(store.sink)
+    for event in (DETECTING, DETECTED, ev.CallEnded("auto-1", 3.0)):
+        await bus.publish(event)
+    html = render_html(build_report(store.get_call("auto-1")), reviewer)
+    assert f"/ {shown}<" in html, html

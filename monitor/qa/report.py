@@ -100,6 +100,15 @@ def _note_items(call: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return notes
 
 
+def _language(meta: dict[str, Any], L: dict[str, str]) -> str:
+    """The call's language, and how sure the detection was when it was detected (issue #12)."""
+    if meta.get("language_source") != "detected":
+        return str(meta["language"])
+    p = meta.get("language_probability")
+    sure = "" if p is None else f" {round(100 * p)}%"
+    return f"{meta['language']} ({L['detected']}{sure})"
+
+
 def render_html(report: dict[str, Any], language: str = "en") -> str:
     """The report page in the reviewer's ``language`` (en, id, ms, ro); outside English each
     coaching note is followed by its English original, so the report can be handed on."""
@@ -110,7 +119,7 @@ def render_html(report: dict[str, Any], language: str = "en") -> str:
         (L["call"], meta["name"]),
         (L["call_id"], meta["call_id"]),
         (L["agent"], meta["agent_id"]),
-        (L["queue_language"], f"{meta['queue']} / {meta['language']}"),
+        (L["queue_language"], f"{meta['queue']} / {_language(meta, L)}"),
         (L["status"], meta["status"]),
         (L["length"], mmss(meta["end_at"] or 0.0)),
         (L["lowest_sentiment"], _num(meta["sentiment_min"], "{:+.2f}")),
