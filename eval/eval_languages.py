@@ -18,7 +18,15 @@ Writes ``languages.{id,ms,ro}`` in eval/results.json, each with the source of it
   among all of callmon's languages: what it picked, its confidence, and how far into the call.
   ``languages.detection`` adds two English sample calls and the accuracy over all of them.
 
+- ``detection_held_apart`` (eval/detection_held_apart.py): the same detector on calls it was
+  not tuned on (new id/ms/ro calls rendered from the test utterances above, the English
+  external calls of eval/data/cross_calls and the 7 English sample calls, all at 8 kHz): per
+  call and per language, with a confusion table. ``languages.detection`` stays the tuned-on
+  figure.
+
 ``--no-speech`` skips the calls (text figures only, seconds instead of minutes).
+``--detection-only`` runs only the held-apart detection trial and sets only
+``languages.detection_held_apart`` in the results file (the other keys are kept).
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from bench.results import EVAL_FILE, update_results  # after the environment above
+from eval.detection_held_apart import detection_held_apart, report_line, write_key
 from eval.eval_calls import first_warning
 from eval.eval_text import f1_table
 from monitor import events as ev
@@ -259,9 +268,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval.eval_languages")
     parser.add_argument("--no-speech", action="store_true", help="text figures only")
     parser.add_argument(
+        "--detection-only",
+        action="store_true",
+        help="only the held-apart language detection trial (languages.detection_held_apart)",
+    )
+    parser.add_argument(
         "--out", type=Path, default=EVAL_FILE, help="results file (default eval/results.json)"
     )
     args = parser.parse_args(argv)
+    if args.detection_only:
+        held = detection_held_apart(LANGS)
+        write_key(held, args.out)
+        print(report_line(held))
+        return 0
     try:
         model: MultilingualTextModel | None = MultilingualTextModel.load()
     except FileNotFoundError as exc:
@@ -277,6 +296,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 k: v for k, v in detection["per_call"].items() if v["truth"] == lang
             }
         result["detection"] = detection
+        result["detection_held_apart"] = detection_held_apart(LANGS)
     update_results("languages", result, args.out)
     for lang in LANGS:
         text = result[lang]["text"]
@@ -294,6 +314,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "detection" in result:
         det = result["detection"]
         print(f"language detection: {det['correct']}/{det['calls']} sample calls right")
+    if "detection_held_apart" in result:
+        print(report_line(result["detection_held_apart"]))
     return 0
 
 

@@ -213,3 +213,39 @@ def test_auto_with_one_configured_language_needs_no_detection(calls_8k: dict[str
 
     started = [e for e in asyncio.run(replay()) if isinstance(e, ev.CallStarted)]
     assert [(s.language, s.language_source) for s in started] == [("ro", "given")]
+
+
+def test_held_apart_trial_calls_are_valid_scripts_of_unused_test_lines(tmp_path: Path) -> None:
+    """eval/detection_held_apart.py: its id/ms/ro calls are sample scripts made of the test
+    file's customer lines (each at most once), none of them a line the detector was tuned on
+    (the language sample calls); the summary counts per language and confuses correctly."""
+    from eval import detection_held_apart as h
+    from monitor.sample_script import load_script
+
+    for lang in h.LANGS:
+        lines = h.read_lines(h.TEXT_DIR / f"{lang}.tsv")
+        scripts = h.held_apart_scripts(lang, lines)
+        assert scripts == h.held_apart_scripts(lang, lines)  # fixed seed: same calls each run
+        h.write_scripts(scripts, tmp_path / lang)
+        tuned = {t.text for p in SCRIPTS.glob(f"{lang}_*.toml") for t in load_script(p).turns}
+        said: list[str] = []
+        for name in scripts:
+            script = load_script(tmp_path / lang / f"{name}.toml")
+            assert script.language == lang and script.name == name
+            customer = [t.text for t in script.turns if t.speaker == "customer"]
+            assert len(customer) == h.CUSTOMER_TURNS
+            said += customer
+        assert len(scripts) == h.CALLS_PER_LANGUAGE and len(set(said)) == len(said)
+        assert set(said) <= {x.text for x in lines if x.speaker == "c"}
+        assert not set(said) & tuned
+    per_call = {
+        "a": {"truth": "id", "detected": "ms", "decided_at_s": 10.0},
+        "b": {"truth": "id", "detected": "id", "decided_at_s": 20.0},
+        "c": {"truth": "en", "detected": "en", "decided_at_s": 5.0},
+    }
+    s = h.summarise(per_call, ("en", "id", "ms", "ro"))
+    assert (s["calls"], s["correct"]) == (3, 2)
+    assert s["per_language"]["id"] == {
+        "calls": 2, "correct": 1, "accuracy": 0.5, "mean_decided_at_s": 15.0
+    }  # fmt: skip
+    assert s["confusion"]["id"] == {"en": 0, "id": 1, "ms": 1, "ro": 0}
