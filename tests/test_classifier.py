@@ -426,3 +426,24 @@ def test_without_the_weight_quantiser_the_classifier_runs_fp32_and_says_so(
     assert "int8 weights failed" in caplog.text and "onnx_ir" in caplog.text
     [scores] = fallback.predict([CLEAR_EN["abuse"]])
     assert scores.intents["abuse"] >= fallback.threshold("abuse")
+
+
+@pytest.mark.parametrize(
+    ("text", "goods"),
+    [
+        ("my washing machine repair is three weeks late now", True),
+        ("still no sign of the replacement you promised", True),
+        ("the courier never turned up and I waited in all morning", True),
+        ("I waited forty minutes on hold to ask about my order", False),
+        ("been in your queue for ages about a refund", False),
+        ("nobody picked up when I called about the delivery", False),
+        ("I want to speak to your manager right now", False),
+    ],
+)
+def test_waiting_for_goods_is_the_specs_not_a_hold(text: str, goods: bool) -> None:
+    """docs/intents.md: waiting for goods, a refund or an engineer is not a hold complaint;
+    a wait in this contact (hold, queue, no one picking up) still is. Lines written here, not
+    the spec's held-back pairs."""
+    from monitor.scoring.cues import waiting_for_goods
+
+    assert waiting_for_goods(text) is goods

@@ -275,6 +275,30 @@ def _language(language: str) -> str:
     return code if code in _CUES else "en"
 
 
+# docs/intents.md, hold_complaint "is not": waiting for goods, a delivery, a refund, an
+# engineer or a repair. The model learnt "waiting" + a duration as a hold; this rule states the
+# spec: English text about waiting for such things, with no word of this contact's own wait
+# (hold, queue, a reply, getting through), is not a hold complaint, whatever the model says.
+_GOODS_WAIT = re.compile(
+    r"\b(wait\w*|still)\b.*\b(parcel|package|order|delivery|courier|refund|money back|"
+    r"engineer|technician|repair|replacement|shipment|item)s?\b|"
+    r"\b(parcel|package|order|delivery|courier|refund|engineer|technician|repair)s?\b.*"
+    r"\b(wait\w*|days|weeks|months)\b",
+    re.IGNORECASE,
+)
+_CONTACT_WAIT = re.compile(
+    r"\b(hold|holding|queue|on the line|on the phone|get through|got through|reply|answer|"
+    r"pick up|picked up|human|music|chat|this call|to talk|to speak)\b",
+    re.IGNORECASE,
+)
+
+
+def waiting_for_goods(text: str) -> bool:
+    """True when English ``text`` is about waiting for goods, a refund or an engineer and says
+    nothing of being kept waiting in this contact (docs/intents.md, hold_complaint)."""
+    return bool(_GOODS_WAIT.search(text)) and not _CONTACT_WAIT.search(text)
+
+
 def keyword_intents(text: str, language: str) -> dict[str, float]:
     """Every intent in INTENTS -> CUE_SCORE if a cue of ``language`` matched, else 0.0.
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from monitor.events import INTENTS, FinalUtterance, Sentiment, UtteranceScore
 from monitor.languages import is_english
 from monitor.scoring.classifier import TextClassifier, TextScores
-from monitor.scoring.cues import keyword_intents, lexicon_polarity
+from monitor.scoring.cues import keyword_intents, lexicon_polarity, waiting_for_goods
 from monitor.scoring.multilingual import score_text
 
 LATENCY_WINDOW = 10_000  # latencies and batch sizes kept by ScoringService
@@ -69,6 +69,8 @@ class UtteranceScorer:
             return score_text(text, language)
         cues = keyword_intents(text, language)
         intents = {name: max(model.intents[name], cues[name]) for name in INTENTS}
+        if waiting_for_goods(text):  # the spec's "is not" for holds (monitor/scoring/cues.py)
+            intents["hold_complaint"] = 0.0
         return model.probabilities, intents
 
     def score_batch(self, items: Sequence[tuple[FinalUtterance, str]]) -> list[UtteranceScore]:
