@@ -177,12 +177,11 @@ class Monitor:
         (loaded by the first such call), restricted to ``[asr] detect_languages``."""
         import functools
 
-        from monitor.asr.detect import LanguageDetector, allowed_languages, detect
+        from monitor.asr.detect import LanguageDetector, detect
         from monitor.asr.multilingual import multilingual_engine
 
-        allowed = allowed_languages(self.config.detect_languages)
         engine = await asyncio.to_thread(multilingual_engine, self.config.asr_niceness)
-        return LanguageDetector(functools.partial(detect, engine, allowed=allowed))
+        return LanguageDetector(functools.partial(detect, engine, allowed=self.detect_languages))
 
     @property
     def detect_languages(self) -> tuple[str, ...]:
@@ -403,8 +402,7 @@ class _CallRun:
             frame = await self.audio_q.get()
             held.append(frame)
             if frame is None:
-                tail = resampler.flush()
-                found = await asyncio.to_thread(self._detector_last, tail)
+                found = await asyncio.to_thread(self.detector.finish, resampler.flush())
                 break
             block = resampler.push(frame.samples[:, channel])
             found = await asyncio.to_thread(self.detector.push, block)
@@ -426,11 +424,6 @@ class _CallRun:
         self._route(await self.m.engine_for(language), started)
         await self.publish(started)
         return held
-
-    def _detector_last(self, tail: Any) -> Any:
-        if len(tail):
-            self.detector.push(tail)
-        return self.detector.finish()
 
     async def publish(self, event: ev.Event) -> ev.Event:
         """Redact, count, persist and broadcast one event; returns what was published."""

@@ -231,7 +231,11 @@ class LanguageDetector:
             self._collector.max_wait = int(self._stages[0][1] * SAMPLE_RATE)
         return self.result
 
-    def finish(self) -> Detection:
+    def finish(self, tail: np.ndarray | None = None) -> Detection:
+        """The answer once the audio ended: ``tail`` (the resampler's last samples) is heard
+        first, then the detector answers on what it has if it had not yet."""
+        if tail is not None and len(tail):
+            self.push(tail)
         if self.result is None:
             self.result = self._detect(self._collector.speech())
             self.tries.append(self.result)
@@ -248,7 +252,7 @@ class SpeechCollector:
 
     def __init__(self, speech_s: float = SPEECH_S, max_wait_s: float = MAX_WAIT_S) -> None:
         self._endpointer = Endpointer(SAMPLE_RATE)
-        self._buf = np.zeros(0, dtype=np.float32)
+        self._blocks: list[np.ndarray] = []  # joined once, in speech(): no copy per push
         self._spans: list[tuple[int, int]] = []
         self._open: int | None = None
         self.fed = 0
@@ -256,9 +260,10 @@ class SpeechCollector:
         self.max_wait = int(max_wait_s * SAMPLE_RATE)
 
     def push(self, samples: np.ndarray) -> None:
-        self._buf = np.concatenate([self._buf, np.asarray(samples, dtype=np.float32)])
-        self.fed += len(samples)
-        for b in self._endpointer.push(np.asarray(samples, dtype=np.float32)):
+        block = np.asarray(samples, dtype=np.float32)
+        self._blocks.append(block)
+        self.fed += len(block)
+        for b in self._endpointer.push(block):
             if b.kind == "start":
                 self._open = b.sample
             elif self._open is not None:
@@ -279,10 +284,11 @@ class SpeechCollector:
         spans = list(self._spans)
         if self._open is not None:
             spans.append((self._open, self.fed))
+        buf = np.concatenate(self._blocks) if self._blocks else np.zeros(0, dtype=np.float32)
         gap = np.zeros(int(GAP_S * SAMPLE_RATE), dtype=np.float32)
         parts: list[np.ndarray] = []
         for a, b in spans:
-            parts += [self._buf[a:b], gap]
+            parts += [buf[a:b], gap]
         return np.concatenate(parts[:-1]) if parts else np.zeros(0, dtype=np.float32)
 
 
@@ -301,7 +307,4 @@ def detect_from_start(
         found = detector.push(resampler.push(np.asarray(samples[i : i + step], np.float32)))
         if found is not None:
             return found, min(i + step, len(samples)) / rate
-    tail = resampler.flush()
-    if len(tail):
-        detector.push(tail)
-    return detector.finish(), len(samples) / rate
+    return detector.finish(resampler.flush()), len(samples) / rate
