@@ -17,6 +17,7 @@ import soundfile as sf
 
 from monitor import events as ev
 from tests import cluster_servers
+from tests.auto_language import auto_call
 
 pytestmark = [
     pytest.mark.cluster,
@@ -124,13 +125,7 @@ async def test_store_keeps_the_detected_language_of_an_auto_call(store: Any, srv
     from monitor.store.postgres_schema import MIGRATIONS
 
     cid = f"auto-{uuid.uuid4().hex[:6]}"
-    detecting = ev.CallStarted(
-        cid, "auto call", "agent-9", language="en", source="pcm:stream",
-        language_source="detecting",
-    )  # fmt: skip
-    detected = dataclasses.replace(
-        detecting, language="id", language_source="detected", language_probability=0.7143
-    )
+    detecting, detected = auto_call(cid, "agent-9", source="pcm:stream")
     lang = lambda row: (row["language"], row["language_source"], row["language_probability"])  # noqa: E731
     await store.persist(f"{cid}:0000001", detecting)
     assert lang(await store.get_call(cid)) == ("en", "detecting", None)

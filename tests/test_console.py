@@ -4,20 +4,14 @@ detected is announced twice; the console says "started" once, then the detection
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import io
 
 from monitor import events as ev
 from monitor.bus import EventBus
 from monitor.console import ConsolePrinter
+from tests.auto_language import auto_call
 
-DETECTING = ev.CallStarted(
-    "auto-1", "auto call", "agent-7", language="en", source="file:auto.wav",
-    language_source="detecting",
-)  # fmt: skip
-DETECTED = dataclasses.replace(
-    DETECTING, language="id", language_source="detected", language_probability=0.7143
-)
+DETECTING, DETECTED = auto_call(source="file:auto.wav")
 
 
 async def printed(*events: ev.Event) -> list[str]:

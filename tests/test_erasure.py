@@ -18,13 +18,12 @@ from pathlib import Path
 import pytest
 
 from monitor import events as ev
-from monitor.bus import EventBus
 from monitor.cli import main as callmon
 from monitor.qa.example import example_audio, example_call
-from monitor.qa.http import make_handler
 from monitor.redact import redact_event
-from monitor.server import MonitorServer, ServerConfig
+from monitor.server import ServerConfig
 from monitor.store.db import CallStore
+from tests.qa_server import serve_qa, supervisors_only
 
 RATE = 8_000
 SUP = "erase-supervisor-token-0123"
@@ -147,19 +146,8 @@ def test_callmon_calls_delete(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 @pytest.fixture
 async def server(store: CallStore) -> AsyncIterator[str]:
     cfg = ServerConfig(port=0, tokens=TOKENS)
-
-    def supervisor_only(token: str | None) -> bool:
-        role = cfg.role_of(token)
-        return role is not None and role.kind == "supervisor"
-
-    srv = MonitorServer(
-        EventBus(), cfg, http_handlers=[make_handler(store, authorize=supervisor_only)]
-    )
-    await srv.start()
-    try:
-        yield f"http://127.0.0.1:{srv.port}"
-    finally:
-        await srv.stop(timeout=2.0)
+    async with serve_qa(store, cfg, authorize=supervisors_only(cfg)) as url:
+        yield url
 
 
 def request(url: str, method: str = "GET") -> tuple[int, bytes]:

@@ -11,12 +11,11 @@ from typing import Any
 import pytest
 
 from monitor import events as ev
-from monitor.bus import EventBus
 from monitor.qa.example import example_audio, example_call
-from monitor.qa.http import make_handler
 from monitor.redact.pii import redact_event
-from monitor.server import MonitorServer, ServerConfig
+from monitor.server import ServerConfig
 from monitor.store.db import CallStore
+from tests.qa_server import serve_qa, supervisors_only
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
@@ -38,18 +37,10 @@ async def qa_server(tmp_path: Path) -> AsyncIterator[str]:
     store.persist(ev.CallRisk("calm-1", 2.0, 3.0, "calm", 0.75))
     store.persist(ev.CallEnded("calm-1", 3.0))
     cfg = ServerConfig(port=0, tokens=TOKENS)
-
-    def supervisor_only(token: str | None) -> bool:
-        role = cfg.role_of(token)
-        return role is not None and role.kind == "supervisor"
-
-    api = make_handler(store, authorize=supervisor_only)
-    server = MonitorServer(EventBus(), cfg, http_handlers=[api])
-    await server.start()
     try:
-        yield f"http://127.0.0.1:{server.port}"
+        async with serve_qa(store, cfg, authorize=supervisors_only(cfg)) as url:
+            yield url
     finally:
-        await server.stop(timeout=2.0)
         store.close()
 
 

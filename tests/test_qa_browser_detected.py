@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -11,10 +10,10 @@ from typing import Any
 import pytest
 
 from monitor import events as ev
-from monitor.bus import EventBus
-from monitor.qa.http import make_handler
-from monitor.server import MonitorServer, ServerConfig
+from monitor.server import ServerConfig
 from monitor.store.db import CallStore
+from tests.auto_language import auto_call
+from tests.qa_server import serve_qa
 from tests.test_qa_browser import page, until  # noqa: F401  (page: a fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
@@ -25,29 +24,18 @@ SUP = "qa-detected-supervisor-0123"
 @pytest.fixture
 async def qa_server(tmp_path: Path) -> AsyncIterator[str]:
     store = CallStore(tmp_path / "calls.db")
-    detecting = ev.CallStarted(
-        "auto-1", "auto call", "agent-7", language="en", language_source="detecting"
-    )
+    detecting, detected = auto_call()
     store.persist(detecting)
-    store.persist(
-        dataclasses.replace(
-            detecting, language="id", language_source="detected", language_probability=0.7143
-        )
-    )
+    store.persist(detected)
     store.persist(ev.FinalUtterance("auto-1", "customer", 0, "saya mau komplain", 0.5, 2.0))
     store.persist(ev.CallEnded("auto-1", 3.0))
     store.persist(ev.CallStarted("ro-1", "given call", "agent-2", language="ro"))
     store.persist(ev.FinalUtterance("ro-1", "customer", 0, "bună ziua", 0.5, 2.0))
     store.persist(ev.CallEnded("ro-1", 3.0))
-    server = MonitorServer(
-        EventBus(), ServerConfig(port=0, tokens={SUP: "supervisor"}),
-        http_handlers=[make_handler(store)],
-    )  # fmt: skip
-    await server.start()
     try:
-        yield f"http://127.0.0.1:{server.port}"
+        async with serve_qa(store, ServerConfig(port=0, tokens={SUP: "supervisor"})) as url:
+            yield url
     finally:
-        await server.stop(timeout=2.0)
         store.close()
 
 

@@ -5,7 +5,6 @@ was known and the detector's confidence, and the QA API hands them to the QA pag
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import sqlite3
 import urllib.request
@@ -17,20 +16,15 @@ import pytest
 
 from monitor import events as ev
 from monitor.bus import EventBus
-from monitor.qa.http import make_handler
-from monitor.server import MonitorServer, ServerConfig
+from monitor.server import ServerConfig
 from monitor.store.db import CallStore
 from monitor.store.schema import SCHEMA_VERSION, migrate
+from tests.auto_language import auto_call
+from tests.qa_server import serve_qa
 
 SUP = "store-language-supervisor-0123"
 
-DETECTING = ev.CallStarted(
-    "auto-1", "auto call", "agent-7", language="en", source="pcm:stream",
-    language_source="detecting",
-)  # fmt: skip
-DETECTED = dataclasses.replace(
-    DETECTING, language="id", language_source="detected", language_probability=0.7143
-)
+DETECTING, DETECTED = auto_call(source="pcm:stream")
 
 
 def language_of(row: dict[str, object]) -> tuple[object, object, object]:
@@ -96,13 +90,8 @@ async def qa_api(store: CallStore) -> AsyncIterator[str]:
     store.persist(DETECTING)
     store.persist(DETECTED)
     store.persist(ev.CallEnded("auto-1", 3.0))
-    cfg = ServerConfig(port=0, tokens={SUP: "supervisor"})
-    server = MonitorServer(EventBus(), cfg, http_handlers=[make_handler(store)])
-    await server.start()
-    try:
-        yield f"http://127.0.0.1:{server.port}"
-    finally:
-        await server.stop(timeout=2.0)
+    async with serve_qa(store, ServerConfig(port=0, tokens={SUP: "supervisor"})) as url:
+        yield url
 
 
 def get_json(url: str) -> dict[str, object]:
