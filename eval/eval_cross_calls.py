@@ -2,7 +2,9 @@
 
 The scripts in ``eval/data/cross_calls/`` (see each file's header) are rendered as the sample
 calls are (stereo, a voice per party), once at 16 kHz and once as an 8 kHz copy, and run through
-the real pipeline (ASR, classifier, rules) as fast as possible. Two kinds:
+the real pipeline (ASR, classifier, rules) as fast as possible, one call at a time, with early
+alerts from partial transcripts (the main figures) and again from final text only
+(``finals_only``; see eval/eval_calls.py ``run_one_at_a_time``). Two kinds:
 
 - calm service calls: the ABCD and Taskmaster-1 sample dialogues (other authors' dialogues);
 - escalating calls: customer turns are sentences of CFPB complaint narratives (real consumers,
@@ -22,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +32,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from bench.results import EVAL_FILE, update_results  # after the environment above
-from eval.eval_calls import first_warning
+from eval.eval_calls import first_warning, run_one_at_a_time
 from monitor import events as ev
 from monitor.config import REPO_ROOT, MonitorConfig
 
@@ -38,27 +41,40 @@ AUDIO = REPO_ROOT / "var" / "cross_calls"
 
 
 async def run_rate(sample_rate: int) -> dict[str, Any]:
-    from monitor.pipeline import CallMeta, Monitor
-    from monitor.sample_script import list_scripts, load_script
+    """Both modes at one sample rate: the early-alert figures, with finals_only beside them."""
+    from monitor.pipeline import Monitor
     from monitor.samples import render_all
-    from monitor.sources import FileSource
 
     say = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
     rendered = render_all(
         AUDIO / f"{sample_rate}", sample_rate=sample_rate, progress=say, scripts_dir=SCRIPTS
     )
-    scripts = {s.name: s for s in map(load_script, list_scripts(SCRIPTS))}
     monitor = await Monitor.create(MonitorConfig(), progress=say)
-    sub = monitor.bus.subscribe("eval", maxsize=1_000_000, overflow="wait")
-    calls = []
-    for r in rendered:
-        s = scripts[r.name]
-        meta = CallMeta(name=s.name, agent_id=s.agent_id, queue=s.queue, language=s.language)
-        calls.append((FileSource(r.wav_path, realtime=False), meta))
-    summaries = await monitor.run_calls(calls)
-    sub.close()
-    events = [e async for e in sub]
-    await monitor.aclose()
+    try:
+        result = await run_mode(monitor, rendered, early=True)
+        late = await run_mode(monitor, rendered, early=False)
+    finally:
+        await monitor.aclose()
+    result["finals_only"] = {k: v for k, v in late.items() if k != "per_call"}
+    return result
+
+
+async def run_mode(monitor: Any, rendered: Sequence[Any], *, early: bool) -> dict[str, Any]:
+    from monitor.pipeline import CallMeta
+    from monitor.sample_script import list_scripts, load_script
+    from monitor.sources import FileSource
+
+    scripts = {s.name: s for s in map(load_script, list_scripts(SCRIPTS))}
+
+    def calls() -> list[tuple[Any, Any]]:
+        out = []
+        for r in rendered:
+            s = scripts[r.name]
+            meta = CallMeta(name=s.name, agent_id=s.agent_id, queue=s.queue, language=s.language)
+            out.append((FileSource(r.wav_path, realtime=False), meta))
+        return out
+
+    summaries, events = await run_one_at_a_time(monitor, calls, early=early)
     per_call: dict[str, Any] = {}
     warnings = 0
     seconds = 0.0
@@ -133,6 +149,12 @@ def main() -> int:
             f"{r['detected_within_5s_of_blowup']} more within 5 s, {r['never_warned']} never; "
             f"{r['calm_calls_warned']}/{r['calm_calls']} calm calls warned, "
             f"{r['warning_alerts']} warning alerts ({r['calm_call_minutes']} min)"
+        )
+        late = r["finals_only"]
+        print(
+            f"  from final text only: {late['warned_before_blowup']} before, "
+            f"{late['detected_within_5s_of_blowup']} more within 5 s, delays "
+            f"{late['detection_delays_s']}; {late['warning_alerts']} warning alerts on calm calls"
         )
     return 0
 

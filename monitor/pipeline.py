@@ -54,6 +54,9 @@ log = logging.getLogger(__name__)
 AUDIO_QUEUE_FRAMES = 50  # 5 s of audio at 0.1 s frames
 TEXT_QUEUE_ITEMS = 200
 MAX_RECENT_CALLS = 100  # ended calls' summaries kept in Monitor.recent
+# a customer's partial transcript is scored for early alerts once it has this many words,
+# and again only when its text changed (monitor/rules/engine.py CallRules.on_partial)
+PARTIAL_MIN_WORDS = 3
 INTERRUPTED = "the monitor was stopped mid-call"
 
 
@@ -99,6 +102,10 @@ class Monitor:
         self._idle.set()
         self.stopping = False
         self._closed = False
+        # An offline run with time to spare (eval/) waits for each decode in flight, so every
+        # partial is decoded and scored, as on a live call with a spare decoder; live calls
+        # never wait (partials are shed under load, and their early alerts with them).
+        self.decode_every_partial = False
 
     @classmethod
     async def create(
@@ -368,6 +375,7 @@ class _CallRun:
         self.source_interrupted = False  # the stream broke off: "interrupted", not "error"
         self.interrupted = False  # shutdown asked this call to stop reading (interrupt())
         self.ended = False
+        self._last_partial: tuple[int, str] | None = None  # the customer's last scored partial
         self._reader: asyncio.Task[None] | None = None
         self.writer: Any = None
         if monitor.store is not None:
@@ -525,6 +533,8 @@ class _CallRun:
             blocks = [r.push(frame.samples[:, i]) for i, r in enumerate(self.resamplers)]
             if len(blocks[0]):
                 events = await self.transcriber.feed(self._chunks(blocks))
+                if self.m.decode_every_partial:
+                    events += await self.transcriber.drain()
                 await self.text_q.put((events, self.audio_pos / self.rate))
         tails = [r.flush() for r in self.resamplers]
         events = await self.transcriber.feed(self._chunks(tails)) if len(tails[0]) else []
@@ -556,8 +566,25 @@ class _CallRun:
                     await emit(score)
                     for out in self.rules.on_utterance(event, score):
                         await emit(out)
+                elif isinstance(event, ev.PartialUtterance) and self._worth_scoring(event):
+                    early = await self.m.scoring.score_partial(event, self.meta.language)
+                    if early is not None:  # None: the scorer was busy with finals
+                        for out in self.rules.on_partial(event, early):
+                            await emit(out)
                 elif isinstance(event, ev.TalkOver):
                     for out in self.rules.on_talk_over(event):
                         await emit(out)
             for out in self.rules.tick(at):
                 await emit(out)
+
+    def _worth_scoring(self, partial: ev.PartialUtterance) -> bool:
+        """A customer's partial with new words, while early alerts are on in the playbook."""
+        if (
+            partial.speaker != "customer"
+            or self.m.playbook.settings.partial_min_probability >= 1.0
+            or len(partial.text.split()) < PARTIAL_MIN_WORDS
+            or self._last_partial == (partial.seq, partial.text)
+        ):
+            return False
+        self._last_partial = (partial.seq, partial.text)
+        return True

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from monitor.events import Event, FinalUtterance, UtteranceScore
+from monitor.events import Event, FinalUtterance, PartialUtterance, UtteranceScore
 
 if TYPE_CHECKING:
     from monitor.bus import Overflow, Subscription
@@ -33,6 +33,13 @@ class Scorer(Protocol):
     """
 
     async def score(self, utt: FinalUtterance, language: str = "en") -> UtteranceScore: ...
+
+    async def score_partial(
+        self, utt: PartialUtterance, language: str = "en"
+    ) -> UtteranceScore | None:
+        """A customer's unfinished turn, for early alerts: None when the scorer has no time
+        to spare for it now (finals come first)."""
+        ...
 
     async def aclose(self) -> None: ...
 

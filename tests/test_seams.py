@@ -23,8 +23,18 @@ class CueScorer:
         self.closed = False
 
     async def score(self, utt: ev.FinalUtterance, language: str = "en") -> ev.UtteranceScore:
-        probs, intents = cue_scores(utt.text, language)
         self.scored += 1
+        return self._score(utt, language)
+
+    async def score_partial(
+        self, utt: ev.PartialUtterance, language: str = "en"
+    ) -> ev.UtteranceScore | None:
+        return self._score(utt, language)  # cues cost next to nothing: always time for them
+
+    def _score(
+        self, utt: ev.FinalUtterance | ev.PartialUtterance, language: str
+    ) -> ev.UtteranceScore:
+        probs, intents = cue_scores(utt.text, language)
         labels: tuple[ev.Sentiment, ...] = ("negative", "neutral", "positive")
         return ev.UtteranceScore(
             call_id=utt.call_id,

@@ -21,6 +21,7 @@ from monitor.events import (
     CallStarted,
     Event,
     FinalUtterance,
+    PartialUtterance,
     PromptCard,
     RiskLevel,
     TalkOver,
@@ -96,6 +97,30 @@ class CallRules:
                 hit = self._utterance_hit(rule, utt, score, voice)
             if hit:
                 events.extend(self._fire(rule, at))
+        return events
+
+    def on_partial(self, partial: PartialUtterance, score: UtteranceScore) -> list[Event]:
+        """A customer still speaking: the alerts of intent rules that fire on one turn, from
+        the words heard so far (settings.partial_min_probability), so a threat at the start of
+        a long turn is not reported only when the turn ends. Risk, counts and sentiment wait
+        for the final text; the final does not raise the same alert again (the rule's
+        cooldown), and what the final text says is what the risk and the QA record keep."""
+        if partial.speaker != "customer" or self._finished:
+            return []
+        self._event_cards = 0
+        evidence = dict(self.scorer.evidence(score))
+        bar = self.playbook.settings.partial_min_probability
+        events: list[Event] = []
+        for rule in self.playbook.rules:
+            p = rule.params
+            if (
+                rule.trigger == "intent"
+                and rule.alert is not None
+                and p["speaker"] == "customer"
+                and p["min_count"] == 1
+                and evidence.get(p["intent"], 0.0) >= max(bar, p["min_probability"])
+            ):
+                events.extend(self._fire(rule, partial.end))
         return events
 
     def on_talk_over(self, event: TalkOver) -> list[Event]:

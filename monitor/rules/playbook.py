@@ -62,6 +62,10 @@ class Settings:
     hostile_level: str = "escalated"  # reaching this level also makes a call hostile
     strain_window: int = 5  # an agent's last N calls ...
     strain_threshold: int = 3  # ... with this many hostile ones: the supervisor sees strain
+    # early alerts: an intent rule (min_count 1, with an alert) fires on a customer's partial
+    # transcript, before the turn ends, when the intent reaches this probability there;
+    # 1.0 or more: alerts wait for the turn's final text
+    partial_min_probability: float = 0.8
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from monitor.events import INTENTS, FinalUtterance, Sentiment, UtteranceScore
+from monitor.events import INTENTS, FinalUtterance, PartialUtterance, Sentiment, UtteranceScore
 from monitor.languages import is_english
 from monitor.scoring.classifier import TextClassifier, TextScores
 from monitor.scoring.cues import keyword_intents, lexicon_polarity, waiting_for_goods
@@ -73,7 +73,9 @@ class UtteranceScorer:
             intents["hold_complaint"] = 0.0
         return model.probabilities, intents
 
-    def score_batch(self, items: Sequence[tuple[FinalUtterance, str]]) -> list[UtteranceScore]:
+    def score_batch(
+        self, items: Sequence[tuple[FinalUtterance | PartialUtterance, str]]
+    ) -> list[UtteranceScore]:
         english = [i for i, (_, lang) in enumerate(items) if is_english(lang)]
         predicted = self.classifier.predict([items[i][0].text for i in english])
         by_index: dict[int, TextScores] = dict(zip(english, predicted, strict=True))
@@ -105,7 +107,7 @@ class UtteranceScorer:
 
 @dataclass(slots=True)
 class _Request:
-    utt: FinalUtterance
+    utt: FinalUtterance | PartialUtterance
     language: str
     future: asyncio.Future[UtteranceScore] = field(repr=False)
 
@@ -127,6 +129,11 @@ class ScoringService:
     ``max_batch``, waiting at most ``max_wait_ms`` for more under load).
     At most ``8 * max_batch`` utterances are in the service at once; beyond that, ``score``
     waits (the ASR stage upstream slows down) rather than growing memory.
+
+    Partial transcripts (a customer still speaking) are scored with ``score_partial`` only
+    when the service is idle, as the recogniser decodes them only on a spare decoder: they
+    are an early look, and a final never waits behind more than the one partial that was
+    already being scored. A partial that finds the service busy is shed (``partials_shed``).
     """
 
     def __init__(
@@ -152,6 +159,9 @@ class ScoringService:
         self.batch_sizes: deque[int] = deque(maxlen=history)
         # score() call to result, ms, for the most recent utterances (bench/bench_scoring.py)
         self.latencies_ms: deque[float] = deque(maxlen=history)
+        self._in_service = 0  # requests accepted and not yet delivered (finals and partials)
+        self.partials_scored = 0
+        self.partials_shed = 0
 
     async def start(self) -> None:
         if self._thread is not None:
@@ -188,11 +198,32 @@ class ScoringService:
             )
         started = time.perf_counter()
         async with self._slots:
-            future: asyncio.Future[UtteranceScore] = self._loop.create_future()
-            self._requests.put(_Request(utt, language, future))
-            result = await future
+            result = await self._submit(utt, language)
         self.latencies_ms.append((time.perf_counter() - started) * 1000)
         return result
+
+    async def score_partial(
+        self, utt: PartialUtterance, language: str = "en"
+    ) -> UtteranceScore | None:
+        """Score a partial transcript if the service is idle; None (shed) when it is busy or
+        closed. Its latency is not counted with the finals'."""
+        if not self._accepting or self._loop is None or self._in_service:
+            self.partials_shed += 1
+            return None
+        self.partials_scored += 1
+        return await self._submit(utt, language)
+
+    async def _submit(
+        self, utt: FinalUtterance | PartialUtterance, language: str
+    ) -> UtteranceScore:
+        assert self._loop is not None
+        future: asyncio.Future[UtteranceScore] = self._loop.create_future()
+        self._in_service += 1
+        try:
+            self._requests.put(_Request(utt, language, future))
+            return await future
+        finally:
+            self._in_service -= 1
 
     # ------------------------------------------------------------ the worker thread
 

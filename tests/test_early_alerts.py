@@ -1,0 +1,172 @@
+"""Early alerts from partial transcripts (issue #10's detection delay): a threat at the start of
+a long customer turn is reported while the customer is still speaking, not when the turn ends.
+
+The rules are fed the real input types; the service runs the shipped classifier; the pipeline
+runs a call rendered by the real TTS through the real recogniser.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from monitor import events as ev
+from monitor.rules import CallRules, Playbook
+
+NEGATIVE = (0.93, 0.06, 0.01)
+
+
+def partial(text: str, end: float, speaker: ev.Speaker = "customer", seq: int = 2) -> Any:
+    return ev.PartialUtterance("c1", speaker, seq, text, 10.0, end)
+
+
+def score(
+    at: float,
+    intents: tuple[tuple[str, float], ...],
+    speaker: ev.Speaker = "customer",
+    seq: int = 2,
+) -> ev.UtteranceScore:
+    return ev.UtteranceScore("c1", seq, speaker, at, "negative", NEGATIVE, intents)
+
+
+def rules(partial_min_probability: float | None = None) -> CallRules:
+    playbook = Playbook.load()
+    if partial_min_probability is not None:
+        settings = dataclasses.replace(
+            playbook.settings, partial_min_probability=partial_min_probability
+        )
+        playbook = dataclasses.replace(playbook, settings=settings)
+    return CallRules(playbook, ev.CallStarted("c1", "test", "agent-1"))
+
+
+def alerts(events: list[ev.Event]) -> list[str]:
+    return [e.kind for e in events if isinstance(e, ev.Alert)]
+
+
+def test_a_confident_threat_in_a_partial_alerts_at_once_and_the_final_does_not_repeat_it() -> None:
+    r = rules()
+    early = r.on_partial(
+        partial("i am going to take you to court", 12.0), score(12.0, (("legal_threat", 0.9),))
+    )
+    assert alerts(early) == ["legal_threat"]
+    alert = next(e for e in early if isinstance(e, ev.Alert))
+    assert alert.at == 12.0 and alert.severity == "critical"
+    # no risk is computed from a partial: the final text decides it
+    assert not any(isinstance(e, ev.CallRisk) for e in early)
+    final = ev.FinalUtterance(
+        "c1", "customer", 2, "i am going to take you to court over this", 10.0, 15.0
+    )
+    later = r.on_utterance(final, score(15.0, (("legal_threat", 0.95),)))
+    assert "legal_threat" not in alerts(later)
+    assert any(isinstance(e, ev.CallRisk) for e in later)
+
+
+def test_partials_below_the_bar_from_the_agent_or_for_counted_rules_raise_nothing() -> None:
+    r = rules()
+    # the classifier's threshold is met, the early-alert bar (0.8) is not
+    assert (
+        r.on_partial(partial("i might call a lawyer", 12.0), score(12.0, (("legal_threat", 0.6),)))
+        == []
+    )
+    # the agent's words never raise the customer's alerts
+    agent = r.on_partial(
+        partial("you can take it to court", 12.0, speaker="agent"),
+        score(12.0, (("legal_threat", 0.9),), speaker="agent"),
+    )
+    assert agent == []
+    # transfer_loop needs two turns: one unfinished turn cannot fire it
+    loop = r.on_partial(
+        partial("you keep transferring me", 13.0), score(13.0, (("transfer_complaint", 0.95),))
+    )
+    assert "transfer_loop" not in alerts(loop)
+
+
+def test_a_playbook_can_turn_early_alerts_off() -> None:
+    r = rules(partial_min_probability=1.0)
+    assert (
+        r.on_partial(partial("i will sue you", 12.0), score(12.0, (("legal_threat", 0.99),))) == []
+    )
+
+
+def test_the_playbook_rejects_a_bad_early_alert_bar(tmp_path: Path) -> None:
+    from monitor.rules import PlaybookError
+
+    text = (Path(__file__).resolve().parents[1] / "monitor/rules/playbook.toml").read_text()
+    bad = tmp_path / "playbook.toml"
+    bad.write_text(
+        text.replace("partial_min_probability = 0.8", 'partial_min_probability = "high"')
+    )
+    with pytest.raises(PlaybookError, match="partial_min_probability"):
+        Playbook.load(bad)
+
+
+async def test_the_service_scores_a_partial_only_when_it_is_idle(text_classifier: Any) -> None:
+    from monitor.scoring.service import ScoringService
+
+    service = ScoringService(text_classifier)
+    await service.start()
+    try:
+        threat = partial("i am going to sue you", 3.0)
+        early = await service.score_partial(threat)
+        assert early is not None and dict(early.intents).get("legal_threat", 0) >= 0.8
+        final = ev.FinalUtterance("c1", "customer", 1, "my parcel has not arrived", 0.0, 2.0)
+        pending = asyncio.ensure_future(service.score(final))
+        await asyncio.sleep(0)  # the final is in the service now
+        assert await service.score_partial(threat) is None  # finals first: the partial is shed
+        assert (await pending).seq == 1
+        assert (service.partials_scored, service.partials_shed) == (1, 1)
+        assert len(service.latencies_ms) == 1  # finals' latencies only
+    finally:
+        await service.aclose()
+    assert await service.score_partial(threat) is None  # closed: shed, not an error
+
+
+@pytest.mark.slow
+async def test_a_threat_early_in_a_long_turn_alerts_before_the_turn_ends(
+    make_monitor: Any, tmp_path: Path
+) -> None:
+    from monitor.pipeline import CallMeta
+    from monitor.samples import load_script, render
+    from monitor.sources import FileSource
+    from tests.conftest import run_call_events, write_script
+    from tests.test_pipeline import check_invariants
+
+    script = write_script(
+        tmp_path / "long_turn.toml",
+        "long_turn",
+        [
+            {"speaker": "agent", "mood": "calm", "text": "Thank you for calling, how can I help?"},
+            {
+                "speaker": "customer",
+                "mood": "furious",
+                "blowup": True,
+                "text": "I am going to take you to court over this because I paid for a new "
+                "washing machine six weeks ago and it never arrived and the tracking page has "
+                "said out for delivery every single day since then",
+            },
+            {"speaker": "agent", "mood": "calm", "text": "I am sorry, let me look at the order."},
+        ],
+        expected="escalates",
+    )
+    wav = tmp_path / "long_turn.wav"
+    render(load_script(script), wav)
+    monitor = await make_monitor()
+    monitor.decode_every_partial = True
+    summary, events = await run_call_events(monitor, FileSource(wav), CallMeta("long_turn"))
+    check_invariants(events)
+    turn = next(e for e in events if isinstance(e, ev.FinalUtterance) and e.speaker == "customer")
+    finals = [e for e in events if isinstance(e, ev.FinalUtterance) and e.speaker == "customer"]
+    turn_end = max(f.end for f in finals)
+    threat = [e for e in events if isinstance(e, ev.Alert) and e.kind == "legal_threat"]
+    assert len(threat) == 1, [(e.kind, e.at) for e in events if isinstance(e, ev.Alert)]
+    # heard while the customer was still speaking, seconds before the turn's end
+    assert threat[0].at < turn_end - 3.0, (threat[0].at, turn_end)
+    assert threat[0].at >= turn.start
+    # the early alert came before the final of the sentence that carried the threat
+    i = events.index(threat[0])
+    assert not any(isinstance(e, ev.FinalUtterance) and e.speaker == "customer" for e in events[:i])
+    assert summary.alerts >= 1
