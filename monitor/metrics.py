@@ -15,6 +15,8 @@ one). What a contact centre's operator needs to see that the machine keeps up:
 - ``callmon_scoring_seconds`` (histogram): a final's publication to its score's;
 - ``callmon_decodes_total{kind}`` (counter): decodes done;
 - ``callmon_partials_shed_total`` (counter): partials skipped, no spare decoder (overload 1);
+- ``callmon_early_scores_total{outcome}`` (counter): customers' partial transcripts scored for
+  early alerts (``scored``), or skipped because the scorer was busy with finals (``shed``);
 - ``callmon_delay_marks_total`` (counter): times a call was marked delayed (overload 2);
 - ``callmon_websocket_clients`` (gauge): board and agent connections;
 - ``callmon_bus_events_total`` (counter): events published.
@@ -197,6 +199,16 @@ class _LiveState(Collector):
                 "Partial decodes skipped: no spare decoder (overload, step 1)",
                 value=scheduler.counts["partial_shed"],
             )
+        scored = getattr(monitor.scoring, "partials_scored", None)
+        if scored is not None:
+            early = CounterMetricFamily(
+                "callmon_early_scores",
+                "Customers' partial transcripts scored for early alerts, or shed (scorer busy)",
+                labels=["outcome"],
+            )
+            early.add_metric(["scored"], scored)
+            early.add_metric(["shed"], getattr(monitor.scoring, "partials_shed", 0))
+            yield early
         yield CounterMetricFamily(
             "callmon_delay_marks",
             "Times a call was marked delayed (overload, step 2)",

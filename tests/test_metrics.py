@@ -85,6 +85,11 @@ async def test_metrics_need_a_supervisor_token_and_report_the_pipeline(
         for stage in ("audio", "text", "decode", "scoring"):
             assert got[("callmon_queue_depth", (("stage", stage),))] == 0
         assert ("callmon_partials_shed_total", ()) in got
+        scoring = rt.monitor.scoring
+        early = {
+            o: got[("callmon_early_scores_total", (("outcome", o),))] for o in ("scored", "shed")
+        }
+        assert early == {"scored": scoring.partials_scored, "shed": scoring.partials_shed}
         assert got[("callmon_calls_delayed", ())] == 0
     finally:
         await rt.shutdown()
