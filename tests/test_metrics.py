@@ -85,7 +85,7 @@ async def test_metrics_need_a_supervisor_token_and_report_the_pipeline(
         for stage in ("audio", "text", "decode", "scoring"):
             assert got[("callmon_queue_depth", (("stage", stage),))] == 0
         assert ("callmon_partials_shed_total", ()) in got
-        scoring = rt.monitor.scoring
+        scoring: Any = rt.monitor.scoring  # the ScoringService, with its counters
         early = {
             o: got[("callmon_early_scores_total", (("outcome", o),))] for o in ("scored", "shed")
         }
