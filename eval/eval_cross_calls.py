@@ -7,6 +7,9 @@ alerts from partial transcripts (the main figures) and again from final text onl
 (``finals_only``; see eval/eval_calls.py ``run_one_at_a_time``). Two kinds:
 
 - calm service calls: the ABCD and Taskmaster-1 sample dialogues (other authors' dialogues);
+- calm complaint calls (``cfpb_calm_*``): customer turns are sentences of CFPB narratives that
+  complain politely (no threat, insult or demand), from complaints neither trained on nor in the
+  external test set; a complaint that does not escalate should raise no warning;
 - escalating calls: customer turns are sentences of CFPB complaint narratives (real consumers,
   public domain) in the author's words and order, rising to the narrative's first explicit
   threat, insult or demand (the turn marked ``blowup``); agent turns are neutral service
@@ -114,6 +117,7 @@ async def run_mode(monitor: Any, rendered: Sequence[Any], *, early: bool) -> dic
                 detected_5s += warn - r.first_blowup <= 5.0
         per_call[r.name] = entry
     calm_calls = [c for c in per_call.values() if c["expected"] == "calm"]
+    complaints = {n: c for n, c in per_call.items() if n.startswith("cfpb_calm_")}
     return {
         "escalating_calls": escalating,
         "warned_before_blowup": warned,
@@ -127,6 +131,12 @@ async def run_mode(monitor: Any, rendered: Sequence[Any], *, early: bool) -> dic
         "warning_alerts": warnings,
         "warning_alerts_per_calm_call": round(warnings / max(1, calm), 3),
         "calm_call_minutes": round(seconds / 60, 1),
+        # of the calm calls, the polite complaints (CFPB) on their own
+        "calm_complaint_calls": len(complaints),
+        "calm_complaint_calls_warned": sum(
+            1 for c in complaints.values() if c["first_warning_s"] is not None
+        ),
+        "calm_complaint_peak_levels": sorted(c["peak_level"] for c in complaints.values()),
         "per_call": per_call,
     }
 
@@ -134,8 +144,10 @@ async def run_mode(monitor: Any, rendered: Sequence[Any], *, early: bool) -> dic
 def main() -> int:
     result: dict[str, Any] = {
         "data": "eval/data/cross_calls: calm calls from the ABCD sample dialogues (MIT) and the "
-        "Taskmaster-1 sample (CC BY 4.0); escalating calls whose customer turns are CFPB complaint "
-        "narratives (real consumers, public domain; agent turns neutral phrases written here); "
+        "Taskmaster-1 sample (CC BY 4.0), and calm complaint calls from CFPB narratives that "
+        "complain without a threat, insult or demand; escalating calls whose customer turns are "
+        "CFPB complaint narratives (real consumers, public domain; agent turns neutral phrases "
+        "written here); "
         "rendered with two voices (offline TTS, one synthetic voice pitch-shifted per party)",
     }
     for rate in (16000, 8000):
@@ -148,7 +160,9 @@ def main() -> int:
             f"escalating calls warned before the blow-up (mean lead {r['mean_lead_s']} s), "
             f"{r['detected_within_5s_of_blowup']} more within 5 s, {r['never_warned']} never; "
             f"{r['calm_calls_warned']}/{r['calm_calls']} calm calls warned, "
-            f"{r['warning_alerts']} warning alerts ({r['calm_call_minutes']} min)"
+            f"{r['warning_alerts']} warning alerts ({r['calm_call_minutes']} min); of them "
+            f"complaints {r['calm_complaint_calls_warned']}/{r['calm_complaint_calls']} warned, "
+            f"peaks {r['calm_complaint_peak_levels']}"
         )
         late = r["finals_only"]
         print(

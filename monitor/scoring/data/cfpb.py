@@ -56,7 +56,8 @@ def test_ids(path: Path = TEST_FILE) -> set[str]:
     for line in path.read_text(encoding="utf-8").splitlines():
         if line and not line.startswith("#"):
             ids.add(line.split("\t")[-1].strip())
-    ids |= {p.stem.removeprefix("cfpb_") for p in (path.parent / "cross_calls").glob("cfpb_*.toml")}
+    calls = (path.parent / "cross_calls").glob("cfpb_*.toml")  # cfpb_<id>, cfpb_calm_<id>
+    ids |= {p.stem.rsplit("_", 1)[-1] for p in calls}
     return ids
 
 
