@@ -117,3 +117,59 @@ def test_calm_complaint_call_raises_no_alert() -> None:
         alerts += [e for e in rules.on_utterance(utt, score) if isinstance(e, Alert)]
     assert alerts == []
     assert rules.scorer.max_level in ("calm", "watch")
+
+
+STRONGLY_NEGATIVE = (0.99, 0.008, 0.002)  # how the model reads a real consumer's complaint
+
+
+def _repeat_caller_complaining(config: RiskConfig | None = None, loud: float = -20.0) -> Call:
+    """Real consumers' complaints nearly always cite an earlier contact ("I tried telling them
+    this and they just said I needed to pay it back"): strongly negative, repeat contact, a
+    wait, but no threat, demand or insult."""
+    call = Call(config=config)
+    call.say("agent", "thank you for calling how can i help", loud=-20.0)
+    call.say("customer", "my card was lost and someone maxed it out", STRONGLY_NEGATIVE, loud=-20.0)
+    call.say("agent", "i'm sorry to hear that", loud=-20.0)
+    call.say(
+        "customer",
+        "i told them twice already and they said i have to pay it",
+        STRONGLY_NEGATIVE,
+        (("repeat_contact", 0.95),),
+        loud=-20.0,
+    )
+    call.say("agent", "let me pull up the account", loud=-20.0)
+    call.say(
+        "customer",
+        "and i was on hold for forty minutes the last time",
+        STRONGLY_NEGATIVE,
+        (("hold_complaint", 0.9),),
+        loud=-20.0,
+    )
+    call.say("agent", "i can see the notes", loud=-20.0)
+    call.say("customer", "now my credit score is a mess", STRONGLY_NEGATIVE, loud=loud)
+    return call
+
+
+def test_a_complaint_with_grievances_but_no_threat_stays_below_at_risk() -> None:
+    call = _repeat_caller_complaining()
+    assert call.scorer.max_level == "watch", call.scorer.current
+    assert call.scorer.max_risk <= RiskConfig().grievance_cap + 0.1
+    # the reasons still say why the call is watched
+    assert any("before" in r for r in call.scorer.current.reasons), call.scorer.current.reasons
+    # before the cap (grievances uncapped) the same call read "at risk"
+    uncapped = _repeat_caller_complaining(dataclasses.replace(RiskConfig(), grievance_cap=100.0))
+    assert uncapped.scorer.max_level in ("at_risk", "escalated")
+
+
+def test_escalation_evidence_on_top_of_a_complaint_still_reaches_at_risk() -> None:
+    # the same complaint, the last turn shouted: the voice is escalation, not grievance
+    louder = _repeat_caller_complaining(loud=-8.0)
+    assert louder.scorer.max_level in ("at_risk", "escalated"), louder.scorer.current
+    # or a threat after those grievances
+    call = _repeat_caller_complaining()
+    call.say("agent", "i understand", loud=-20.0)
+    risk = call.say(
+        "customer", "sort it today or i'm closing my account", STRONGLY_NEGATIVE,
+        (("cancel_threat", 0.95),), loud=-20.0,
+    )  # fmt: skip
+    assert risk.level in ("at_risk", "escalated"), risk

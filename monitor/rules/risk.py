@@ -17,6 +17,11 @@ part capped so no single signal dominates:
   of repeat contact) or a string of unresolved complaints, which counts more than the same
   words in the first turn.
 
+A complaint is not an escalation: the customer's negative mood and their grievances (repeat
+contact, waits and holds, transfers) together add at most ``grievance_cap``, below "at risk".
+A call rises further only with escalation evidence as well: a threat, a demand, abuse, heated
+words, the voice, interruptions.
+
 A *turn* is what one party says before the other speaks. Recognizers cut a turn into sentences;
 a sentence that follows the same speaker's previous one within ``turn_gap`` seconds, with nobody
 speaking in between, continues that turn. Mood, intent decay, hold decay and intent counts are
@@ -50,6 +55,9 @@ from monitor.rules.risk_config import RiskConfig
 # The threats that weigh more after a broken promise or unresolved complaints (RiskConfig
 # grievance_boost); the grievances themselves (repeat contact, waits, transfers) do not.
 GRIEVANCE_INTENTS = frozenset({"manager_demand", "cancel_threat", "legal_threat", "public_shaming"})
+# What a complaint that has not escalated consists of: with the customer's negative mood these
+# add up to at most RiskConfig.grievance_cap, below "at risk" (a calm complaint call stays calm).
+GRIEVANCES = frozenset({"repeat_contact", "hold_complaint", "transfer_complaint"})
 
 
 def _ramp(value: float, span: tuple[float, float]) -> float:
@@ -291,9 +299,13 @@ class EscalationScorer:
         cfg = self.config
         parts: list[tuple[float, str, int | None]] = []
         wait: list[tuple[float, str, int | None]] = []
+        grievance: list[tuple[float, str, int | None]] = []  # capped together, below at_risk
         for intent, strength in self._intent_strength.items():
             part = (cfg.intent_points[intent] * strength, intent, None)
-            (wait if intent == "hold_complaint" else parts).append(part)
+            if intent == "hold_complaint":
+                wait.append(part)
+            else:
+                (grievance if intent in GRIEVANCES else parts).append(part)
         mood: list[tuple[float, str, int | None]] = []
         if self.polarity is not None and self.polarity < cfg.sentiment_from:
             share = (cfg.sentiment_from - self.polarity) / (1.0 + cfg.sentiment_from)
@@ -313,7 +325,7 @@ class EscalationScorer:
             mood.append((min(cfg.trend_points, cfg.trend_points * drop / 0.6), "falling", run))
         total = sum(p for p, _, _ in mood)
         scale = cfg.sentiment_cap / total if total > cfg.sentiment_cap else 1.0
-        parts.extend((p * scale, kind, n) for p, kind, n in mood)
+        grievance.extend((p * scale, kind, n) for p, kind, n in mood)
         for key, points in self._voice_points.items():
             parts.append((points, key, None))
         count = self.floor.talk_overs("customer", since=at - cfg.interrupt_window)
@@ -324,7 +336,10 @@ class EscalationScorer:
             wait.append((self._hold_points, "hold", round(self._hold_seconds)))
         waited = sum(p for p, _, _ in wait)
         scale = cfg.wait_cap / waited if waited > cfg.wait_cap else 1.0
-        parts.extend((p * scale, kind, n) for p, kind, n in wait)
+        grievance.extend((p * scale, kind, n) for p, kind, n in wait)
+        total = sum(p for p, _, _ in grievance)
+        scale = cfg.grievance_cap / total if total > cfg.grievance_cap else 1.0
+        parts.extend((p * scale, kind, n) for p, kind, n in grievance)
         customer, total = self.floor.talk_time()
         if total >= cfg.talk_ratio_min_seconds and customer / total > cfg.talk_ratio_from:
             share = (customer / total - cfg.talk_ratio_from) / (1.0 - cfg.talk_ratio_from)

@@ -82,6 +82,12 @@ class RiskConfig:
     # An observed hold plus the customer's complaints about waiting: one grievance, so the two
     # together add at most this (a wait alone reaches "watch", not "escalated").
     wait_cap: float = 22.0
+    # A complaint that has not escalated stays below "at risk" (issue #10: "a calm complaint
+    # call stays calm"): the sentiment group above, repeat contact, transfers and the wait
+    # together add at most this much. Polite CFPB complaint calls reached "at risk" on negative
+    # sentiment plus an earlier contact alone; threats, demands, abuse, heated words, the voice
+    # and interruptions add on top. Raise it to 100 to let grievances alone reach "at risk".
+    grievance_cap: float = 40.0
     talk_ratio_window: float = 120.0
     talk_ratio_min_seconds: float = 40.0
     talk_ratio_from: float = 0.8
@@ -112,6 +118,7 @@ class RiskConfig:
         for name in (
             "turn_gap",
             "wait_cap",
+            "grievance_cap",
             "unresolved_points",
             "unresolved_cap",
             "grievance_boost",
