@@ -123,3 +123,21 @@ async def test_the_qa_report_says_the_language_was_detected(
         await bus.publish(event)
     html = render_html(build_report(store.get_call("auto-1")), reviewer)
     assert f"/ {shown}<" in html, html
+
+
+async def test_callmon_calls_list_shows_each_calls_language_and_how_it_is_known(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from monitor.cli import main as callmon
+
+    db = tmp_path / "listed.db"
+    with CallStore(db) as store:
+        bus = EventBus()
+        bus.add_sink(store.sink)
+        await bus.publish(DETECTING)
+        await bus.publish(DETECTED)
+        await bus.publish(ev.CallStarted("given-1", "plain call", "agent-8", language="ro"))
+    assert callmon(["calls", "list", "--store", str(db)]) == 0
+    rows = {line.split("\t")[0]: line.split("\t") for line in capsys.readouterr().out.splitlines()}
+    assert rows["auto-1"][3] == "id (detected 71%)"
+    assert rows["given-1"][3] == "ro"

@@ -18,6 +18,7 @@ import datetime as dt
 import getpass
 import sys
 from pathlib import Path
+from typing import Any
 
 from monitor.store.db import CallStore
 
@@ -50,6 +51,17 @@ def _when(epoch: float) -> str:
     return dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat(timespec="seconds")
 
 
+def _language(call: dict[str, Any]) -> str:
+    """The call's language, and how it is known: "id (detected 71%)", "en"."""
+    language = str(call.get("language") or "?")
+    probability = call.get("language_probability")
+    if call.get("language_source") == "detected" and probability is not None:
+        return f"{language} (detected {round(100 * float(probability))}%)"
+    if call.get("language_source") == "detecting":
+        return f"{language} (detecting)"
+    return language
+
+
 def calls_main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     if not args.store.exists():
@@ -58,7 +70,10 @@ def calls_main(argv: list[str]) -> int:
     with CallStore(args.store) as store:
         if args.action == "list":
             for c in store.list_calls(limit=max(1, args.limit)):
-                print(f"{c['call_id']}\t{_when(c['started_at'])}\t{c['agent_id']}\t{c['status']}")
+                print(
+                    f"{c['call_id']}\t{_when(c['started_at'])}\t{c['agent_id']}\t"
+                    f"{_language(c)}\t{c['status']}"
+                )
             return 0
         if args.action == "audit":
             for e in store.erasures():
