@@ -97,10 +97,17 @@ def escalation_figures(
     }
 
 
-def predict(classifier: TextClassifier, texts: Sequence[str], batch: int = 64) -> list[TextScores]:
+def predict(
+    classifier: TextClassifier,
+    texts: Sequence[str],
+    speakers: Sequence[str] | None = None,
+    batch: int = 64,
+) -> list[TextScores]:
+    """As the service scores: each text as said by its speaker (customer when not given)."""
+    who = list(speakers) if speakers is not None else ["customer"] * len(texts)
     out: list[TextScores] = []
     for i in range(0, len(texts), batch):
-        out += classifier.predict(texts[i : i + batch])
+        out += classifier.predict(texts[i : i + batch], who[i : i + batch])
     return out
 
 
@@ -112,9 +119,9 @@ def evaluate(model_dir: Path | None, **load: Any) -> dict[str, Any]:
     external = read_cross_source(EXTERNAL_FILE, EXTERNAL_SOURCES)
     started = time.monotonic()
     tweet_scores = predict(classifier, [t for t, _ in tweets])
-    call_scores = predict(classifier, [u.text for u in calls])
-    cross_scores = predict(classifier, [t.text for t in cross])
-    external_scores = predict(classifier, [t.text for t in external])
+    call_scores = predict(classifier, [u.text for u in calls], [u.speaker for u in calls])
+    cross_scores = predict(classifier, [t.text for t in cross], [t.speaker for t in cross])
+    external_scores = predict(classifier, [t.text for t in external], [t.speaker for t in external])
     seconds = time.monotonic() - started
     model_only = [s.intents for s in call_scores]
     with_cues = [
@@ -160,7 +167,7 @@ def external_only(model_dir: Path | None, out: Path) -> dict[str, Any]:
     """Score just the external set and write its section (quick, without the comparisons)."""
     classifier = TextClassifier.load(model_dir)
     turns = read_cross_source(EXTERNAL_FILE, EXTERNAL_SOURCES)
-    scores = predict(classifier, [t.text for t in turns])
+    scores = predict(classifier, [t.text for t in turns], [t.speaker for t in turns])
     section = external_section(cross_source_figures(classifier, scores, turns))
     update_results("cross_source_external", section, path=out)
     return section

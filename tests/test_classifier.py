@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from monitor.events import INTENTS, FinalUtterance
+from monitor.events import INTENTS, FinalUtterance, Speaker
 from monitor.scoring.classifier import ModelNotFoundError, TextClassifier, normalize
 from monitor.scoring.cues import keyword_intents, lexicon_polarity
 from monitor.scoring.data.calls import asr_style, heldout_utterances, training_utterances
@@ -34,10 +34,16 @@ HARD_NEGATIVES_EN = (
     "the bill is wrong this month",
     "can you check my account balance please",
     "my account number is four five six seven eight nine",
-    "thank you for calling how can i help you today",
-    "i'm going to put you on a short hold while i check",
     "my manager at work needs a copy of the invoice",
     "can you cancel the paper statements",
+)
+# The agent's service talk that shares words with the customer's intents; the service scores it
+# as the agent's (stereo), a mono recording's single channel as nobody's in particular
+AGENT_SERVICE_EN = (
+    "thank you for calling how can i help you today",
+    "i'm going to put you on a short hold while i check",
+    "let me see whether my team leader can waive that fee for you",
+    "unfortunately that offer ended last month but i can check what else we have",
 )
 CLEAR_CUES = {
     "id": {
@@ -78,8 +84,10 @@ HARD_NEGATIVES_CUES = {
 }
 
 
-def utterance(text: str, call: str = "c1", seq: int = 0) -> FinalUtterance:
-    return FinalUtterance(call, "customer", seq, text, float(seq), float(seq) + 1.0)
+def utterance(
+    text: str, call: str = "c1", seq: int = 0, speaker: Speaker = "customer"
+) -> FinalUtterance:
+    return FinalUtterance(call, speaker, seq, text, float(seq), float(seq) + 1.0)
 
 
 # --- data -------------------------------------------------------------------------------------
@@ -120,6 +128,19 @@ def test_hard_negatives_not_escalated(text_classifier: Any) -> None:
     ):
         fired = {k: round(v, 2) for k, v in scores.intents.items() if v >= 0.5}
         assert not fired, f"{text!r} escalated: {fired}"
+
+
+def test_the_agents_service_talk_is_neither_an_intent_nor_negative(text_classifier: Any) -> None:
+    texts = list(AGENT_SERVICE_EN)
+    marked = text_classifier.predict(texts, ["agent"] * len(texts))
+    unknown = text_classifier.predict(texts)  # mono: the speaker is not known
+    for text, as_agent, as_anyone in zip(texts, marked, unknown, strict=True):
+        for scores in (as_agent, as_anyone):
+            fired = {k: round(v, 2) for k, v in scores.intents.items() if v >= 0.5}
+            assert not fired, f"{text!r} escalated: {fired}"
+        assert as_agent.sentiment != "negative", (text, as_agent.probabilities)
+    with pytest.raises(ValueError, match="speakers"):
+        text_classifier.predict(texts, ["agent"])
 
 
 # Requests and polite talk that share words with threats (the sample calls' false alarms, in
@@ -336,12 +357,15 @@ async def test_service_hard_negatives_have_no_intents(text_classifier: Any) -> N
     service = ScoringService(text_classifier)
     await service.start()
     try:
+        lines: list[tuple[str, Speaker]] = [(t, "customer") for t in HARD_NEGATIVES_EN]
+        lines += [(t, "agent") for t in AGENT_SERVICE_EN]
         scores = await asyncio.gather(
-            *(service.score(utterance(t, seq=i)) for i, t in enumerate(HARD_NEGATIVES_EN))
+            *(service.score(utterance(t, seq=i, speaker=who)) for i, (t, who) in enumerate(lines))
         )
     finally:
         await service.aclose()
-    assert [s.intents for s in scores] == [()] * len(HARD_NEGATIVES_EN)
+    assert [s.intents for s in scores] == [()] * len(lines)
+    assert all(s.sentiment != "negative" for s in scores[len(HARD_NEGATIVES_EN) :])
 
 
 async def test_service_refuses_before_start_and_after_close(text_classifier: Any) -> None:

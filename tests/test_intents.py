@@ -42,10 +42,16 @@ def spec_pairs() -> dict[str, tuple[list[str], list[str]]]:
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if cells[0].startswith("is "):
             continue  # the header row
-        yes, no = cells
-        pairs[current][0].append(_AGENT.sub("", yes))
-        pairs[current][1].append(_AGENT.sub("", no))
+        yes, no = cells  # "(agent) ..." marks a line the agent says
+        pairs[current][0].append(yes)
+        pairs[current][1].append(no)
     return pairs
+
+
+def said(line: str) -> tuple[str, str]:
+    """(text, speaker) of a spec line."""
+    text = _AGENT.sub("", line)
+    return text, "agent" if text != line else "customer"
 
 
 def trained_texts() -> set[str]:
@@ -59,8 +65,8 @@ def held_back() -> dict[str, tuple[list[str], list[str]]]:
     trained = trained_texts()
     return {
         intent: (
-            [t for t in yes if normalize(t) not in trained],
-            [t for t in no if normalize(t) not in trained],
+            [t for t in yes if normalize(said(t)[0]) not in trained],
+            [t for t in no if normalize(said(t)[0]) not in trained],
         )
         for intent, (yes, no) in spec_pairs().items()
     }
@@ -92,10 +98,12 @@ def test_cross_source_set_is_never_trained_on() -> None:
     assert len(shared) <= len(external) // 10, shared
 
 
-def _raised(classifier: Any, texts: list[str]) -> list[set[str]]:
+def _raised(classifier: Any, lines: list[str]) -> list[set[str]]:
+    """As the service scores each line, said by its speaker."""
     scorer = UtteranceScorer(classifier)
+    texts, speakers = zip(*map(said, lines), strict=True) if lines else ((), ())
     out = []
-    for text, score in zip(texts, classifier.predict(texts), strict=True):
+    for text, score in zip(texts, classifier.predict(texts, speakers), strict=True):
         _, merged = scorer.merge(score, text, "en")
         out.append({k for k, v in merged.items() if v >= classifier.threshold(k)})
     return out

@@ -28,6 +28,13 @@ WEIGHTS_FILE = "model.safetensors"
 META_FILE = "classifier.json"
 MAX_TOKENS = 48
 WINDOW_WORDS = 20  # longer turns are scored in windows of this many words, half overlapping
+# The agent's turns are marked for the model by this made-up word before the text (a model
+# trained with it says so in classifier.json, "agent_mark"): the same words mean different
+# things from the two sides ("I can escalate this to my manager" is a service offer from the
+# agent, a demand from the customer; "we cannot accept the return" is bad news delivered
+# neutrally). Customers' turns, tweets and complaint sentences are not marked, so the customer
+# side reads exactly as before. No speech or chat contains the word.
+AGENT_MARK = "agentturn"
 
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _MENTION = re.compile(r"(^|\s)(rt\s+)?@\w+:?")
@@ -47,6 +54,13 @@ def normalize(text: str) -> str:
     return asr_style(text)
 
 
+def model_text(text: str, speaker: str = "customer", mark: str | None = AGENT_MARK) -> str:
+    """What the model reads for one turn: the normalised text, an agent's marked with ``mark``
+    (None: a model trained without the mark)."""
+    cleaned = normalize(text)
+    return f"{mark} {cleaned}" if mark and speaker == "agent" and cleaned else cleaned
+
+
 def windows(text: str) -> list[str]:
     """The normalised text, or for a long turn half-overlapping windows of WINDOW_WORDS."""
     if not text:
@@ -56,6 +70,13 @@ def windows(text: str) -> list[str]:
         return [text]
     step = WINDOW_WORDS // 2
     return [" ".join(words[i : i + WINDOW_WORDS]) for i in range(0, len(words) - step, step)]
+
+
+def _pieces(text: str, mark: str | None) -> list[str]:
+    """Windows of a model text; an agent's mark starts every window, not only the first."""
+    if mark and text.startswith(f"{mark} "):
+        return [f"{mark} {w}" for w in windows(text[len(mark) + 1 :])]
+    return windows(text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +128,8 @@ class TextClassifier:
         self.quantized = quantized
         self.intent_names: tuple[str, ...] = tuple(meta["intents"])
         self.thresholds: dict[str, float] = dict(meta.get("thresholds", {}))
+        # trained with the agent's turns marked (AGENT_MARK), or not (older models)
+        self.agent_mark: str | None = meta.get("agent_mark")
 
     @classmethod
     def load(
@@ -177,8 +200,13 @@ class TextClassifier:
             return f"onnxruntime-{self._onnx.precision}"
         return "torch-int8-dynamic" if self.quantized else "torch-fp32"
 
-    def predict(self, texts: Sequence[str]) -> list[TextScores]:
+    def predict(
+        self, texts: Sequence[str], speakers: Sequence[str] | None = None
+    ) -> list[TextScores]:
         """Score a batch in one forward pass; order is preserved. Empty text -> neutral.
+
+        ``speakers`` ("customer" / "agent", one per text; all customer when omitted): a model
+        trained with the agent mark reads the agent's turns marked (``model_text``).
 
         A long turn (more than 1.25 x WINDOW_WORDS words) is scored as overlapping windows, in
         the same pass: an intent is a local phrase ("get me a manager") that mean pooling over
@@ -187,11 +215,15 @@ class TextClassifier:
         """
         if not texts:
             return []
-        cleaned = [normalize(t) for t in texts]
+        if speakers is not None and len(speakers) != len(texts):
+            raise ValueError(f"{len(texts)} texts but {len(speakers)} speakers")
+        who = speakers if speakers is not None else ["customer"] * len(texts)
+        mark = self.agent_mark
+        cleaned = [model_text(t, s, mark) for t, s in zip(texts, who, strict=True)]
         inputs: list[str] = []
         owner: list[int] = []
         for index, text in enumerate(cleaned):
-            for piece in windows(text):
+            for piece in _pieces(text, mark):
                 inputs.append(piece)
                 owner.append(index)
         sent: list[list[float]] = []

@@ -77,7 +77,9 @@ class UtteranceScorer:
         self, items: Sequence[tuple[FinalUtterance | PartialUtterance, str]]
     ) -> list[UtteranceScore]:
         english = [i for i, (_, lang) in enumerate(items) if is_english(lang)]
-        predicted = self.classifier.predict([items[i][0].text for i in english])
+        predicted = self.classifier.predict(
+            [items[i][0].text for i in english], [items[i][0].speaker for i in english]
+        )
         by_index: dict[int, TextScores] = dict(zip(english, predicted, strict=True))
         out: list[UtteranceScore] = []
         for i, (utt, language) in enumerate(items):

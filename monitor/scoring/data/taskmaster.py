@@ -8,9 +8,13 @@ escalates) and given a sentiment by rule (below), and written to ``taskmaster3_t
 
     python -m monitor.scoring.data.taskmaster /path/to/Taskmaster/TM-3-2020/reward
 
-The rule is deliberately one-sided: thanks and praise are positive, turns with a complaint or a
-refusal word are dropped (the rule cannot tell a complaint from "no, the other one"), the rest
-are neutral. It teaches the model what ordinary service talk from many writers sounds like.
+The rule is deliberately one-sided: thanks and praise are positive, a user's turn with a
+complaint or a refusal word is dropped (the rule cannot tell a complaint from "no, the other
+one"), the rest are neutral. The agent's turns with an apology or a refusal ("Sorry, there are no
+showings at that theater tonight", "Unfortunately I couldn't find it") are kept as neutral: bad
+news delivered as a service is not a negative turn (docs/intents.md), unless it carries a word of
+feeling (``_FEELING``). It teaches the model what ordinary service talk from many writers sounds
+like, on both sides.
 """
 
 from __future__ import annotations
@@ -35,9 +39,16 @@ _AMBIGUOUS = re.compile(
 )
 
 
-def label(text: str) -> str | None:
-    """positive / neutral by rule, or None when the turn is left out (could be negative)."""
-    if _AMBIGUOUS.search(text):
+_FEELING = re.compile(
+    r"\b(ugh|hate|bad|angry|annoy\w*|disappoint\w*|upset|frustrat\w*|terrible|awful)\b|!!|\?\?",
+    re.IGNORECASE,
+)
+
+
+def label(text: str, speaker: str = "c") -> str | None:
+    """positive / neutral by rule, or None when the turn is left out (could be negative).
+    ``speaker``: "c" the user, "a" the agent (whose apologies and refusals are service talk)."""
+    if _AMBIGUOUS.search(text) and (speaker != "a" or _FEELING.search(text)):
         return None
     return "positive" if _POSITIVE.search(text) else "neutral"
 
@@ -53,9 +64,10 @@ def extract(reward_dir: Path) -> list[tuple[str, str, str]]:
                 if not text or text in seen or len(text) > 200:
                     continue
                 seen.add(text)
-                sentiment = label(text)
+                speaker = "c" if turn["role"] == "user" else "a"
+                sentiment = label(text, speaker)
                 if sentiment is not None:
-                    out.append((sentiment, "c" if turn["role"] == "user" else "a", text))
+                    out.append((sentiment, speaker, text))
     return out
 
 
