@@ -4,7 +4,9 @@ The headline (section "scoring": p50_ms, p95_ms) is the demo itself: the 7 sampl
 replayed in real time, 4 s apart, through the real pipeline (Whisper ASR on the same 2 cores,
 the text classifier, rules, the store), exactly as `callmon demo` runs them. Latency is
 measured inside the ScoringService for every final utterance: from ``score()`` to its
-result, so it includes waiting for a batch and for the model thread. The demo loops, and so
+result, so it includes waiting for a batch and for the model thread, and for a customer's
+partial transcript being scored for an early alert (those are scored only when the service
+is idle, so a final waits for at most one of them). The demo loops, and so
 does this: 3 rounds by default (about 3 minutes each), pooled, with each round's p95 beside
 the pooled one, because on this shared 2-core VM one round's p95 moved by several ms from one
 run to the next.
@@ -54,6 +56,10 @@ def service_figures(service: ScoringService) -> dict[str, Any]:
         "utterances": len(latencies),
         "mean_batch": round(statistics.fmean(sizes), 2) if sizes else 0.0,
         "max_batch_seen": max(sizes) if sizes else 0,
+        # customers' partial transcripts scored for early alerts while the service was idle
+        # (their latency is not in the figures above), and those shed because it was busy
+        "partials_scored": service.partials_scored,
+        "partials_shed": service.partials_shed,
     }
 
 
