@@ -54,11 +54,15 @@ def normalize(text: str) -> str:
     return asr_style(text)
 
 
+def _marked(cleaned: str, speaker: str, mark: str | None) -> str:
+    """Normalised text as the model reads it from ``speaker``: an agent's behind ``mark``."""
+    return f"{mark} {cleaned}" if mark and speaker == "agent" and cleaned else cleaned
+
+
 def model_text(text: str, speaker: str = "customer", mark: str | None = AGENT_MARK) -> str:
     """What the model reads for one turn: the normalised text, an agent's marked with ``mark``
     (None: a model trained without the mark)."""
-    cleaned = normalize(text)
-    return f"{mark} {cleaned}" if mark and speaker == "agent" and cleaned else cleaned
+    return _marked(normalize(text), speaker, mark)
 
 
 def windows(text: str) -> list[str]:
@@ -70,13 +74,6 @@ def windows(text: str) -> list[str]:
         return [text]
     step = WINDOW_WORDS // 2
     return [" ".join(words[i : i + WINDOW_WORDS]) for i in range(0, len(words) - step, step)]
-
-
-def _pieces(text: str, mark: str | None) -> list[str]:
-    """Windows of a model text; an agent's mark starts every window, not only the first."""
-    if mark and text.startswith(f"{mark} "):
-        return [f"{mark} {w}" for w in windows(text[len(mark) + 1 :])]
-    return windows(text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,13 +215,12 @@ class TextClassifier:
         if speakers is not None and len(speakers) != len(texts):
             raise ValueError(f"{len(texts)} texts but {len(speakers)} speakers")
         who = speakers if speakers is not None else ["customer"] * len(texts)
-        mark = self.agent_mark
-        cleaned = [model_text(t, s, mark) for t, s in zip(texts, who, strict=True)]
         inputs: list[str] = []
         owner: list[int] = []
-        for index, text in enumerate(cleaned):
-            for piece in _pieces(text, mark):
-                inputs.append(piece)
+        for index, (text, speaker) in enumerate(zip(texts, who, strict=True)):
+            # an agent's mark starts every window of a long turn, not only the first
+            for piece in windows(normalize(text)):
+                inputs.append(_marked(piece, speaker, self.agent_mark))
                 owner.append(index)
         sent: list[list[float]] = []
         intents: list[list[float]] = []
@@ -256,7 +252,7 @@ class TextClassifier:
             count[index] += 1
             best[index] = [max(a, b) for a, b in zip(best[index], intents[row], strict=True)]
         out: list[TextScores] = []
-        for index in range(len(cleaned)):
+        for index in range(len(texts)):
             if index not in best:
                 out.append(TextScores((0.0, 1.0, 0.0), dict.fromkeys(self.intent_names, 0.0)))
                 continue
