@@ -581,7 +581,7 @@ class _CallRun:
         """A customer's partial with new words, while early alerts are on in the playbook."""
         if (
             partial.speaker != "customer"
-            or self.m.playbook.settings.partial_min_probability >= 1.0
+            or not self.rules.early_alerts
             or len(partial.text.split()) < PARTIAL_MIN_WORDS
             or self._last_partial == (partial.seq, partial.text)
         ):

@@ -105,7 +105,7 @@ class CallRules:
         a long turn is not reported only when the turn ends. Risk, counts and sentiment wait
         for the final text; the final does not raise the same alert again (the rule's
         cooldown), and what the final text says is what the risk and the QA record keep."""
-        if partial.speaker != "customer" or self._finished:
+        if partial.speaker != "customer" or self._finished or not self.early_alerts:
             return []
         self._event_cards = 0
         evidence = dict(self.scorer.evidence(score))
@@ -122,6 +122,12 @@ class CallRules:
             ):
                 events.extend(self._fire(rule, partial.end))
         return events
+
+    @property
+    def early_alerts(self) -> bool:
+        """Whether the playbook lets alerts fire on partial transcripts (on_partial); 1.0 or
+        more for partial_min_probability turns them off, so nobody need score partials."""
+        return self.playbook.settings.partial_min_probability < 1.0
 
     def on_talk_over(self, event: TalkOver) -> list[Event]:
         """Counts talk-overs: the customer's raise the risk, the agent's are coached."""
