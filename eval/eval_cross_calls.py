@@ -63,19 +63,10 @@ async def run_rate(sample_rate: int) -> dict[str, Any]:
 
 
 async def run_mode(monitor: Any, rendered: Sequence[Any], *, early: bool) -> dict[str, Any]:
-    from monitor.pipeline import CallMeta
-    from monitor.sample_script import list_scripts, load_script
-    from monitor.sources import FileSource
+    from monitor.samples import demo_calls
 
-    scripts = {s.name: s for s in map(load_script, list_scripts(SCRIPTS))}
-
-    def calls() -> list[tuple[Any, Any]]:
-        out = []
-        for r in rendered:
-            s = scripts[r.name]
-            meta = CallMeta(name=s.name, agent_id=s.agent_id, queue=s.queue, language=s.language)
-            out.append((FileSource(r.wav_path, realtime=False), meta))
-        return out
+    def calls() -> list[tuple[Any, Any]]:  # as fast as possible
+        return demo_calls(realtime=False, rendered=rendered, scripts_dir=SCRIPTS)
 
     summaries, events = await run_one_at_a_time(monitor, calls, early=early)
     per_call: dict[str, Any] = {}

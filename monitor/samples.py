@@ -407,18 +407,22 @@ def demo_calls(
     progress: Callable[[str], None] | None = None,
     dest_dir: Path = AUDIO_DIR,
     rendered: Sequence[RenderedCall] | None = None,
+    scripts_dir: Path | None = None,
 ) -> list[tuple[Any, Any]]:
     """The bundled sample calls as `callmon demo` runs them: (FileSource, CallMeta) pairs.
 
     Renders what is missing first, unless ``rendered`` (from :func:`render_all`) is given.
-    ``realtime`` paces each file like a live call.
+    ``realtime`` paces each file like a live call. ``scripts_dir``: other scripts than the
+    bundled ones (the rendered calls must come from there too).
     """
     from monitor.pipeline import CallMeta
     from monitor.sources import FileSource
 
-    scripts = {s.name: s for s in map(load_script, list_scripts())}
+    scripts = {s.name: s for s in map(load_script, list_scripts(scripts_dir))}
     calls = []
-    for r in rendered if rendered is not None else render_all(dest_dir, progress=progress):
+    if rendered is None:
+        rendered = render_all(dest_dir, progress=progress, scripts_dir=scripts_dir)
+    for r in rendered:
         s = scripts[r.name]
         meta = CallMeta(name=s.name, agent_id=s.agent_id, queue=s.queue, language=s.language)
         calls.append((FileSource(r.wav_path, realtime=realtime), meta))
