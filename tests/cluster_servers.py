@@ -171,14 +171,12 @@ LONGER = [
 
 def render_calls(root: Path) -> dict[str, Path]:
     """``short`` and ``longer`` rendered to stereo WAVs under ``root`` (the real TTS)."""
-    from monitor.samples import load_script, render
-    from tests.conftest import write_script
+    from tests.conftest import render_call
 
-    out = {}
-    for name, turns in (("short", SHORT), ("longer", LONGER)):
-        render(load_script(write_script(root / f"{name}.toml", name, turns)), root / f"{name}.wav")
-        out[name] = root / f"{name}.wav"
-    return out
+    return {
+        name: render_call(root, name, turns)
+        for name, turns in (("short", SHORT), ("longer", LONGER))
+    }
 
 
 @contextlib.contextmanager

@@ -135,3 +135,12 @@ def write_script(path: Path, name: str, turns: list[dict[str, Any]], **top: Any)
             lines.append(f"{k} = {json.dumps(v)}")  # JSON strings, numbers, bools are TOML
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def render_call(folder: Path, name: str, turns: list[dict[str, Any]], **top: Any) -> Path:
+    """A small call script (``write_script``) rendered to ``folder/name.wav`` by the real TTS."""
+    from monitor.samples import load_script, render
+
+    wav = folder / f"{name}.wav"
+    render(load_script(write_script(folder / f"{name}.toml", name, turns, **top)), wav)
+    return wav

@@ -130,13 +130,12 @@ async def test_a_threat_early_in_a_long_turn_alerts_before_the_turn_ends(
     make_monitor: Any, tmp_path: Path
 ) -> None:
     from monitor.pipeline import CallMeta
-    from monitor.samples import load_script, render
     from monitor.sources import FileSource
-    from tests.conftest import run_call_events, write_script
+    from tests.conftest import render_call, run_call_events
     from tests.test_pipeline import check_invariants
 
-    script = write_script(
-        tmp_path / "long_turn.toml",
+    wav = render_call(
+        tmp_path,
         "long_turn",
         [
             {"speaker": "agent", "mood": "calm", "text": "Thank you for calling, how can I help?"},
@@ -152,8 +151,6 @@ async def test_a_threat_early_in_a_long_turn_alerts_before_the_turn_ends(
         ],
         expected="escalates",
     )
-    wav = tmp_path / "long_turn.wav"
-    render(load_script(script), wav)
     monitor = await make_monitor()
     monitor.decode_every_partial = True
     summary, events = await run_call_events(monitor, FileSource(wav), CallMeta("long_turn"))

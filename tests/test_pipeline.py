@@ -13,7 +13,7 @@ import soundfile as sf
 from monitor import events as ev
 from monitor.pipeline import CallMeta, MonitorStoppingError
 from monitor.sources import FileSource
-from tests.conftest import run_call_events, write_script
+from tests.conftest import render_call, run_call_events
 
 pytestmark = pytest.mark.slow
 
@@ -21,11 +21,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def short_call(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A short stereo call rendered by the real TTS: calm start, a manager demand."""
-    from monitor.samples import load_script, render
-
-    d = tmp_path_factory.mktemp("short")
-    script = write_script(
-        d / "short.toml",
+    return render_call(
+        tmp_path_factory.mktemp("short"),
         "short_escalation",
         [
             {"speaker": "agent", "mood": "calm", "text": "Thank you for calling, this is Sam."},
@@ -44,9 +41,6 @@ def short_call(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ],
         expected="escalates",
     )
-    wav = d / "short.wav"
-    render(load_script(script), wav)
-    return wav
 
 
 def check_invariants(events: list[ev.Event]) -> None:

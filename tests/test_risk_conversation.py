@@ -122,31 +122,32 @@ def test_calm_complaint_call_raises_no_alert() -> None:
 STRONGLY_NEGATIVE = (0.99, 0.008, 0.002)  # how the model reads a real consumer's complaint
 
 
+# (the agent, then the customer's strongly negative turn with its intents)
+_REPEAT_CALLER = (
+    ("thank you for calling how can i help", "my card was lost and someone maxed it out", ()),
+    (
+        "i'm sorry to hear that",
+        "i told them twice already and they said i have to pay it",
+        (("repeat_contact", 0.95),),
+    ),
+    (
+        "let me pull up the account",
+        "and i was on hold for forty minutes the last time",
+        (("hold_complaint", 0.9),),
+    ),
+    ("i can see the notes", "now my credit score is a mess", ()),
+)
+
+
 def _repeat_caller_complaining(config: RiskConfig | None = None, loud: float = -20.0) -> Call:
     """Real consumers' complaints nearly always cite an earlier contact ("I tried telling them
     this and they just said I needed to pay it back"): strongly negative, repeat contact, a
-    wait, but no threat, demand or insult."""
+    wait, but no threat, demand or insult. ``loud``: the loudness of the last turn."""
     call = Call(config=config)
-    call.say("agent", "thank you for calling how can i help", loud=-20.0)
-    call.say("customer", "my card was lost and someone maxed it out", STRONGLY_NEGATIVE, loud=-20.0)
-    call.say("agent", "i'm sorry to hear that", loud=-20.0)
-    call.say(
-        "customer",
-        "i told them twice already and they said i have to pay it",
-        STRONGLY_NEGATIVE,
-        (("repeat_contact", 0.95),),
-        loud=-20.0,
-    )
-    call.say("agent", "let me pull up the account", loud=-20.0)
-    call.say(
-        "customer",
-        "and i was on hold for forty minutes the last time",
-        STRONGLY_NEGATIVE,
-        (("hold_complaint", 0.9),),
-        loud=-20.0,
-    )
-    call.say("agent", "i can see the notes", loud=-20.0)
-    call.say("customer", "now my credit score is a mess", STRONGLY_NEGATIVE, loud=loud)
+    for i, (agent, customer, intents) in enumerate(_REPEAT_CALLER):
+        last = i == len(_REPEAT_CALLER) - 1
+        call.say("agent", agent, loud=-20.0)
+        call.say("customer", customer, STRONGLY_NEGATIVE, intents, loud=loud if last else -20.0)
     return call
 
 

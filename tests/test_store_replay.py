@@ -15,7 +15,7 @@ from monitor.config import MonitorConfig
 from monitor.pipeline import CallMeta
 from monitor.sources import FileSource
 from monitor.store.db import CallStore
-from tests.conftest import write_script
+from tests.conftest import render_call
 
 pytestmark = pytest.mark.slow
 
@@ -25,11 +25,8 @@ CARD_SAID = "four five seven two, three four five six, seven eight nine zero, on
 
 @pytest.fixture(scope="module")
 def card_call(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from monitor.samples import load_script, render
-
-    d = tmp_path_factory.mktemp("card")
-    script = write_script(
-        d / "card.toml",
+    return render_call(
+        tmp_path_factory.mktemp("card"),
         "card_payment",
         [
             {"speaker": "agent", "mood": "calm", "text": "Thank you for calling, how can I help?"},
@@ -47,9 +44,6 @@ def card_call(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ],
         expected="escalates",
     )
-    wav = d / "card.wav"
-    render(load_script(script), wav)
-    return wav
 
 
 async def test_replaying_twice_stores_identical_results(
