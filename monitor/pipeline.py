@@ -102,8 +102,9 @@ class Monitor:
         self._idle.set()
         self.stopping = False
         self._closed = False
-        # An offline run with time to spare (eval/) waits for each decode in flight, so every
-        # partial is decoded and scored, as on a live call with a spare decoder; live calls
+        # An offline run with time to spare (eval/) queues every partial and waits for each
+        # decode in flight, so every partial is decoded and scored, as on a live call with a
+        # spare decoder, and the same audio gives the same text run after run; live calls
         # never wait (partials are shed under load, and their early alerts with them).
         self.decode_every_partial = False
 
@@ -389,6 +390,7 @@ class _CallRun:
         self.engine = engine
         self.rate = engine.sample_rate
         self.transcriber = CallTranscriber(engine, self.call_id, self.speakers)
+        self.transcriber.every_partial = self.m.decode_every_partial
         self.rules = CallRules(self.m.playbook, started)
         self.resamplers = [
             StreamResampler(self.source.sample_rate, self.rate) for _ in self.speakers

@@ -72,6 +72,24 @@ def test_with_two_decoders_a_partial_never_takes_the_last_free_one() -> None:
     s.close()
 
 
+def test_a_queued_partial_waits_behind_finals_and_is_never_shed() -> None:
+    # offline runs (eval/) queue every partial: busy or recently full, it runs after the finals
+    now = [100.0]
+    s: DecodeScheduler[str] = DecodeScheduler(workers=1, calm_after_s=3.0, clock=lambda: now[0])
+    order: list[str] = []
+    started, release, gate = _gate()
+    blocker = s.submit_final(gate, ended_at=0.0)
+    assert started.wait(10)
+    partial = s.queue_partial(lambda: order.append("partial") or "p")
+    final = s.submit_final(lambda: order.append("final") or "f", ended_at=1.0)
+    assert s.offer_partial(lambda: "offered") is None  # the live path still sheds
+    release.set()
+    assert (blocker.result(10), final.result(10), partial.result(10)) == ("gate", "f", "p")
+    assert order == ["final", "partial"]
+    assert s.counts == {"final": 2, "partial": 1, "partial_shed": 1}
+    s.close()
+
+
 def test_close_cancels_queued_jobs_and_refuses_new_ones() -> None:
     s: DecodeScheduler[str] = DecodeScheduler(workers=1)
     started, release, gate = _gate()

@@ -107,6 +107,12 @@ class DecodeScheduler(Generic[R]):
                 return None
         return self._push(PARTIAL, time.monotonic(), run)
 
+    def queue_partial(self, run: Callable[[], R]) -> Future[R]:
+        """Queue a partial behind every final, never shed: for offline runs that wait for each
+        decode (eval/), where which partials are decoded must not depend on the wall clock or
+        on what the other party's decode was doing at that moment."""
+        return self._push(PARTIAL, time.monotonic(), run)
+
     def _push(self, kind: int, at: float, run: Callable[[], R]) -> Future[R]:
         future: Future[R] = Future()
         with self._cv:

@@ -65,6 +65,9 @@ class CallTranscriber:
         self._lock = asyncio.Lock()  # the core is not thread-safe: one feed at a time
         self._finished = False
         self.partials_shed = 0
+        # offline runs that wait for each decode (Monitor.decode_every_partial) queue every
+        # partial instead of offering it: the same text for the same audio, run after run
+        self.every_partial = False
 
     @property
     def lag_s(self) -> float:
@@ -135,6 +138,8 @@ class CallTranscriber:
             run = functools.partial(decode, r.audio, final=r.final)
             if r.final:
                 future = self._scheduler.submit_final(run, now)
+            elif self.every_partial:
+                future = self._scheduler.queue_partial(run)
             else:
                 future = self._scheduler.offer_partial(run)
                 if future is None:
