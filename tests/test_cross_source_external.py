@@ -27,7 +27,12 @@ def test_external_set_reads_and_carries_a_mix_of_intents() -> None:
 def test_external_set_shares_no_sentence_with_training_files() -> None:
     turns = read_cross_source(EXTERNAL_FILE, EXTERNAL_SOURCES)
     ours = {normalize(t.text) for t in turns}
-    for name in ("calls_train.tsv", "calls_styles.tsv", "taskmaster3_turns.tsv"):
+    for name in (
+        "calls_train.tsv",
+        "calls_styles.tsv",
+        "taskmaster3_turns.tsv",
+        "bitext_requests.tsv",
+    ):
         lines = (DATA / name).read_text(encoding="utf-8").splitlines()
         texts = {normalize(line.split("\t")[-1]) for line in lines if line.strip()}
         assert not ours & texts, name

@@ -18,6 +18,7 @@ import pytest
 from eval.cross_source import read_cross_source
 from monitor.events import INTENTS
 from monitor.scoring.classifier import normalize
+from monitor.scoring.data.bitext import training_requests
 from monitor.scoring.data.calls import styles_utterances, training_utterances
 from monitor.scoring.data.taskmaster import read_turns
 from monitor.scoring.service import UtteranceScorer
@@ -58,6 +59,7 @@ def trained_texts() -> set[str]:
     texts = {normalize(u.text) for u in training_utterances()}
     texts |= {normalize(u.text) for u in styles_utterances()}
     texts |= {normalize(t) for _, _, t in read_turns()}
+    texts |= {normalize(r.text) for r in training_requests()}
     return texts
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from monitor.events import INTENTS
+from monitor.scoring.data.bitext import training_requests
 from monitor.scoring.data.calls import SENTIMENTS, styles_utterances, training_utterances
 from monitor.scoring.data.taskmaster import read_turns
 
@@ -111,9 +112,11 @@ def build_examples(
     styles_repeat: int = 4,
     cfpb_repeat: int = 2,
     cfpb_sentiment: bool = False,
+    bitext_repeat: int = 1,
 ) -> list[Example]:
     """Tweets (sentiment only), template utterances, docs/intents.md-style lines, Taskmaster-3,
-    and real consumers' CFPB sentences labelled to docs/intents.md (training part only).
+    real consumers' CFPB sentences labelled to docs/intents.md (training part only), and
+    Bitext's retail support requests as hard negatives (intents only, training part only).
 
     The agent's lines are taken twice: marked as the agent's (the service tells the model who
     speaks, monitor/scoring/classifier.py AGENT_MARK) and unmarked, as a mono recording's one
@@ -148,6 +151,10 @@ def build_examples(
         # rows teach the intents only (their sentiment loss is masked, as tweets' intents are)
         label = SENTIMENTS.index(sentiment) if cfpb_sentiment else IGNORE
         out += [Example(normalize(text), label, vec)] * cfpb_repeat
+    # waiting for a refund, a swear word about an order, cancelling one order: not escalation
+    # (monitor/scoring/data/bitext.py); no sentiment label, the requests' tone is not tagged
+    for request in training_requests():
+        out += [Example(normalize(request.text), IGNORE, none)] * bitext_repeat
     rng.shuffle(out)
     return out
 
@@ -198,6 +205,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--cfpb-repeat", type=int, default=2, help="oversampling of labelled CFPB sentences"
+    )
+    parser.add_argument(
+        "--bitext-repeat", type=int, default=1, help="oversampling of Bitext support requests"
     )
     parser.add_argument(
         "--cfpb-sentiment",
@@ -252,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         args.styles_repeat,
         args.cfpb_repeat,
         args.cfpb_sentiment,
+        args.bitext_repeat,
     )
     n_calls = sum(1 for e in examples if e.intents is not None)
     print(f"training on {len(examples)} examples ({n_calls} call-centre, rest tweets)", flush=True)
@@ -379,6 +390,7 @@ def main(argv: list[str] | None = None) -> int:
             "styles_repeat": args.styles_repeat,
             "cfpb_repeat": args.cfpb_repeat,
             "cfpb_sentiment": args.cfpb_sentiment,
+            "bitext_repeat": args.bitext_repeat,
             "threads": args.threads,
             "torch": torch.__version__,
         },
@@ -417,6 +429,9 @@ def write_manifest(model_dir: Path, meta: dict[str, object]) -> None:
             "US CFPB complaint narratives (public domain), sentences of complaints the external "
             "test set does not use, labelled to docs/intents.md: "
             "monitor/scoring/data/cfpb_train.tsv (training part; intents only)",
+            "Bitext Customer Service Tagged Training Dataset (CDLA-Sharing 1.0), retail support "
+            "requests as intent 'none', four in five (the rest held apart for evaluation): "
+            "monitor/scoring/data/bitext_requests.tsv (intents only)",
         ],
         "metrics": previous.get("metrics", {}) if isinstance(previous, dict) else {},
     }

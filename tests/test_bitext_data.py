@@ -1,0 +1,80 @@
+"""Bitext's retail support requests (monitor/scoring/data/bitext.py): hard negatives for
+training, a held-apart fifth for eval_text's ``external_requests``. The committed file, its
+split and its provenance notice are checked here; what the model does with them is eval's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from eval.cross_source import EXTERNAL_FILE, EXTERNAL_SOURCES, read_cross_source
+from monitor.scoring.classifier import normalize
+from monitor.scoring.data import bitext
+from monitor.scoring.train import build_examples
+
+
+def test_the_committed_requests_carry_their_licence_and_the_change_notice() -> None:
+    head = bitext.REQUESTS_FILE.read_text(encoding="utf-8").split("\n", 8)
+    notice = " ".join(head[:8])
+    # CDLA-Sharing 1.0, section 3.1: published under it, changes marked, attribution kept
+    assert "Community Data License Agreement - Sharing, Version 1.0" in notice
+    assert "CHANGED by callmon" in notice and "Bitext" in notice
+    licence = bitext.REQUESTS_FILE.parent / "LICENSE-CDLA-Sharing-1.0.txt"
+    assert "Community Data License Agreement" in licence.read_text(encoding="utf-8")
+
+
+def test_requests_are_split_by_their_text_and_leave_out_the_borderline_intents() -> None:
+    requests = bitext.read_requests()
+    assert len(requests) > 5000
+    assert not {r.intent for r in requests} & bitext.LEFT_OUT
+    train, test = bitext.training_requests(), bitext.test_requests()
+    assert len(requests) - 20 < len(train) + len(test) <= len(requests)
+    assert 0.15 < len(test) / len(requests) < 0.25
+    # a request keeps its side: the same words, cased or spaced otherwise, land together
+    assert {bitext.is_test(r.text.upper() + "  ") for r in test} == {True}
+    assert not {normalize(r.text) for r in train} & {normalize(r.text) for r in test} - {""}
+    # the styles the issue names are there: offensive, colloquial, typos
+    for tag in "WQZ":
+        assert sum(tag in r.tags for r in test) >= 20, tag
+
+
+def test_training_takes_the_requests_as_intent_none_without_sentiment() -> None:
+    examples = build_examples(call_repeat=1, max_tweets=0, seed=1, bitext_repeat=1)
+    texts = {normalize(r.text) for r in bitext.training_requests()}
+    held = {normalize(r.text) for r in bitext.test_requests()} - texts
+    taken = [e for e in examples if e.text in texts and e.sentiment < 0]
+    assert len(taken) >= len(texts) * 0.9
+    assert all(e.intents is not None and not any(e.intents) for e in taken)
+    assert not {e.text for e in examples} & held  # the held-apart fifth is never trained on
+
+
+def test_no_request_is_in_an_evaluation_set() -> None:
+    ours = {normalize(r.text) for r in bitext.read_requests()}
+    external = {normalize(t.text) for t in read_cross_source(EXTERNAL_FILE, EXTERNAL_SOURCES)}
+    cross = {normalize(t.text) for t in read_cross_source()}
+    assert not ours & (external | cross)
+
+
+def test_reader_and_extractor_name_bad_input(tmp_path: Path) -> None:
+    bad = tmp_path / "r.tsv"
+    bad.write_text(
+        "# header\ntrack_order\tBL\twhere is my order\ncomplaint\tB\tI want to complain\n"
+    )
+    with pytest.raises(ValueError, match=r"r\.tsv:3: Bitext intent 'complaint' is left out"):
+        bitext.read_requests(bad)
+    short = tmp_path / "s.tsv"
+    short.write_text("track_order\twhere is it\n")
+    with pytest.raises(ValueError, match=r"s\.tsv:1: expected"):
+        bitext.read_requests(short)
+    raw = tmp_path / "d.csv"
+    raw.write_text(
+        "flags,instruction,category,intent,response\n"
+        "BQ,where is my damn order,ORDER,track_order,x\n"
+        "B,WHERE is my damn   order,ORDER,track_order,x\n"
+        "B,I want a person,CONTACT,contact_human_agent,x\n"
+    )
+    got = bitext.extract([raw])
+    assert [(r.intent, r.tags, r.text) for r in got] == [
+        ("track_order", "BQ", "where is my damn order")
+    ]
