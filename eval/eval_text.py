@@ -18,6 +18,9 @@ Writes two sections of eval/results.json:
   monitor/scoring/data/bitext.py): other authors' requests in many styles (colloquial, typos,
   offensive) that carry no escalation intent; the share that raises one, by style and by what it
   raises. Same source as four fifths of training; none of these lines was trained on.
+- "external_abuse": ConvAbuse's test split (real people's messages to chat agents, CC BY 4.0,
+  monitor/scoring/data/convabuse.py): the share of abuse aimed at the agent that raises abuse.
+  Training takes ConvAbuse's other splits.
 Scores with the backend the service runs (ONNX Runtime, int8 weights and per-token int8
 activations: batch-invariant), and reports beside it the fp32 model as trained and PyTorch's
 dynamic int8 (not used: its scores depend on the batch).
@@ -40,6 +43,7 @@ from monitor.scoring.classifier import DEFAULT_MODEL_DIR, TextClassifier, TextSc
 from monitor.scoring.cues import keyword_intents
 from monitor.scoring.data.bitext import test_requests
 from monitor.scoring.data.calls import SENTIMENTS, CallUtterance, heldout_utterances
+from monitor.scoring.data.convabuse import read_turns as read_abuse
 from monitor.scoring.service import UtteranceScorer
 from monitor.scoring.train import MIN_AGREEMENT, sentiment_split
 
@@ -130,6 +134,8 @@ def evaluate(model_dir: Path | None, **load: Any) -> dict[str, Any]:
     external_scores = predict(classifier, [t.text for t in external], [t.speaker for t in external])
     requests = test_requests()
     request_scores = predict(classifier, [r.text for r in requests])
+    abuse = [t for t in read_abuse() if t.held_apart]
+    abuse_scores = predict(classifier, [t.text for t in abuse])
     seconds = time.monotonic() - started
     model_only = [s.intents for s in call_scores]
     with_cues = [
@@ -148,6 +154,7 @@ def evaluate(model_dir: Path | None, **load: Any) -> dict[str, Any]:
             cross_source_figures(classifier, external_scores, external)
         ),
         "external_requests": requests_section(classifier, requests, request_scores),
+        "external_abuse": abuse_section(classifier, abuse, abuse_scores),
         "seconds": round(seconds, 1),
         "backend": classifier.backend,
     }
@@ -157,15 +164,43 @@ def evaluate(model_dir: Path | None, **load: Any) -> dict[str, Any]:
 REQUEST_STYLES = {"Q": "colloquial", "Z": "typos", "W": "offensive", "N": "negation"}
 
 
+def raised_intents(
+    classifier: TextClassifier, texts: Sequence[str], scores: Sequence[TextScores]
+) -> list[set[str]]:
+    """The intents each text raises as the service merges (model and English cues)."""
+    scorer = UtteranceScorer(classifier)
+    out: list[set[str]] = []
+    for text, score in zip(texts, scores, strict=True):
+        _, merged = scorer.merge(score, text, "en")
+        out.append({k for k, v in merged.items() if v >= classifier.threshold(k)})
+    return out
+
+
+def abuse_section(
+    classifier: TextClassifier, turns: Sequence[Any], scores: Sequence[TextScores]
+) -> dict[str, Any]:
+    raised = raised_intents(classifier, [t.text for t in turns], scores)
+    aimed = [i for i, t in enumerate(turns) if t.intent == "abuse"]
+    caught = [i for i in aimed if "abuse" in raised[i]]
+    return {
+        "abuse_turns": len(aimed),
+        "abuse_recall": round(len(caught) / max(1, len(aimed)), 4),
+        "missed": [turns[i].text for i in aimed if i not in caught][:15],
+        "swearing_without_attack": sum(1 for t in turns if t.intent == "none"),
+        "swearing_raised_abuse": sum(
+            1 for i, t in enumerate(turns) if t.intent == "none" and "abuse" in raised[i]
+        ),
+        "data": "monitor/scoring/data/convabuse_turns.tsv, ConvAbuse's test split (never "
+        "trained on): users' abuse aimed at a chat agent, by the annotators' majority",
+        "policy": "as the service: max(model probability, English keyword cue); shipped thresholds",
+    }
+
+
 def requests_section(
     classifier: TextClassifier, requests: Sequence[Any], scores: Sequence[TextScores]
 ) -> dict[str, Any]:
     """How often a request without an escalation intent raises one, as the service merges."""
-    scorer = UtteranceScorer(classifier)
-    raised: list[set[str]] = []
-    for request, score in zip(requests, scores, strict=True):
-        _, merged = scorer.merge(score, request.text, "en")
-        raised.append({k for k, v in merged.items() if v >= classifier.threshold(k)})
+    raised = raised_intents(classifier, [r.text for r in requests], scores)
 
     def rate(rows: list[int]) -> dict[str, Any]:
         hits = sum(1 for i in rows if raised[i])
@@ -342,6 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     update_results("cross_source", cross, path=args.out)
     update_results("cross_source_external", q["cross_source_external"], path=args.out)
     update_results("external_requests", q["external_requests"], path=args.out)
+    update_results("external_abuse", q["external_abuse"], path=args.out)
     if args.model is None:
         record_in_manifest(sentiment, escalation, cross, q["cross_source_external"])
     t, c, e = q["tweets"], q["calls_sentiment"], q["escalation"]
@@ -381,9 +417,15 @@ def main(argv: list[str] | None = None) -> int:
         f"external requests (n={r['n']}, no intent): {r['rate']} raise one ({styles}); "
         f"{r['raised_by_intent']}"
     )
+    a = q["external_abuse"]
+    print(
+        f"external abuse (ConvAbuse test, {a['abuse_turns']} aimed at the agent): recall "
+        f"{a['abuse_recall']}; swearing raised abuse {a['swearing_raised_abuse']} of "
+        f"{a['swearing_without_attack']}"
+    )
     print(
         "wrote sections sentiment, escalation, cross_source, cross_source_external, "
-        f"external_requests of {args.out}"
+        f"external_requests, external_abuse of {args.out}"
     )
     return 0
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from monitor.events import INTENTS
 from monitor.scoring.data.bitext import training_requests
 from monitor.scoring.data.calls import SENTIMENTS, styles_utterances, training_utterances
+from monitor.scoring.data.convabuse import read_turns as read_abuse
 from monitor.scoring.data.taskmaster import read_turns
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -113,10 +114,12 @@ def build_examples(
     cfpb_repeat: int = 2,
     cfpb_sentiment: bool = False,
     bitext_repeat: int = 1,
+    convabuse_repeat: int = 2,
 ) -> list[Example]:
     """Tweets (sentiment only), template utterances, docs/intents.md-style lines, Taskmaster-3,
     real consumers' CFPB sentences labelled to docs/intents.md (training part only), and
-    Bitext's retail support requests as hard negatives (intents only, training part only).
+    Bitext's retail support requests as hard negatives (intents only, training part only), and
+    ConvAbuse's abuse aimed at an agent (its train and valid splits).
 
     The agent's lines are taken twice: marked as the agent's (the service tells the model who
     speaks, monitor/scoring/classifier.py AGENT_MARK) and unmarked, as a mono recording's one
@@ -155,6 +158,13 @@ def build_examples(
     # (monitor/scoring/data/bitext.py); no sentiment label, the requests' tone is not tagged
     for request in training_requests():
         out += [Example(normalize(request.text), IGNORE, none)] * bitext_repeat
+    # real people's insults aimed at an agent; swearing that attacks no one stays "none"
+    abuse = tuple(1.0 if name == "abuse" else 0.0 for name in INTENTS)
+    for turn in read_abuse():
+        if not turn.held_apart:
+            tone = SENTIMENTS.index("negative") if turn.intent == "abuse" else IGNORE
+            vec = abuse if turn.intent == "abuse" else none
+            out += [Example(normalize(turn.text), tone, vec)] * convabuse_repeat
     rng.shuffle(out)
     return out
 
@@ -210,6 +220,9 @@ def main(argv: list[str] | None = None) -> int:
         "--bitext-repeat", type=int, default=1, help="oversampling of Bitext support requests"
     )
     parser.add_argument(
+        "--convabuse-repeat", type=int, default=2, help="oversampling of ConvAbuse turns"
+    )
+    parser.add_argument(
         "--cfpb-sentiment",
         action="store_true",
         help="also train sentiment on the CFPB rows (default: their intents only)",
@@ -263,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         args.cfpb_repeat,
         args.cfpb_sentiment,
         args.bitext_repeat,
+        args.convabuse_repeat,
     )
     n_calls = sum(1 for e in examples if e.intents is not None)
     print(f"training on {len(examples)} examples ({n_calls} call-centre, rest tweets)", flush=True)
@@ -391,6 +405,7 @@ def main(argv: list[str] | None = None) -> int:
             "cfpb_repeat": args.cfpb_repeat,
             "cfpb_sentiment": args.cfpb_sentiment,
             "bitext_repeat": args.bitext_repeat,
+            "convabuse_repeat": args.convabuse_repeat,
             "threads": args.threads,
             "torch": torch.__version__,
         },
@@ -432,6 +447,9 @@ def write_manifest(model_dir: Path, meta: dict[str, object]) -> None:
             "Bitext Customer Service Tagged Training Dataset (CDLA-Sharing 1.0), retail support "
             "requests as intent 'none', four in five (the rest held apart for evaluation): "
             "monitor/scoring/data/bitext_requests.tsv (intents only)",
+            "ConvAbuse (Cercas Curry et al. 2021, CC BY 4.0), its train and valid splits: users' "
+            "abuse aimed at a chat agent as 'abuse', swearing that attacks no one as 'none': "
+            "monitor/scoring/data/convabuse_turns.tsv",
         ],
         "metrics": previous.get("metrics", {}) if isinstance(previous, dict) else {},
     }

@@ -1,6 +1,8 @@
-"""Bitext's retail support requests (monitor/scoring/data/bitext.py): hard negatives for
-training, a held-apart fifth for eval_text's ``external_requests``. The committed file, its
-split and its provenance notice are checked here; what the model does with them is eval's."""
+"""Other authors' training data: Bitext's retail support requests (monitor/scoring/data/bitext.py,
+hard negatives, a held-apart fifth for eval_text's ``external_requests``) and ConvAbuse's abuse
+aimed at an agent (monitor/scoring/data/convabuse.py, its test split held apart for
+``external_abuse``). The committed files, their splits, labelling rules and provenance are
+checked here; what the model does with them is eval's."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import pytest
 
 from eval.cross_source import EXTERNAL_FILE, EXTERNAL_SOURCES, read_cross_source
 from monitor.scoring.classifier import normalize
-from monitor.scoring.data import bitext
+from monitor.scoring.data import bitext, convabuse
 from monitor.scoring.train import build_examples
 
 
@@ -78,3 +80,50 @@ def test_reader_and_extractor_name_bad_input(tmp_path: Path) -> None:
     assert [(r.intent, r.tags, r.text) for r in got] == [
         ("track_order", "BQ", "where is my damn order")
     ]
+
+
+def _row(text: str, *votes: tuple[str, str]) -> dict[str, str]:
+    """A ConvAbuse CSV row: one (severity, target) per annotator; target "" for none."""
+    row = {"user": text}
+    for n, (severity, target) in enumerate(votes, start=1):
+        row[f"Annotator{n}_is_abuse.{severity}"] = "1"
+        if target:
+            row[f"Annotator{n}_target.{target}"] = "1"
+    return row
+
+
+def test_convabuse_rule_keeps_attacks_on_the_agent_and_swearing_that_attacks_no_one() -> None:
+    aimed = (("-2", "system"), ("-1", "system"), ("1", ""))
+    assert convabuse.label(_row("you are completely useless", *aimed)) == "abuse"
+    assert convabuse.label(_row("useless", *aimed)) is None  # an outburst, not an attack
+    assert convabuse.label(_row("they are all idiots there", *aimed)) is None  # not "you"
+    group = (("-2", "generalised"), ("-2", "generalised"))
+    assert convabuse.label(_row("you people are all the same", *group)) is None
+    clean = (("1", ""), ("1", ""), ("0", ""))
+    assert convabuse.label(_row("wtf is that", *clean)) == "none"
+    assert convabuse.label(_row("what is that", *clean)) is None  # plain chat: not needed
+    split = (("1", ""), ("-1", "system"))
+    assert convabuse.label(_row("you are a bot", *split)) is None  # no majority
+
+
+def test_convabuse_turns_committed_with_their_split() -> None:
+    turns = convabuse.read_turns()
+    head = convabuse.TURNS_FILE.read_text(encoding="utf-8").split("\n", 3)
+    assert "CC BY 4.0" in " ".join(head[:3])
+    test = [t for t in turns if t.held_apart]
+    assert sum(t.intent == "abuse" for t in test) >= 40
+    assert sum(t.intent == "abuse" for t in turns if not t.held_apart) >= 150
+    without = build_examples(call_repeat=1, max_tweets=0, seed=1, convabuse_repeat=0)
+    once = build_examples(call_repeat=1, max_tweets=0, seed=1, convabuse_repeat=1)
+    # training takes every turn of the train and valid splits once per repeat, no test turn
+    assert len(once) - len(without) == len(turns) - len(test)
+    bad = convabuse.TURNS_FILE.parent / "missing.tsv"
+    with pytest.raises(FileNotFoundError):
+        convabuse.read_turns(bad)
+
+
+def test_convabuse_reader_names_a_bad_line(tmp_path: Path) -> None:
+    bad = tmp_path / "c.tsv"
+    bad.write_text("# header\ntrain\tabuse\tyou are useless\ntrain\tinsult\tyou idiot\n")
+    with pytest.raises(ValueError, match=r"c\.tsv:3: expected split, abuse/none, text"):
+        convabuse.read_turns(bad)
