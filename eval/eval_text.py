@@ -19,8 +19,9 @@ Writes two sections of eval/results.json:
   offensive) that carry no escalation intent; the share that raises one, by style and by what it
   raises. Same source as four fifths of training; none of these lines was trained on.
 - "external_abuse": ConvAbuse's test split (real people's messages to chat agents, CC BY 4.0,
-  monitor/scoring/data/convabuse.py): the share of abuse aimed at the agent that raises abuse.
-  Training takes ConvAbuse's other splits.
+  monitor/scoring/data/convabuse.py): the share of abuse aimed at the agent that raises abuse,
+  and of swearing or plain "you" turns that attack no one that raise it. Training takes
+  ConvAbuse's other splits.
 Scores with the backend the service runs (ONNX Runtime, int8 weights and per-token int8
 activations: batch-invariant), and reports beside it the fp32 model as trained and PyTorch's
 dynamic int8 (not used: its scores depend on the batch).
@@ -186,12 +187,17 @@ def abuse_section(
         "abuse_turns": len(aimed),
         "abuse_recall": round(len(caught) / max(1, len(aimed)), 4),
         "missed": [turns[i].text for i in aimed if i not in caught][:15],
-        "swearing_without_attack": sum(1 for t in turns if t.intent == "none"),
-        "swearing_raised_abuse": sum(
+        # swearing that attacks no one, or a plain turn addressed to "you"
+        "not_abuse_turns": sum(1 for t in turns if t.intent == "none"),
+        "not_abuse_raised_abuse": sum(
             1 for i, t in enumerate(turns) if t.intent == "none" and "abuse" in raised[i]
         ),
+        "not_abuse_raised": [
+            turns[i].text for i, t in enumerate(turns) if t.intent == "none" and raised[i]
+        ][:15],
         "data": "monitor/scoring/data/convabuse_turns.tsv, ConvAbuse's test split (never "
-        "trained on): users' abuse aimed at a chat agent, by the annotators' majority",
+        "trained on): users' messages to a chat agent, abuse aimed at it and turns without an "
+        "attack (swearing, or addressed to 'you'), by the annotators' majority",
         "policy": "as the service: max(model probability, English keyword cue); shipped thresholds",
     }
 
@@ -420,8 +426,8 @@ def main(argv: list[str] | None = None) -> int:
     a = q["external_abuse"]
     print(
         f"external abuse (ConvAbuse test, {a['abuse_turns']} aimed at the agent): recall "
-        f"{a['abuse_recall']}; swearing raised abuse {a['swearing_raised_abuse']} of "
-        f"{a['swearing_without_attack']}"
+        f"{a['abuse_recall']}; turns without an attack that raised abuse "
+        f"{a['not_abuse_raised_abuse']} of {a['not_abuse_turns']}"
     )
     print(
         "wrote sections sentiment, escalation, cross_source, cross_source_external, "

@@ -102,6 +102,13 @@ def test_convabuse_rule_keeps_attacks_on_the_agent_and_swearing_that_attacks_no_
     clean = (("1", ""), ("1", ""), ("0", ""))
     assert convabuse.label(_row("wtf is that", *clean)) == "none"
     assert convabuse.label(_row("what is that", *clean)) is None  # plain chat: not needed
+    # a plain "you" that attacks no one: "as you said", "you too"
+    assert convabuse.label(_row("as you said", *clean)) == "none"
+    # strict: every annotator calls it abuse, and four words or more
+    assert convabuse.label(_row("you are completely useless", *aimed), strict=True) is None
+    unanimous = (("-2", "system"), ("-1", "system"))
+    assert convabuse.label(_row("you are completely useless", *unanimous), strict=True) == "abuse"
+    assert convabuse.label(_row("you are useless", *unanimous), strict=True) is None
     split = (("1", ""), ("-1", "system"))
     assert convabuse.label(_row("you are a bot", *split)) is None  # no majority
 

@@ -113,8 +113,8 @@ def build_examples(
     styles_repeat: int = 4,
     cfpb_repeat: int = 2,
     cfpb_sentiment: bool = False,
-    bitext_repeat: int = 1,
-    convabuse_repeat: int = 2,
+    bitext_repeat: int = 0,
+    convabuse_repeat: int = 0,
 ) -> list[Example]:
     """Tweets (sentiment only), template utterances, docs/intents.md-style lines, Taskmaster-3,
     real consumers' CFPB sentences labelled to docs/intents.md (training part only), and
@@ -217,10 +217,16 @@ def main(argv: list[str] | None = None) -> int:
         "--cfpb-repeat", type=int, default=2, help="oversampling of labelled CFPB sentences"
     )
     parser.add_argument(
-        "--bitext-repeat", type=int, default=1, help="oversampling of Bitext support requests"
+        "--bitext-repeat",
+        type=int,
+        default=0,
+        help="Bitext support requests as hard negatives (0: not used; models/README.md)",
     )
     parser.add_argument(
-        "--convabuse-repeat", type=int, default=2, help="oversampling of ConvAbuse turns"
+        "--convabuse-repeat",
+        type=int,
+        default=0,
+        help="ConvAbuse turns for abuse (0: not used; models/README.md)",
     )
     parser.add_argument(
         "--cfpb-sentiment",
@@ -416,6 +422,26 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def optional_sources(meta: dict[str, object]) -> list[str]:
+    """The sources a run took only on request (--bitext-repeat, --convabuse-repeat)."""
+    training = meta["training"]
+    assert isinstance(training, dict)
+    out = []
+    if training.get("bitext_repeat"):
+        out.append(
+            "Bitext Customer Service Tagged Training Dataset (CDLA-Sharing 1.0), retail support "
+            "requests as intent 'none', four in five (the rest held apart for evaluation): "
+            "monitor/scoring/data/bitext_requests.tsv (intents only)"
+        )
+    if training.get("convabuse_repeat"):
+        out.append(
+            "ConvAbuse (Cercas Curry et al. 2021, CC BY 4.0), its train and valid splits: users' "
+            "abuse aimed at a chat agent as 'abuse', turns without an attack as 'none': "
+            "monitor/scoring/data/convabuse_turns.tsv"
+        )
+    return out
+
+
 def write_manifest(model_dir: Path, meta: dict[str, object]) -> None:
     """models/manifest.json: every shipped file with size and SHA-256, plus provenance."""
     manifest_path = model_dir.parent / "manifest.json"
@@ -444,12 +470,7 @@ def write_manifest(model_dir: Path, meta: dict[str, object]) -> None:
             "US CFPB complaint narratives (public domain), sentences of complaints the external "
             "test set does not use, labelled to docs/intents.md: "
             "monitor/scoring/data/cfpb_train.tsv (training part; intents only)",
-            "Bitext Customer Service Tagged Training Dataset (CDLA-Sharing 1.0), retail support "
-            "requests as intent 'none', four in five (the rest held apart for evaluation): "
-            "monitor/scoring/data/bitext_requests.tsv (intents only)",
-            "ConvAbuse (Cercas Curry et al. 2021, CC BY 4.0), its train and valid splits: users' "
-            "abuse aimed at a chat agent as 'abuse', swearing that attacks no one as 'none': "
-            "monitor/scoring/data/convabuse_turns.tsv",
+            *optional_sources(meta),
         ],
         "metrics": previous.get("metrics", {}) if isinstance(previous, dict) else {},
     }

@@ -11,9 +11,14 @@ person being attacked, not a swear word. From ConvAbuse we take, by the annotato
 - **abuse**: abusive, aimed at the agent or another person (not only at a group), at least
   three words and addressed to "you" (one-word outbursts are swearing, not an attack); sentiment
   negative;
-- **none**: not abusive but with a swear word in it ("wtf is that", "damn right"): profanity that
-  attacks no one; no sentiment label;
+- **none**: not abusive, with a swear word ("wtf is that", "damn right": profanity that attacks
+  no one) or addressed to "you" ("as you said", "are you a robot"): without these, abuse
+  examples taught the model that a short turn with "you" in it is an attack ("You too. Bye
+  now." on a calm sample call); no sentiment label;
 - everything else is left out (ambiguous votes, abuse of groups, plain chat).
+
+``--strict`` (``STRICT``) keeps as abuse only what every annotator called abuse, in four words
+or more.
 
 ConvAbuse's own test split is held apart for evaluation (eval/eval_text.py →
 ``external_abuse``); training takes its train and valid splits. Rebuild ``convabuse_turns.tsv``
@@ -45,6 +50,7 @@ _SWEAR = re.compile(
     re.IGNORECASE,
 )
 SEVERITIES = ("1", "0", "-1", "-2", "-3")
+STRICT = False
 
 
 @dataclass(frozen=True)
@@ -78,27 +84,29 @@ def _votes(row: dict[str, str]) -> tuple[int, int, int, int]:
     return voted, abusive, clean, aimed
 
 
-def label(row: dict[str, str]) -> str | None:
-    """ "abuse", "none" or None (left out), by the rule in this module's docstring."""
+def label(row: dict[str, str], strict: bool = STRICT) -> str | None:
+    """Abuse, none, or None (left out), by the rule in this module's docstring."""
     text = " ".join(row["user"].split())
     if not text or "<" in text or len(text) > 200:
         return None
     voted, abusive, clean, aimed = _votes(row)
     if voted and abusive * 2 > voted:
+        if strict and (abusive < voted or len(text.split()) < 4):
+            return None
         attack = aimed * 2 >= abusive and len(text.split()) >= 3 and _YOU.search(text)
         return "abuse" if attack else None
-    if voted and clean * 2 > voted and _SWEAR.search(text):
+    if voted and clean * 2 > voted and (_SWEAR.search(text) or _YOU.search(text)):
         return "none"
     return None
 
 
-def extract(split_dir: Path) -> list[Turn]:
+def extract(split_dir: Path, strict: bool = STRICT) -> list[Turn]:
     seen: set[str] = set()
     out: list[Turn] = []
     for split, name in SPLITS.items():
         with (split_dir / name).open(encoding="utf-8", newline="") as f:
             for row in csv.DictReader(f):
-                intent = label(row)
+                intent = label(row, strict)
                 text = " ".join(row["user"].split())
                 if intent is None or text.lower() in seen:
                     continue
@@ -121,9 +129,10 @@ def read_turns(path: Path = TURNS_FILE) -> list[Turn]:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1 or not (Path(args[0]) / SPLITS["train"]).is_file():
+    args = [a for a in args if a != "--strict"] + [a for a in args if a == "--strict"]
+    if not args or not (Path(args[0]) / SPLITS["train"]).is_file():
         raise SystemExit("usage: python -m monitor.scoring.data.convabuse convabuse/2_splits")
-    turns = extract(Path(args[0]))
+    turns = extract(Path(args[0]), "--strict" in args)
     header = (
         "# ConvAbuse (Cercas Curry, Abercrombie, Rieser 2021; github.com/amandacurry/convabuse),\n"
         "# CC BY 4.0. Users' messages to two chat agents, relabelled by the annotators' majority\n"
