@@ -149,6 +149,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--agent", default="agent-1", help="agent id recorded with the call")
     p.add_argument("--jobs", "-j", type=int, default=2, help="calls processed at once (default 2)")
     p.add_argument("--json", action="store_true", help="print the per-call summaries as JSON")
+    p.add_argument(
+        "--every-partial",
+        action="store_true",
+        help="decode and score every partial transcript, waiting for each, as make eval does: "
+        "the same recording gives the same early alerts every time (default: as a live call, "
+        "partials only on a spare decoder)",
+    )
 
     p = sub.add_parser("serve", help="run the live server (board, agent panel, websockets)")
     _add_common(p, server=True)

@@ -145,6 +145,9 @@ async def replay(args: argparse.Namespace, config: RuntimeConfig) -> int:
     from monitor.runtime import Runtime
     from monitor.sources import FileSource
 
+    if args.every_partial and args.realtime:
+        say("error: --every-partial waits for every decode, so it cannot keep --realtime pace")
+        return 2
     files = collect_files(args.files)
     # check every file before loading models: a bad file is reported at once, clearly
     sources: list[tuple[Any, Any]] = []
@@ -171,6 +174,7 @@ async def replay(args: argparse.Namespace, config: RuntimeConfig) -> int:
     async def replay_files(rt: Runtime) -> int:
         monitor = rt.monitor
         assert monitor is not None
+        monitor.decode_every_partial = args.every_partial
         printer = None
         if not args.json and (single or args.verbose):
             printer = ConsolePrinter(rt.bus, show_call=not single)

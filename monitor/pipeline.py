@@ -569,7 +569,9 @@ class _CallRun:
                     for out in self.rules.on_utterance(event, score):
                         await emit(out)
                 elif isinstance(event, ev.PartialUtterance) and self._worth_scoring(event):
-                    early = await self.m.scoring.score_partial(event, self.meta.language)
+                    early = await self.m.scoring.score_partial(
+                        event, self.meta.language, wait=self.m.decode_every_partial
+                    )
                     if early is not None:  # None: the scorer was busy with finals
                         for out in self.rules.on_partial(event, early):
                             await emit(out)

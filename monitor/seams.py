@@ -35,10 +35,11 @@ class Scorer(Protocol):
     async def score(self, utt: FinalUtterance, language: str = "en") -> UtteranceScore: ...
 
     async def score_partial(
-        self, utt: PartialUtterance, language: str = "en"
+        self, utt: PartialUtterance, language: str = "en", *, wait: bool = False
     ) -> UtteranceScore | None:
         """A customer's unfinished turn, for early alerts: None when the scorer has no time
-        to spare for it now (finals come first)."""
+        to spare for it now (finals come first), unless ``wait`` (offline runs that score
+        every partial)."""
         ...
 
     async def aclose(self) -> None: ...

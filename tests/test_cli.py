@@ -75,6 +75,28 @@ def test_replay_prints_a_live_transcript(sample_calls: dict[str, Any]) -> None:
     assert "manager" in out.lower() and "ALERT" in out
 
 
+@pytest.mark.slow
+def test_replay_every_partial_gives_the_same_alerts_every_time(
+    sample_calls: dict[str, Any], tmp_path: Path
+) -> None:
+    # two calls at once share the decoders and the scorer; with --every-partial no partial is
+    # shed for that, so the early alerts do not depend on what the other call was doing
+    a, b = tmp_path / "a.wav", tmp_path / "b.wav"
+    a.symlink_to(sample_calls["escalates_manager"].wav_path)
+    b.symlink_to(sample_calls["legal_threat"].wav_path)
+    runs = []
+    for _ in range(2):
+        proc = callmon("replay", str(a), str(b), "--no-store", "--json", "--every-partial")
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        runs.append(
+            {c["name"]: (c["alert_kinds"], c["first_alert_at"]) for c in json.loads(proc.stdout)}
+        )
+    assert runs[0] == runs[1]
+    assert runs[0]["a"][0] and runs[0]["b"][0]  # both escalating calls alerted
+    both = callmon("replay", str(a), "--realtime", "--every-partial", "--no-store")
+    assert both.returncode == 2 and "cannot keep --realtime pace" in both.stderr
+
+
 def test_replay_reports_bad_files_clearly(tmp_path: Path) -> None:
     bad = tmp_path / "broken.wav"
     bad.write_bytes(b"RIFF....WAVEnot really" * 10)

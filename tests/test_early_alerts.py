@@ -120,6 +120,13 @@ async def test_the_service_scores_a_partial_only_when_it_is_idle(text_classifier
         assert (await pending).seq == 1
         assert (service.partials_scored, service.partials_shed) == (1, 1)
         assert len(service.latencies_ms) == 1  # finals' latencies only
+        # an offline run that scores every partial waits behind the final instead
+        pending = asyncio.ensure_future(service.score(final))
+        await asyncio.sleep(0)
+        waited = await service.score_partial(threat, wait=True)
+        assert waited is not None and dict(waited.intents).get("legal_threat", 0) >= 0.8
+        await pending
+        assert (service.partials_scored, service.partials_shed) == (2, 1)
     finally:
         await service.aclose()
     assert await service.score_partial(threat) is None  # closed: shed, not an error

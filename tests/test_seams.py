@@ -27,7 +27,7 @@ class CueScorer:
         return self._score(utt, language)
 
     async def score_partial(
-        self, utt: ev.PartialUtterance, language: str = "en"
+        self, utt: ev.PartialUtterance, language: str = "en", *, wait: bool = False
     ) -> ev.UtteranceScore | None:
         return self._score(utt, language)  # cues cost next to nothing: always time for them
 
