@@ -169,17 +169,27 @@ def figures(
     }
 
 
+def raised_intents(
+    classifier: TextClassifier, texts: Sequence[str], scores: Sequence[TextScores]
+) -> list[set[str]]:
+    """The intents each text raises as the service merges (model and English cues) and
+    thresholds them; ``scores`` one per text, from ``classifier``."""
+    scorer = UtteranceScorer(classifier)
+    out: list[set[str]] = []
+    for text, score in zip(texts, scores, strict=True):
+        _, merged = scorer.merge(score, text, "en")
+        out.append({k for k, v in merged.items() if v >= classifier.threshold(k)})
+    return out
+
+
 def evaluate(
     classifier: TextClassifier, scores: Sequence[TextScores], turns: Sequence[Turn]
 ) -> dict[str, Any]:
     """The service's merge and thresholds over ``scores`` (one per turn, from ``classifier``)."""
-    scorer = UtteranceScorer(classifier)
-    predicted: list[set[str]] = []
-    model_only: list[set[str]] = []
-    for turn, score in zip(turns, scores, strict=True):
-        _, merged = scorer.merge(score, turn.text, "en")
-        predicted.append({k for k, v in merged.items() if v >= classifier.threshold(k)})
-        model_only.append({k for k, v in score.intents.items() if v >= classifier.threshold(k)})
+    predicted = raised_intents(classifier, [t.text for t in turns], scores)
+    model_only = [
+        {k for k, v in score.intents.items() if v >= classifier.threshold(k)} for score in scores
+    ]
     probabilities = [s.probabilities for s in scores]
     result = figures(turns, predicted, probabilities)
     alone = figures(turns, model_only, probabilities)

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.results import EVAL_FILE, update_results
-from eval.cross_source import EXTERNAL_FILE, EXTERNAL_SOURCES, read_cross_source
+from eval.cross_source import EXTERNAL_FILE, EXTERNAL_SOURCES, raised_intents, read_cross_source
 from eval.cross_source import evaluate as cross_source_figures
 from monitor.events import INTENTS
 from monitor.scoring.classifier import DEFAULT_MODEL_DIR, TextClassifier, TextScores
@@ -45,7 +45,6 @@ from monitor.scoring.cues import keyword_intents
 from monitor.scoring.data.bitext import test_requests
 from monitor.scoring.data.calls import SENTIMENTS, CallUtterance, heldout_utterances
 from monitor.scoring.data.convabuse import read_turns as read_abuse
-from monitor.scoring.service import UtteranceScorer
 from monitor.scoring.train import MIN_AGREEMENT, sentiment_split
 
 
@@ -163,18 +162,6 @@ def evaluate(model_dir: Path | None, **load: Any) -> dict[str, Any]:
 
 # Bitext's language-variation tags worth a figure of their own
 REQUEST_STYLES = {"Q": "colloquial", "Z": "typos", "W": "offensive", "N": "negation"}
-
-
-def raised_intents(
-    classifier: TextClassifier, texts: Sequence[str], scores: Sequence[TextScores]
-) -> list[set[str]]:
-    """The intents each text raises as the service merges (model and English cues)."""
-    scorer = UtteranceScorer(classifier)
-    out: list[set[str]] = []
-    for text, score in zip(texts, scores, strict=True):
-        _, merged = scorer.merge(score, text, "en")
-        out.append({k for k, v in merged.items() if v >= classifier.threshold(k)})
-    return out
 
 
 def abuse_section(

@@ -208,7 +208,7 @@ class ScoringService:
         self, utt: PartialUtterance, language: str = "en", *, wait: bool = False
     ) -> UtteranceScore | None:
         """Score a partial transcript if the service is idle; None (shed) when it is busy or
-        closed. ``wait``: queue it behind the finals instead of shedding it (offline runs that
+        closed. ``wait``: queue it with the finals instead of shedding it (offline runs that
         score every partial, Monitor.decode_every_partial). Its latency is not counted with
         the finals'."""
         if not self._accepting or self._loop is None or (self._in_service and not wait):

@@ -33,7 +33,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from monitor.scoring.data.calls import DATA_DIR
+from monitor.scoring.data.calls import DATA_DIR, data_rows
 
 REQUESTS_FILE = DATA_DIR / "bitext_requests.tsv"
 LEFT_OUT = frozenset({"complaint", "contact_human_agent", "delete_account"})
@@ -80,10 +80,7 @@ def extract(paths: list[Path]) -> list[Request]:
 def read_requests(path: Path = REQUESTS_FILE) -> list[Request]:
     """The committed requests, both sides of the split."""
     out: list[Request] = []
-    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not raw or raw.startswith("#"):
-            continue
-        parts = raw.split("\t")
+    for number, parts in data_rows(path):
         if len(parts) != 3 or not parts[2].strip():
             raise ValueError(f"{path}:{number}: expected Bitext intent, tags, text")
         if parts[0] in LEFT_OUT:
@@ -103,8 +100,9 @@ def training_requests() -> list[Request]:
 def test_requests() -> list[Request]:
     """The held-apart requests, less any that reads as a training one once punctuation goes
     (the model sees text without it: classifier.normalize)."""
-    trained = {_words(r.text) for r in training_requests()}
-    return [r for r in read_requests() if r.held_apart and _words(r.text) not in trained]
+    requests = read_requests()
+    trained = {_words(r.text) for r in requests if not r.held_apart}
+    return [r for r in requests if r.held_apart and _words(r.text) not in trained]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -187,6 +188,14 @@ class Template:
     sentiment: str
     speaker: str
     text: str
+
+
+def data_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """(line number, tab-separated fields) of a committed data file, without blank lines and
+    ``#`` comments: the readers check the fields and name the line."""
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if raw and not raw.startswith("#"):
+            yield number, raw.split("\t")
 
 
 def read_templates(path: Path) -> list[Template]:

@@ -35,7 +35,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from monitor.scoring.data.calls import DATA_DIR
+from monitor.scoring.data.calls import DATA_DIR, data_rows
 
 TURNS_FILE = DATA_DIR / "convabuse_turns.tsv"
 SPLITS = {
@@ -117,10 +117,7 @@ def extract(split_dir: Path, strict: bool = STRICT) -> list[Turn]:
 
 def read_turns(path: Path = TURNS_FILE) -> list[Turn]:
     out: list[Turn] = []
-    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not raw or raw.startswith("#"):
-            continue
-        parts = raw.split("\t")
+    for number, parts in data_rows(path):
         if len(parts) != 3 or parts[0] not in SPLITS or parts[1] not in ("abuse", "none"):
             raise ValueError(f"{path}:{number}: expected split, abuse/none, text")
         out.append(Turn(parts[0], parts[1], parts[2]))

@@ -24,7 +24,7 @@ import re
 import sys
 from pathlib import Path
 
-from monitor.scoring.data.calls import DATA_DIR
+from monitor.scoring.data.calls import DATA_DIR, data_rows
 
 TURNS_FILE = DATA_DIR / "taskmaster3_turns.tsv"
 _POSITIVE = re.compile(
@@ -74,10 +74,7 @@ def extract(reward_dir: Path) -> list[tuple[str, str, str]]:
 def read_turns(path: Path = TURNS_FILE) -> list[tuple[str, str, str]]:
     """The committed turns: (sentiment, speaker c/a, text)."""
     out: list[tuple[str, str, str]] = []
-    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not raw or raw.startswith("#"):
-            continue
-        parts = raw.split("\t")
+    for number, parts in data_rows(path):
         if len(parts) != 3 or parts[0] not in ("neutral", "positive") or parts[1] not in "ca":
             raise ValueError(f"{path}:{number}: expected sentiment, speaker, text")
         out.append((parts[0], parts[1], parts[2]))
