@@ -41,10 +41,10 @@ from eval.cross_source import EXTERNAL_FILE, EXTERNAL_SOURCES, raised_intents, r
 from eval.cross_source import evaluate as cross_source_figures
 from monitor.events import INTENTS
 from monitor.scoring.classifier import DEFAULT_MODEL_DIR, TextClassifier, TextScores
-from monitor.scoring.cues import keyword_intents
 from monitor.scoring.data.bitext import test_requests
 from monitor.scoring.data.calls import SENTIMENTS, CallUtterance, heldout_utterances
 from monitor.scoring.data.convabuse import read_turns as read_abuse
+from monitor.scoring.service import UtteranceScorer
 from monitor.scoring.train import MIN_AGREEMENT, sentiment_split
 
 
@@ -138,10 +138,9 @@ def evaluate(model_dir: Path | None, **load: Any) -> dict[str, Any]:
     abuse_scores = predict(classifier, [t.text for t in abuse])
     seconds = time.monotonic() - started
     model_only = [s.intents for s in call_scores]
-    with_cues = [
-        {k: max(v, keyword_intents(u.text, "en")[k]) for k, v in s.intents.items()}
-        for u, s in zip(calls, call_scores, strict=True)
-    ]
+    # as ScoringService merges: the English cues, and the spec's "is not" rules (cues.py)
+    scorer = UtteranceScorer(classifier)
+    with_cues = [scorer.merge(s, u.text, "en")[1] for u, s in zip(calls, call_scores, strict=True)]
     return {
         "tweets": sentiment_figures([g for _, g in tweets], tweet_scores),
         "calls_sentiment": sentiment_figures(

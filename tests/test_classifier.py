@@ -16,7 +16,7 @@ from monitor.events import INTENTS, FinalUtterance, Speaker
 from monitor.scoring.classifier import ModelNotFoundError, TextClassifier, normalize
 from monitor.scoring.cues import keyword_intents, lexicon_polarity
 from monitor.scoring.data.calls import asr_style, heldout_utterances, training_utterances
-from monitor.scoring.service import ScoringService, ScoringServiceClosed
+from monitor.scoring.service import ScoringService, ScoringServiceClosed, UtteranceScorer
 
 # One clear, ASR-style example per intent (not copied from the training templates).
 CLEAR_EN = {
@@ -262,6 +262,13 @@ CUE_SPEC_EN = (
     ("repeat_contact", "i'll call again if it doesn't come tomorrow", False),
     ("repeat_contact", "third time the zip has broken", False),
     ("hold_complaint", "been on hold 40 mins", True),
+    ("hold_complaint", "they kept me on hold for over an hour", True),
+    # an order or an account on hold is not the customer kept waiting in this contact
+    ("hold_complaint", "my order has been on hold for a week why", False),
+    ("hold_complaint", "my account's been on hold since may", False),
+    ("cancel_threat", "last time i buy anything from you", True),
+    # a past order told as a story is not a threat to stop buying
+    ("cancel_threat", "last time i ordered it came in two days", False),
     ("hold_complaint", "i've been waiting for hours for my delivery", False),
     ("hold_complaint", "still waiting for my refund after ten days", False),
     ("legal_threat", "my lawyer's office is the delivery address", False),
@@ -471,3 +478,52 @@ def test_waiting_for_goods_is_the_specs_not_a_hold(text: str, goods: bool) -> No
     from monitor.scoring.cues import waiting_for_goods
 
     assert waiting_for_goods(text) is goods
+
+
+@pytest.mark.parametrize(
+    ("text", "who"),
+    [
+        ("hang on, is this a recording or are you a real person", True),
+        ("R u a bot?", True),
+        ("am i speaking to an actual human", True),
+        ("you are not a real person are you", True),
+        # an insult keeps it abuse, and a question about something else is not this rule's
+        ("are you a bot or just a useless idiot", False),
+        ("are u even human, what a joke", False),
+        ("are you able to see my order", False),
+    ],
+)
+def test_asking_who_answers_is_the_specs_not_abuse(text: str, who: bool) -> None:
+    """docs/intents.md: asking whether a person or a machine is answering is not abuse, unless
+    the turn carries an insult. Lines written here, not the spec's held-back pairs."""
+    from monitor.scoring.cues import asks_who_answers
+
+    assert asks_who_answers(text) is who
+
+
+def test_the_service_drops_abuse_on_a_plain_question_about_who_answers(
+    text_classifier: Any,
+) -> None:
+    # the model alone reads "are you a ... ?" as an attack (eval: ConvAbuse "you" turns)
+    scorer = UtteranceScorer(text_classifier)
+    for text, abusive in (
+        ("are you a human or a computer?", False),
+        ("are you a human or a stupid computer?", True),
+    ):
+        [model] = text_classifier.predict([text])
+        _, merged = scorer.merge(model, text, "en")
+        assert (merged["abuse"] >= text_classifier.threshold("abuse")) is abusive, text
+
+
+@pytest.mark.parametrize(
+    ("text", "fires"),
+    [
+        ("say that again and i'll punch you", True),
+        ("honestly i hope you die", True),
+        ("i know where you live", True),
+        ("the delivery fee will kill you", False),
+        ("it won't hurt you to check again", False),
+    ],
+)
+def test_a_threat_of_violence_against_the_agent_is_abuse(text: str, fires: bool) -> None:
+    assert (keyword_intents(text, "en")["abuse"] > 0) is fires

@@ -48,7 +48,9 @@ _CUES: dict[str, dict[str, tuple[str, ...]]] = {
             r"(i'm|i am|im|i'll be) (leaving|done with|finished with) (you|your|this)",
             r"(lost|losing|lose) (a|me as a) customer",
             r"walk away from (you|your|this)",
-            r"last time i (order|buy|shop|use)\w*",
+            # present tense: "the last time i order from you", not "last time i ordered it came
+            # in two days"
+            r"last time i('ll| will)? (ever )?(order|buy|shop|use)",
             r"never (order|buy|shop|use)\w* .{0,25}again",
         ),
         "legal_threat": (
@@ -91,6 +93,12 @@ _CUES: dict[str, dict[str, tuple[str, ...]]] = {
             r"(this|your) (shitty|crappy|fucking|damn|bloody|freaking|goddamn|pathetic) "
             r"(company|business|bank|shop|store|people|lot|staff)",
             r"fuck (you|off)|shut up|go to hell",
+            # a threat of violence against the agent is abuse too (ConvAbuse's annotators agree)
+            r"(i'll|ill|i will|gonna|going to|want to|like to|wanna|i'd|i would|i could|i can|"
+            r"let me) "
+            r"(kill|hurt|punch|stab|shoot|slap|strangle|beat up|smack) (you|u|ya)",
+            r"(hope|wish|want|like it if|like if) (you|u) (die|dead|get hurt)",
+            r"(you|u) (should|deserve to|ought to) die|i know where (you|u) live",
         ),
         # evidence of an earlier contact; "i'll call again if..." is not one
         "repeat_contact": (
@@ -105,8 +113,11 @@ _CUES: dict[str, dict[str, tuple[str, ...]]] = {
         ),
         # kept waiting in this contact, not waiting for goods, a refund or an engineer
         "hold_complaint": (
-            r"on hold (for|again)",
-            r"(been|kept me|keep me|keeps me) (on hold|holding)",
+            # a person kept on hold for minutes, not "my order has been on hold for a week"
+            r"on hold (again|for .{0,15}"
+            r"(minutes|mins|an hour|hours|ages|forever|so long|too long))",
+            r"(?<!has )(?<!had )(?<!'s )been (on hold|holding)",
+            r"(kept me|keep me|keeps me|left me|leave me) (on hold|holding)",
             r"(waited|waiting|holding) (for )?(\w+ )?(minutes|mins)",
             r"(hold music|in your queue|in the queue|to get through)",
             r"waiting (ages|forever) for (a reply|someone|an answer|you)",
@@ -297,6 +308,32 @@ def waiting_for_goods(text: str) -> bool:
     """True when English ``text`` is about waiting for goods, a refund or an engineer and says
     nothing of being kept waiting in this contact (docs/intents.md, hold_complaint)."""
     return bool(_GOODS_WAIT.search(text)) and not _CONTACT_WAIT.search(text)
+
+
+# docs/intents.md, abuse "is not": asking who or what is answering. The model learnt "are you
+# <insult>" and reads any short "are you a ...?" as an attack; ConvAbuse's annotators (and a
+# supervisor) call "are you a bot?", "am i talking to a human?" or "are you a girl?" curiosity,
+# not abuse. The rule stands down when the turn carries an insult or a swear word.
+_WHO_ANSWERS = re.compile(
+    r"\b((are|r) (you|u)|(you|u) (are|r|re)|you're|youre|(am|m) i (talking|speaking|chatting) "
+    r"(to|with)) (a |an |even a |really a |just a )?(real |actual |live |an actual )?"
+    r"(human|person|people|bot|robot|machine|computer|ai|automated|recording|man|woman|lady|"
+    r"girl|boy|guy|male|female)\b|\b(you|u) (are|r|re) not (a )?(real|human|a person)\b|"
+    r"\b(you're|youre|you are|u r) not real\b"
+)
+_INSULT_WORD = re.compile(
+    r"\b(stupid|dumb|idiot\w*|moron\w*|useless|pathetic|incompetent|hopeless|clueless|"
+    r"fuck\w*|shit\w*|crap\w*|bloody|damn\w*|suck\w*|ugly|liars?|lying|scam\w*|joke|clowns?|"
+    r"losers?|dick\w*|ass|arse|asshole\w*|bitch\w*|cunt\w*|retard\w*|trash|garbage|rubbish|"
+    r"worthless|waste|piece of|freak\w*|hell)\b"
+)
+
+
+def asks_who_answers(text: str) -> bool:
+    """True when English ``text`` asks whether a person or a machine is answering (or who they
+    are) and carries no insult or swear word: not abuse (docs/intents.md)."""
+    folded = fold(text)
+    return bool(_WHO_ANSWERS.search(folded)) and not _INSULT_WORD.search(folded)
 
 
 def keyword_intents(text: str, language: str) -> dict[str, float]:
