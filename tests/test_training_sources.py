@@ -134,3 +134,27 @@ def test_convabuse_reader_names_a_bad_line(tmp_path: Path) -> None:
     bad.write_text("# header\ntrain\tabuse\tyou are useless\ntrain\tinsult\tyou idiot\n")
     with pytest.raises(ValueError, match=r"c\.tsv:3: expected split, abuse/none, text"):
         convabuse.read_turns(bad)
+
+
+@pytest.mark.slow
+def test_a_fine_tune_starts_from_the_given_weights_and_stops_at_max_steps(tmp_path: Path) -> None:
+    import json
+
+    from safetensors.torch import load_file
+
+    from monitor.scoring.classifier import META_FILE, WEIGHTS_FILE, TextClassifier
+    from monitor.scoring.train import MODELS_DIR, main
+
+    shipped = MODELS_DIR / "text-classifier"
+    out = tmp_path / "tuned"
+    # lr 0: two steps that change nothing, so the output must be the starting weights
+    args = ["--init", str(shipped), "--out", str(out), "--max-steps", "2", "--lr", "0"]
+    assert main([*args, "--max-tweets", "0", "--call-repeat", "1", "--cfpb-repeat", "0"]) == 0
+    meta = json.loads((out / META_FILE).read_text())
+    assert meta["training"]["steps"] == 2 and meta["training"]["init"] == str(shipped)
+    before, after = load_file(str(shipped / WEIGHTS_FILE)), load_file(str(out / WEIGHTS_FILE))
+    assert before.keys() == after.keys()
+    assert all(before[k].equal(after[k]) for k in before)
+    assert TextClassifier.load(out).predict(["get me your manager now"])[0].intents
+    with pytest.raises(SystemExit):
+        main(["--init", str(tmp_path), "--out", str(tmp_path / "x")])  # no weights there

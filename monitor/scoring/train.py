@@ -242,6 +242,19 @@ def main(argv: list[str] | None = None) -> int:
         help="freeze the embeddings and this many lower encoder layers (less compute)",
     )
     parser.add_argument(
+        "--init",
+        type=Path,
+        default=None,
+        help="start from a trained text-classifier folder (its weights) instead of the base "
+        "encoder: a short fine-tune that moves the shipped model less than a fresh run does",
+    )
+    parser.add_argument(
+        "--max-steps",
+        type=int,
+        default=0,
+        help="stop after this many steps; warm-up and decay fit them (0: every epoch's steps)",
+    )
+    parser.add_argument(
         "--budget-min",
         type=float,
         default=40.0,
@@ -270,6 +283,14 @@ def main(argv: list[str] | None = None) -> int:
     tokenizer = AutoTokenizer.from_pretrained(str(base))
     encoder = BertModel.from_pretrained(str(base), add_pooling_layer=False)
     model = TextModel(encoder, encoder.config.hidden_size)
+    if args.init is not None:
+        from safetensors.torch import load_file
+
+        weights = args.init / WEIGHTS_FILE
+        if not weights.is_file():
+            parser.error(f"--init {args.init}: no {WEIGHTS_FILE} there (a text-classifier folder)")
+        model.load_state_dict({k: v.float() for k, v in load_file(str(weights)).items()})
+        print(f"starting from the weights in {args.init}", flush=True)
     frozen = [encoder.embeddings, *encoder.encoder.layer[: args.freeze_layers]]
     for module in frozen:
         for p in module.parameters():
@@ -303,6 +324,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     steps_per_epoch = math.ceil(len(examples) / args.batch)
     total = steps_per_epoch * args.epochs
+    if args.max_steps:
+        total = min(total, args.max_steps)
     warmup = max(1, total // 20)
     sched = torch.optim.lr_scheduler.LambdaLR(
         optim, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / (total - warmup)))
@@ -348,6 +371,9 @@ def main(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
                 running = 0.0
+            if step >= total:
+                stopped_early = True  # --max-steps: the planned steps are done
+                break
             if time.monotonic() - started > args.budget_min * 60:
                 print(f"time budget of {args.budget_min} min reached at step {step}/{total}")
                 stopped_early = True
@@ -413,6 +439,8 @@ def main(argv: list[str] | None = None) -> int:
             "bitext_repeat": args.bitext_repeat,
             "convabuse_repeat": args.convabuse_repeat,
             "threads": args.threads,
+            "init": str(args.init) if args.init is not None else None,
+            "max_steps": args.max_steps,
             "torch": torch.__version__,
         },
     }
