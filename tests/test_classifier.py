@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from monitor.events import INTENTS, FinalUtterance, Speaker
-from monitor.scoring.classifier import ModelNotFoundError, TextClassifier, normalize
+from monitor.scoring.classifier import ModelNotFoundError, TextClassifier, TextScores, normalize
 from monitor.scoring.cues import keyword_intents, lexicon_polarity
 from monitor.scoring.data.calls import asr_style, heldout_utterances, training_utterances
 from monitor.scoring.service import ScoringService, ScoringServiceClosed, UtteranceScorer
@@ -527,3 +527,29 @@ def test_the_service_drops_abuse_on_a_plain_question_about_who_answers(
 )
 def test_a_threat_of_violence_against_the_agent_is_abuse(text: str, fires: bool) -> None:
     assert (keyword_intents(text, "en")["abuse"] > 0) is fires
+
+
+@pytest.mark.parametrize(
+    ("text", "routine"),
+    [
+        ("please take me off your mailing list", True),
+        ("how do I cancel my subscription to the newsletter", True),
+        ("no more paper bills please, email is fine", True),
+        # a word of leaving keeps the threat
+        ("unsubscribe me from everything, I'm closing my account", False),
+        ("cancel my subscription, I'm switching to your competitor", False),
+        ("cancel my subscription", False),
+    ],
+)
+def test_a_routine_cancellation_is_the_specs_not_a_cancel_threat(
+    text_classifier: Any, text: str, routine: bool
+) -> None:
+    from monitor.scoring.cues import routine_cancellation
+
+    assert routine_cancellation(text) is routine
+    if routine:  # even over a confident model (or the "cancel my subscription" cue)
+        scorer = UtteranceScorer(text_classifier)
+        _, merged = scorer.merge(
+            TextScores((0.0, 1.0, 0.0), dict.fromkeys(INTENTS, 0.95)), text, "en"
+        )
+        assert merged["cancel_threat"] == 0.0 and merged["manager_demand"] == 0.95

@@ -329,6 +329,27 @@ _INSULT_WORD = re.compile(
 )
 
 
+# docs/intents.md, cancel_threat "is not": a routine cancellation of one item. Unsubscribing from
+# a newsletter or marketing, or stopping paper bills, is not a threat to leave, even worded as
+# "cancel my subscription to the newsletter"; a word of the account, the contract or going
+# elsewhere keeps the threat.
+_ROUTINE_ITEM = re.compile(
+    r"\b(newsletters?|mailing list|marketing|promotional|promotions|notifications|"
+    r"paper (bills?|statements?)|unsubscrib\w*)\b"
+)
+_CHURN_WORD = re.compile(
+    r"\b(account|contract|membership|plan|leave|leaving|switch\w*|elsewhere|competitors?|"
+    r"done with|lost a customer|never (order|buy|use|shop)\w*|last time|close|closing)\b"
+)
+
+
+def routine_cancellation(text: str) -> bool:
+    """True when English ``text`` stops a newsletter, marketing or paper bills and says nothing
+    of leaving: not a cancel threat (docs/intents.md)."""
+    folded = fold(text)
+    return bool(_ROUTINE_ITEM.search(folded)) and not _CHURN_WORD.search(folded)
+
+
 def asks_who_answers(text: str) -> bool:
     """True when English ``text`` asks whether a person or a machine is answering (or who they
     are) and carries no insult or swear word: not abuse (docs/intents.md)."""

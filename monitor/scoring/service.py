@@ -35,6 +35,7 @@ from monitor.scoring.cues import (
     asks_who_answers,
     keyword_intents,
     lexicon_polarity,
+    routine_cancellation,
     waiting_for_goods,
 )
 from monitor.scoring.multilingual import score_text
@@ -78,6 +79,8 @@ class UtteranceScorer:
             intents["hold_complaint"] = 0.0
         if asks_who_answers(text) and not cues["abuse"]:  # the spec's "is not" for abuse
             intents["abuse"] = 0.0
+        if routine_cancellation(text):  # the spec's "is not" for cancel threats
+            intents["cancel_threat"] = 0.0
         return model.probabilities, intents
 
     def score_batch(
