@@ -33,13 +33,11 @@ def score(
     return ev.UtteranceScore("c1", seq, speaker, at, "negative", NEGATIVE, intents)
 
 
-def rules(partial_min_probability: float | None = None) -> CallRules:
+def rules(**settings: Any) -> CallRules:
     playbook = Playbook.load()
-    if partial_min_probability is not None:
-        settings = dataclasses.replace(
-            playbook.settings, partial_min_probability=partial_min_probability
-        )
-        playbook = dataclasses.replace(playbook, settings=settings)
+    if settings:
+        changed = dataclasses.replace(playbook.settings, **settings)
+        playbook = dataclasses.replace(playbook, settings=changed)
     return CallRules(playbook, ev.CallStarted("c1", "test", "agent-1"))
 
 
@@ -47,8 +45,10 @@ def alerts(events: list[ev.Event]) -> list[str]:
     return [e.kind for e in events if isinstance(e, ev.Alert)]
 
 
-def test_a_confident_threat_in_a_partial_alerts_at_once_and_the_final_does_not_repeat_it() -> None:
+def test_a_threat_held_over_two_partials_alerts_and_the_final_does_not_repeat_it() -> None:
     r = rules()
+    first = r.on_partial(partial("i am going to take", 11.0), score(11.0, (("legal_threat", 0.9),)))
+    assert first == []  # one partial is provisional: partial_confirmations = 2
     early = r.on_partial(
         partial("i am going to take you to court", 12.0), score(12.0, (("legal_threat", 0.9),))
     )
@@ -83,6 +83,39 @@ def test_partials_below_the_bar_from_the_agent_or_for_counted_rules_raise_nothin
         partial("you keep transferring me", 13.0), score(13.0, (("transfer_complaint", 0.95),))
     )
     assert "transfer_loop" not in alerts(loop)
+
+
+def test_a_partial_the_next_one_takes_back_raises_nothing() -> None:
+    # Whisper heard the cut-off "i want to can-" as "i want to kill you"; the next partial
+    # corrected it, so the abuse never held over two partials
+    r = rules()
+    assert r.on_partial(partial("i want to kill you", 12.0), score(12.0, (("abuse", 0.9),))) == []
+    assert r.on_partial(partial("i want to cancel it", 13.0), score(13.0, ())) == []
+    assert (
+        r.on_partial(partial("i want to cancel it now", 14.0), score(14.0, (("abuse", 0.9),))) == []
+    )
+    # nor does a new turn carry the count over
+    r2 = rules()
+    assert r2.on_partial(partial("you idiot", 12.0, seq=2), score(12.0, (("abuse", 0.9),))) == []
+    assert (
+        r2.on_partial(partial("you idiot", 15.0, seq=4), score(15.0, (("abuse", 0.9),), seq=4))
+        == []
+    )
+    # a playbook may alert on the first partial
+    r3 = rules(partial_confirmations=1)
+    assert alerts(r3.on_partial(partial("you idiot", 12.0), score(12.0, (("abuse", 0.9),)))) == [
+        "abuse"
+    ]
+
+
+def test_the_playbook_rejects_fewer_than_one_confirmation(tmp_path: Path) -> None:
+    from monitor.rules import PlaybookError
+
+    text = (Path(__file__).resolve().parents[1] / "monitor/rules/playbook.toml").read_text()
+    bad = tmp_path / "playbook.toml"
+    bad.write_text(text.replace("partial_confirmations = 2", "partial_confirmations = 0"))
+    with pytest.raises(PlaybookError, match=r"partial_confirmations.*1 or more"):
+        Playbook.load(bad)
 
 
 def test_a_playbook_can_turn_early_alerts_off() -> None:

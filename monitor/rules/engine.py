@@ -69,6 +69,10 @@ class CallRules:
         self._event_cards = 0  # cards raised by the input being handled now
         self._fired_counts: dict[str, int] = {}
         self._finished = False
+        # early alerts: the turn whose partials are being counted, and per rule how many
+        # consecutive partials of it reached the bar (settings.partial_confirmations)
+        self._partial_turn: int | None = None
+        self._partial_runs: dict[str, int] = {}
 
     # ---- inputs -------------------------------------------------------------------------
 
@@ -101,25 +105,36 @@ class CallRules:
 
     def on_partial(self, partial: PartialUtterance, score: UtteranceScore) -> list[Event]:
         """A customer still speaking: the alerts of intent rules that fire on one turn, from
-        the words heard so far (settings.partial_min_probability), so a threat at the start of
-        a long turn is not reported only when the turn ends. Risk, counts and sentiment wait
+        the words heard so far (settings.partial_min_probability, reached on
+        settings.partial_confirmations consecutive partials of the turn, since a partial's last
+        words are the recogniser's guess), so a threat at the start of a long turn is not
+        reported only when the turn ends. Risk, counts and sentiment wait
         for the final text; the final does not raise the same alert again (the rule's
         cooldown), and what the final text says is what the risk and the QA record keep."""
         if partial.speaker != "customer" or self._finished or not self.early_alerts:
             return []
         self._event_cards = 0
         evidence = dict(self.scorer.evidence(score))
-        bar = self.playbook.settings.partial_min_probability
+        settings = self.playbook.settings
+        bar = settings.partial_min_probability
+        if self._partial_turn != partial.seq:  # a new turn: its partials count afresh
+            self._partial_turn, self._partial_runs = partial.seq, {}
         events: list[Event] = []
         for rule in self.playbook.rules:
             p = rule.params
             if (
-                rule.trigger == "intent"
-                and rule.alert is not None
-                and p["speaker"] == "customer"
-                and p["min_count"] == 1
-                and evidence.get(p["intent"], 0.0) >= max(bar, p["min_probability"])
+                rule.trigger != "intent"
+                or rule.alert is None
+                or p["speaker"] != "customer"
+                or p["min_count"] != 1
             ):
+                continue
+            if evidence.get(p["intent"], 0.0) < max(bar, p["min_probability"]):
+                self._partial_runs[rule.name] = 0  # the words heard since took it back
+                continue
+            run = self._partial_runs.get(rule.name, 0) + 1
+            self._partial_runs[rule.name] = run
+            if run >= settings.partial_confirmations:
                 events.extend(self._fire(rule, partial.end))
         return events
 

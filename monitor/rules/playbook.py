@@ -66,6 +66,10 @@ class Settings:
     # transcript, before the turn ends, when the intent reaches this probability there;
     # 1.0 or more: alerts wait for the turn's final text
     partial_min_probability: float = 0.8
+    # ... on this many consecutive scored partials of the same turn: a partial is provisional
+    # (the recogniser finishes a cut-off word as it guesses: "I want to can-" came out as "I want
+    # to kill you"), so one partial alone does not alert; 1 alerts on the first
+    partial_confirmations: int = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +187,8 @@ def _settings(raw: Any, problems: Problems) -> Settings:
             value = _check_value(value, default, at, key, problems)
             if isinstance(value, float) and value < 0:
                 problems.add(at, key, f"must not be negative, got {value}")
+            if key == "partial_confirmations" and isinstance(value, int) and value < 1:
+                problems.add(at, key, f"must be 1 or more, got {value}")
             if len(problems.items) > before:
                 continue  # keep the default so later checks do not repeat this problem
         values[key] = value
