@@ -159,6 +159,12 @@ def evaluate(model_dir: Path | None, **load: Any) -> dict[str, Any]:
     }
 
 
+# how every intent figure here is scored: as ScoringService merges (UtteranceScorer.merge)
+POLICY = (
+    "as the service: max(model probability, English keyword cue), then the 'is not' rules of "
+    "docs/intents.md (monitor/scoring/cues.py: waiting for goods, asking who answers, a routine "
+    "cancellation)"
+)
 # Bitext's language-variation tags worth a figure of their own
 REQUEST_STYLES = {"Q": "colloquial", "Z": "typos", "W": "offensive", "N": "negation"}
 
@@ -184,7 +190,7 @@ def abuse_section(
         "data": "monitor/scoring/data/convabuse_turns.tsv, ConvAbuse's test split (never "
         "trained on): users' messages to a chat agent, abuse aimed at it and turns without an "
         "attack (swearing, or addressed to 'you'), by the annotators' majority",
-        "policy": "as the service: max(model probability, English keyword cue); shipped thresholds",
+        "policy": f"{POLICY}; shipped thresholds",
     }
 
 
@@ -216,7 +222,7 @@ def requests_section(
         "data": "monitor/scoring/data/bitext_requests.tsv, the fifth held apart from training "
         "(bitext.is_test): Bitext retail support requests (CDLA-Sharing 1.0), intent 'none' "
         "by docs/intents.md; complaint, contact_human_agent and delete_account left out",
-        "policy": "as the service: max(model probability, English keyword cue); shipped thresholds",
+        "policy": f"{POLICY}; shipped thresholds",
     }
 
 
@@ -232,10 +238,7 @@ def external_section(figures: dict[str, Any]) -> dict[str, Any]:
     """The external set's figures, less what only the first set's make-up gives meaning to."""
     out = {k: v for k, v in figures.items() if k not in ("external_dialogues_only",)}
     out["data"] = EXTERNAL_DATA
-    out["policy"] = (
-        "as the service: max(model probability, English keyword cue); shipped thresholds "
-        "(not tuned on this set)"
-    )
+    out["policy"] = f"{POLICY}; shipped thresholds (not tuned on this set)"
     return out
 
 
@@ -341,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     escalation = {
         **q["escalation"],
         "data": "monitor/scoring/data/calls_heldout.tsv expanded with seed 2026 (never trained on)",
-        "policy": "max(model probability, English keyword cue); threshold per intent",
+        "policy": f"{POLICY}; threshold per intent",
         "model_only": {
             k: q["escalation_model_only"][k] for k in ("macro_f1", "min_intent_f1", "per_intent")
         },
@@ -357,8 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     cross = {
         **q["cross_source"],
         "data": "eval/data/cross_source.tsv (labelled before scoring, never trained on)",
-        "policy": "as the service: max(model probability, English keyword cue); shipped "
-        "thresholds (not tuned on this set)",
+        "policy": f"{POLICY}; shipped thresholds (not tuned on this set)",
         "fp32": None
         if fp32 is None
         else {
