@@ -70,7 +70,7 @@ class CallRules:
         self._fired_counts: dict[str, int] = {}
         self._finished = False
         # early alerts: the turn whose partials are being counted, and per rule how many
-        # consecutive partials of it reached the bar (settings.partial_confirmations)
+        # consecutive scored partials of it reached the bar (settings.partial_confirmations)
         self._partial_turn: int | None = None
         self._partial_runs: dict[str, int] = {}
 
@@ -106,11 +106,11 @@ class CallRules:
     def on_partial(self, partial: PartialUtterance, score: UtteranceScore) -> list[Event]:
         """A customer still speaking: the alerts of intent rules that fire on one turn, from
         the words heard so far (settings.partial_min_probability, reached on
-        settings.partial_confirmations consecutive partials of the turn, since a partial's last
-        words are the recogniser's guess), so a threat at the start of a long turn is not
-        reported only when the turn ends. Risk, counts and sentiment wait
-        for the final text; the final does not raise the same alert again (the rule's
-        cooldown), and what the final text says is what the risk and the QA record keep."""
+        settings.partial_confirmations consecutive scored partials of the turn, since a
+        partial's last words are the recogniser's guess), so a threat at the start of a long
+        turn is not reported only when the turn ends. Risk, counts and sentiment wait for the
+        final text; the final does not raise the same alert again (the rule's cooldown), and
+        what the final text says is what the risk and the QA record keep."""
         if partial.speaker != "customer" or self._finished or not self.early_alerts:
             return []
         self._event_cards = 0
