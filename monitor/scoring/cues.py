@@ -343,18 +343,40 @@ _CHURN_WORD = re.compile(
 )
 
 
+def _routine(folded: str) -> bool:
+    return bool(_ROUTINE_ITEM.search(folded)) and not _CHURN_WORD.search(folded)
+
+
+def _asks_who(folded: str) -> bool:
+    return bool(_WHO_ANSWERS.search(folded)) and not _INSULT_WORD.search(folded)
+
+
 def routine_cancellation(text: str) -> bool:
     """True when English ``text`` stops a newsletter, marketing or paper bills and says nothing
     of leaving: not a cancel threat (docs/intents.md)."""
-    folded = fold(text)
-    return bool(_ROUTINE_ITEM.search(folded)) and not _CHURN_WORD.search(folded)
+    return _routine(fold(text))
 
 
 def asks_who_answers(text: str) -> bool:
     """True when English ``text`` asks whether a person or a machine is answering (or who they
     are) and carries no insult or swear word: not abuse (docs/intents.md)."""
+    return _asks_who(fold(text))
+
+
+def ruled_out(text: str) -> set[str]:
+    """The intents docs/intents.md's "is not" lines rule out for English ``text``, whatever the
+    model or a cue says: a hold while waiting for goods, a cancel threat on a routine
+    cancellation, and abuse on asking who answers (unless an English abuse cue matched too).
+    The service's merge sets them to 0 (UtteranceScorer.merge); the text is folded once."""
     folded = fold(text)
-    return bool(_WHO_ANSWERS.search(folded)) and not _INSULT_WORD.search(folded)
+    out: set[str] = set()
+    if waiting_for_goods(text):
+        out.add("hold_complaint")
+    if _routine(folded):
+        out.add("cancel_threat")
+    if _asks_who(folded) and not _compiled("en")["abuse"].search(folded):
+        out.add("abuse")
+    return out
 
 
 def keyword_intents(text: str, language: str) -> dict[str, float]:

@@ -31,13 +31,7 @@ from dataclasses import dataclass, field
 from monitor.events import INTENTS, FinalUtterance, PartialUtterance, Sentiment, UtteranceScore
 from monitor.languages import is_english
 from monitor.scoring.classifier import TextClassifier, TextScores
-from monitor.scoring.cues import (
-    asks_who_answers,
-    keyword_intents,
-    lexicon_polarity,
-    routine_cancellation,
-    waiting_for_goods,
-)
+from monitor.scoring.cues import keyword_intents, lexicon_polarity, ruled_out
 from monitor.scoring.multilingual import score_text
 
 LATENCY_WINDOW = 10_000  # latencies and batch sizes kept by ScoringService
@@ -75,12 +69,8 @@ class UtteranceScorer:
             return score_text(text, language)
         cues = keyword_intents(text, language)
         intents = {name: max(model.intents[name], cues[name]) for name in INTENTS}
-        if waiting_for_goods(text):  # the spec's "is not" for holds (monitor/scoring/cues.py)
-            intents["hold_complaint"] = 0.0
-        if asks_who_answers(text) and not cues["abuse"]:  # the spec's "is not" for abuse
-            intents["abuse"] = 0.0
-        if routine_cancellation(text):  # the spec's "is not" for cancel threats
-            intents["cancel_threat"] = 0.0
+        for name in ruled_out(text):  # the spec's "is not" lines (monitor/scoring/cues.py)
+            intents[name] = 0.0
         return model.probabilities, intents
 
     def score_batch(
