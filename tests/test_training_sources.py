@@ -1,8 +1,9 @@
 """Other authors' training data: Bitext's retail support requests (monitor/scoring/data/bitext.py,
 hard negatives, a held-apart fifth for eval_text's ``external_requests``) and ConvAbuse's abuse
 aimed at an agent (monitor/scoring/data/convabuse.py, its test split held apart for
-``external_abuse``). The committed files, their splits, labelling rules and provenance are
-checked here; what the model does with them is eval's."""
+``external_abuse``) and GoEmotions' rated comments for sentiment
+(monitor/scoring/data/goemotions.py). The committed files, their splits, labelling rules and
+provenance are checked here; what the model does with them is eval's."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 
 from eval.cross_source import EXTERNAL_FILE, EXTERNAL_SOURCES, read_cross_source
 from monitor.scoring.classifier import normalize
-from monitor.scoring.data import bitext, convabuse
+from monitor.scoring.data import bitext, convabuse, goemotions
 from monitor.scoring.train import build_examples
 
 
@@ -134,6 +135,68 @@ def test_convabuse_reader_names_a_bad_line(tmp_path: Path) -> None:
     bad.write_text("# header\ntrain\tabuse\tyou are useless\ntrain\tinsult\tyou idiot\n")
     with pytest.raises(ValueError, match=r"c\.tsv:3: expected split, abuse/none, text"):
         convabuse.read_turns(bad)
+
+
+def test_goemotions_sentiment_follows_the_raters_emotions_and_leaves_out_the_mixed() -> None:
+    assert goemotions.sentiment_of(["anger", "annoyance"]) == "negative"
+    assert goemotions.sentiment_of(["disappointment"]) == "negative"  # "thanks, but ..."
+    assert goemotions.sentiment_of(["gratitude", "joy"]) == "positive"
+    assert goemotions.sentiment_of(["neutral"]) == "neutral"
+    assert goemotions.sentiment_of(["gratitude", "disappointment"]) is None  # two ways
+    # ambiguous, or something else on a call: a request, an apology, a plain "yes"
+    for emotion in ("curiosity", "confusion", "desire", "remorse", "approval"):
+        assert goemotions.sentiment_of([emotion]) is None, emotion
+    assert goemotions.sentiment_of(["joy", "surprise"]) is None
+
+
+def test_goemotions_extract_fills_names_and_names_a_bad_line(tmp_path: Path) -> None:
+    rows = {
+        "train": "Thanks [NAME], but that didn't help at all\t9\ta1\n"
+        "thanks [name], but THAT didn't help at all\t9\ta2\n"  # a duplicate, other case
+        "My [RELIGION] friend says hi\t27\ta3\n"
+        "Why would you do that?\t7\ta4\n"
+        "It arrives on Monday\t27\ta5\n",
+        "dev": "Brilliant, thank you so much\t0,15\tb1\n",
+        "test": "That is just awful\t11\tc1\n",
+    }
+    for split, text in rows.items():
+        (tmp_path / f"{split}.tsv").write_text(text, encoding="utf-8")
+    got = goemotions.extract(tmp_path)
+    assert [(c.split, c.sentiment) for c in got] == [
+        ("train", "negative"),
+        ("train", "neutral"),
+        ("dev", "positive"),
+        ("test", "negative"),
+    ]
+    assert "[" not in got[0].text and got[0].text.split()[1].rstrip(",") in goemotions.NAMES
+    (tmp_path / "dev.tsv").write_text("no labels here\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"dev\.tsv:1: expected text, labels, id"):
+        goemotions.extract(tmp_path)
+    bad = tmp_path / "g.tsv"
+    bad.write_text("# header\ntrain\tpositive\tlovely\ntrain\tjoy\tlovely\n")
+    with pytest.raises(ValueError, match=r"g\.tsv:3: expected split, sentiment, text"):
+        goemotions.read_comments(bad)
+
+
+def test_goemotions_committed_and_trained_on_only_from_its_train_split() -> None:
+    comments = goemotions.read_comments()
+    head = goemotions.COMMENTS_FILE.read_text(encoding="utf-8").split("\n", 3)
+    assert "Apache-2.0" in " ".join(head[:3])
+    by_split = {s: [c for c in comments if c.split == s] for s in goemotions.SPLITS}
+    assert len(by_split["train"]) > 30000 and len(by_split["dev"]) > 3000
+    for split in goemotions.SPLITS:
+        assert {c.sentiment for c in by_split[split]} == {"negative", "neutral", "positive"}
+    assert not any("[NAME]" in c.text for c in comments)
+    without = build_examples(call_repeat=1, max_tweets=0, seed=1)
+    taken = build_examples(call_repeat=1, max_tweets=0, seed=1, goemotions_max=500)
+    added = len(taken) - len(without)
+    assert added == 500
+    train = {normalize(c.text) for c in by_split["train"]}
+    other = {normalize(c.text) for c in by_split["dev"] + by_split["test"]} - train
+    texts = {e.text for e in taken} - {e.text for e in without}
+    assert texts <= train and not texts & other
+    # sentiment only: the comments carry no intent labels
+    assert all(e.intents is None for e in taken if e.text in texts)
 
 
 @pytest.mark.slow

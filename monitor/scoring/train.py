@@ -27,6 +27,7 @@ from monitor.events import INTENTS
 from monitor.scoring.data.bitext import training_requests
 from monitor.scoring.data.calls import SENTIMENTS, styles_utterances, training_utterances
 from monitor.scoring.data.convabuse import read_turns as read_abuse
+from monitor.scoring.data.goemotions import training_comments
 from monitor.scoring.data.taskmaster import read_turns
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -115,6 +116,8 @@ def build_examples(
     cfpb_sentiment: bool = False,
     bitext_repeat: int = 0,
     convabuse_repeat: int = 0,
+    goemotions_max: int = 0,
+    goemotions_sentiments: tuple[str, ...] = SENTIMENTS,
 ) -> list[Example]:
     """Tweets (sentiment only), template utterances, docs/intents.md-style lines, Taskmaster-3,
     real consumers' CFPB sentences labelled to docs/intents.md (training part only), and
@@ -165,6 +168,10 @@ def build_examples(
             tone = SENTIMENTS.index("negative") if turn.intent == "abuse" else IGNORE
             vec = abuse if turn.intent == "abuse" else none
             out += [Example(normalize(turn.text), tone, vec)] * convabuse_repeat
+    # many people's comments, read by several raters: sentiment only (no intent labels)
+    taken = training_comments(goemotions_max, seed, goemotions_sentiments) if goemotions_max else []
+    for comment in taken:
+        out.append(Example(normalize(comment.text), SENTIMENTS.index(comment.sentiment), None))
     rng.shuffle(out)
     return out
 
@@ -229,6 +236,17 @@ def main(argv: list[str] | None = None) -> int:
         help="ConvAbuse turns for abuse (0: not used; models/README.md)",
     )
     parser.add_argument(
+        "--goemotions-max",
+        type=int,
+        default=0,
+        help="GoEmotions comments for sentiment, at most this many (0: not used; models/README.md)",
+    )
+    parser.add_argument(
+        "--goemotions-sentiments",
+        default="negative,neutral,positive",
+        help="which of GoEmotions' sentiments to take (comma-separated)",
+    )
+    parser.add_argument(
         "--cfpb-sentiment",
         action="store_true",
         help="also train sentiment on the CFPB rows (default: their intents only)",
@@ -261,6 +279,9 @@ def main(argv: list[str] | None = None) -> int:
         help="stop early and save when training has run this long (the run says so)",
     )
     args = parser.parse_args(argv)
+    unknown = set(args.goemotions_sentiments.split(",")) - set(SENTIMENTS)
+    if unknown:
+        parser.error(f"--goemotions-sentiments: {sorted(unknown)} not in {list(SENTIMENTS)}")
 
     import torch
     from safetensors.torch import save_file
@@ -304,6 +325,8 @@ def main(argv: list[str] | None = None) -> int:
         args.cfpb_sentiment,
         args.bitext_repeat,
         args.convabuse_repeat,
+        args.goemotions_max,
+        tuple(args.goemotions_sentiments.split(",")),
     )
     n_calls = sum(1 for e in examples if e.intents is not None)
     print(f"training on {len(examples)} examples ({n_calls} call-centre, rest tweets)", flush=True)
@@ -438,6 +461,8 @@ def main(argv: list[str] | None = None) -> int:
             "cfpb_sentiment": args.cfpb_sentiment,
             "bitext_repeat": args.bitext_repeat,
             "convabuse_repeat": args.convabuse_repeat,
+            "goemotions_max": args.goemotions_max,
+            "goemotions_sentiments": args.goemotions_sentiments,
             "threads": args.threads,
             "init": str(args.init) if args.init is not None else None,
             "max_steps": args.max_steps,
@@ -466,6 +491,12 @@ def optional_sources(meta: dict[str, object]) -> list[str]:
             "ConvAbuse (Cercas Curry et al. 2021, CC BY 4.0), its train and valid splits: users' "
             "abuse aimed at a chat agent as 'abuse', turns without an attack as 'none': "
             "monitor/scoring/data/convabuse_turns.tsv"
+        )
+    if training.get("goemotions_max"):
+        out.append(
+            "GoEmotions (Demszky et al. 2020, Google Research, Apache-2.0), its train split: "
+            "Reddit comments, the raters' emotions mapped to one sentiment: "
+            "monitor/scoring/data/goemotions_comments.tsv (sentiment only)"
         )
     return out
 
