@@ -13,7 +13,13 @@ from typing import Any
 import pytest
 
 from monitor.events import INTENTS, FinalUtterance, Speaker
-from monitor.scoring.classifier import ModelNotFoundError, TextClassifier, TextScores, normalize
+from monitor.scoring.classifier import (
+    ModelNotFoundError,
+    TextClassifier,
+    TextScores,
+    normalize,
+    sentences,
+)
 from monitor.scoring.cues import keyword_intents, lexicon_polarity
 from monitor.scoring.data.calls import asr_style, heldout_utterances, training_utterances
 from monitor.scoring.service import ScoringService, ScoringServiceClosed, UtteranceScorer
@@ -396,6 +402,41 @@ def test_intent_at_the_end_of_a_long_turn_is_found(text_classifier: Any) -> None
     )
     [scores] = text_classifier.predict([long_turn])
     assert scores.intents["manager_demand"] >= 0.5, scores.intents
+
+
+def test_a_turn_splits_into_sentences_and_short_ones_join_their_neighbour() -> None:
+    assert sentences("It never came to my house. You people are useless liars!  ") == [
+        "It never came to my house.",
+        "You people are useless liars!",
+    ]
+    # under four words a sentence says little alone: it is read with the one before (or after)
+    assert sentences("This is how you treat a loyal customer? I'm off.") == [
+        "This is how you treat a loyal customer? I'm off."
+    ]
+    assert sentences("No. I want your manager on the phone now.") == [
+        "No. I want your manager on the phone now."
+    ]
+    assert sentences("no punctuation from this recognizer at all") == [
+        "no punctuation from this recognizer at all"
+    ]
+    assert sentences(" . ? ") == []
+    assert sentences("3.5 stars. Not good.") == ["3.5 stars. Not good."]
+
+
+def test_a_turn_of_several_sentences_takes_its_intents_from_them(text_classifier: Any) -> None:
+    first = "I ordered a kettle from your shop two weeks ago and it still has not arrived."
+    second = "Honestly you are the most useless bunch of liars I have ever dealt with."
+    [turn, plain, one, two] = text_classifier.predict(
+        [f"{first} {second}", f"{first} {second}".replace(".", ""), first, second]
+    )
+    # intents: each sentence read alone, the maximum over them
+    for name in INTENTS:
+        assert turn.intents[name] == pytest.approx(max(one.intents[name], two.intents[name]))
+    assert turn.intents["abuse"] >= 0.5
+    # sentiment: the whole turn, as without punctuation (normalising drops it)
+    assert turn.probabilities == pytest.approx(plain.probabilities)
+    # without sentence punctuation the turn is read once, whole
+    assert plain.intents != pytest.approx(turn.intents)
 
 
 def test_shipped_weights_match_the_manifest() -> None:

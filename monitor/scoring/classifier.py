@@ -65,6 +65,32 @@ def model_text(text: str, speaker: str = "customer", mark: str | None = AGENT_MA
     return _marked(normalize(text), speaker, mark)
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+# A sentence of fewer words than this is read with the one before it ("... and this is how you
+# treat me? I'm off.": "I'm off." alone says nothing). Chosen on validation material (CFPB
+# validation complaints, Bitext training requests and ConvAbuse train/valid turns, joined into
+# turns of two sentences): 4 kept most of the intents gained by reading sentences alone while
+# the turns without an intent that raise one stayed under 5% (1: 6.2%).
+MIN_SENTENCE_WORDS = 4
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of a punctuated turn that have words in them, a short one joined to its
+    neighbour; text without sentence punctuation (a recognizer that emits none) is one."""
+    out: list[str] = []
+    for part in _SENTENCE_END.split(text.strip()):
+        words = len(normalize(part).split())
+        if not words:
+            continue
+        if out and (
+            words < MIN_SENTENCE_WORDS or len(normalize(out[-1]).split()) < MIN_SENTENCE_WORDS
+        ):
+            out[-1] = f"{out[-1]} {part}"
+        else:
+            out.append(part)
+    return out
+
+
 def windows(text: str) -> list[str]:
     """The normalised text, or for a long turn half-overlapping windows of WINDOW_WORDS."""
     if not text:
@@ -209,6 +235,11 @@ class TextClassifier:
         the same pass: an intent is a local phrase ("get me a manager") that mean pooling over
         a whole paragraph would dilute, so each intent takes its maximum over the pieces while
         sentiment is their mean.
+
+        For the same reason a turn of several sentences takes its intents from its sentences,
+        each read alone (and windowed if long): "I ordered it two weeks ago. You are useless."
+        is abuse even though the first sentence would dilute the second. Sentiment still reads
+        the whole turn. One sentence, or text without punctuation, is read once.
         """
         if not texts:
             return []
@@ -217,11 +248,17 @@ class TextClassifier:
         who = speakers if speakers is not None else ["customer"] * len(texts)
         inputs: list[str] = []
         owner: list[int] = []
+        whole: list[bool] = []  # the row reads the whole turn (else one of its sentences)
         for index, (text, speaker) in enumerate(zip(texts, who, strict=True)):
+            parts = sentences(text)
+            pieces = [(p, True) for p in windows(normalize(text))]
+            if len(parts) > 1:
+                pieces += [(p, False) for part in parts for p in windows(normalize(part))]
             # an agent's mark starts every window of a long turn, not only the first
-            for piece in windows(normalize(text)):
+            for piece, is_whole in pieces:
                 inputs.append(_marked(piece, speaker, self.agent_mark))
                 owner.append(index)
+                whole.append(is_whole)
         sent: list[list[float]] = []
         intents: list[list[float]] = []
         if inputs:
@@ -239,18 +276,26 @@ class TextClassifier:
                     )
                 sent = torch.softmax(sent_logits.float(), dim=-1).tolist()
                 intents = torch.sigmoid(intent_logits.float()).tolist()
-        # sentiment: the mean over the pieces (a long turn's end counts as much as its start,
-        # which truncation to MAX_TOKENS would cut); intents: the maximum over the pieces
+        # sentiment: the mean over the whole turn's pieces (a long turn's end counts as much
+        # as its start, which truncation to MAX_TOKENS would cut); intents: the maximum over
+        # the sentences' pieces where the turn has several sentences, else the whole turn's
+        split = {index for index, is_whole in zip(owner, whole, strict=True) if not is_whole}
         total: dict[int, list[float]] = {}
         count: dict[int, int] = {}
         best: dict[int, list[float]] = {}
         for row, index in enumerate(owner):
+            if whole[row]:
+                if index not in total:
+                    total[index], count[index] = list(sent[row]), 1
+                else:
+                    total[index] = [a + b for a, b in zip(total[index], sent[row], strict=True)]
+                    count[index] += 1
+            if whole[row] == (index in split):
+                continue  # a split turn's intents come from its sentences only
             if index not in best:
-                total[index], count[index], best[index] = list(sent[row]), 1, list(intents[row])
-                continue
-            total[index] = [a + b for a, b in zip(total[index], sent[row], strict=True)]
-            count[index] += 1
-            best[index] = [max(a, b) for a, b in zip(best[index], intents[row], strict=True)]
+                best[index] = list(intents[row])
+            else:
+                best[index] = [max(a, b) for a, b in zip(best[index], intents[row], strict=True)]
         out: list[TextScores] = []
         for index in range(len(texts)):
             if index not in best:
