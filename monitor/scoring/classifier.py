@@ -74,21 +74,25 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 MIN_SENTENCE_WORDS = 4
 
 
+def _split(text: str) -> list[tuple[str, str]]:
+    """(sentence, its normalised text) for each sentence of ``text`` (see ``sentences``)."""
+    out: list[tuple[str, str]] = []
+    for part in _SENTENCE_END.split(text.strip()):
+        cleaned = normalize(part)
+        if not cleaned:
+            continue
+        short = len(cleaned.split()) < MIN_SENTENCE_WORDS
+        if out and (short or len(out[-1][1].split()) < MIN_SENTENCE_WORDS):
+            out[-1] = (f"{out[-1][0]} {part}", f"{out[-1][1]} {cleaned}")
+        else:
+            out.append((part, cleaned))
+    return out
+
+
 def sentences(text: str) -> list[str]:
     """The sentences of a punctuated turn that have words in them, a short one joined to its
     neighbour; text without sentence punctuation (a recognizer that emits none) is one."""
-    out: list[str] = []
-    for part in _SENTENCE_END.split(text.strip()):
-        words = len(normalize(part).split())
-        if not words:
-            continue
-        if out and (
-            words < MIN_SENTENCE_WORDS or len(normalize(out[-1]).split()) < MIN_SENTENCE_WORDS
-        ):
-            out[-1] = f"{out[-1]} {part}"
-        else:
-            out.append(part)
-    return out
+    return [part for part, _ in _split(text)]
 
 
 def windows(text: str) -> list[str]:
@@ -248,17 +252,22 @@ class TextClassifier:
         who = speakers if speakers is not None else ["customer"] * len(texts)
         inputs: list[str] = []
         owner: list[int] = []
-        whole: list[bool] = []  # the row reads the whole turn (else one of its sentences)
+        # what each row counts for: a turn of several sentences reads sentiment from its
+        # whole text and intents from its sentences, any other turn both from its whole text
+        for_sentiment: list[bool] = []
+        for_intents: list[bool] = []
         for index, (text, speaker) in enumerate(zip(texts, who, strict=True)):
-            parts = sentences(text)
-            pieces = [(p, True) for p in windows(normalize(text))]
-            if len(parts) > 1:
-                pieces += [(p, False) for part in parts for p in windows(normalize(part))]
+            parts = _split(text)
+            split = len(parts) > 1
+            pieces = [(p, True, not split) for p in windows(normalize(text))]
+            if split:
+                pieces += [(p, False, True) for _, cleaned in parts for p in windows(cleaned)]
             # an agent's mark starts every window of a long turn, not only the first
-            for piece, is_whole in pieces:
+            for piece, sentiment, intent in pieces:
                 inputs.append(_marked(piece, speaker, self.agent_mark))
                 owner.append(index)
-                whole.append(is_whole)
+                for_sentiment.append(sentiment)
+                for_intents.append(intent)
         sent: list[list[float]] = []
         intents: list[list[float]] = []
         if inputs:
@@ -279,23 +288,23 @@ class TextClassifier:
         # sentiment: the mean over the whole turn's pieces (a long turn's end counts as much
         # as its start, which truncation to MAX_TOKENS would cut); intents: the maximum over
         # the sentences' pieces where the turn has several sentences, else the whole turn's
-        split = {index for index, is_whole in zip(owner, whole, strict=True) if not is_whole}
         total: dict[int, list[float]] = {}
         count: dict[int, int] = {}
         best: dict[int, list[float]] = {}
         for row, index in enumerate(owner):
-            if whole[row]:
+            if for_sentiment[row]:
                 if index not in total:
                     total[index], count[index] = list(sent[row]), 1
                 else:
                     total[index] = [a + b for a, b in zip(total[index], sent[row], strict=True)]
                     count[index] += 1
-            if whole[row] == (index in split):
-                continue  # a split turn's intents come from its sentences only
-            if index not in best:
-                best[index] = list(intents[row])
-            else:
-                best[index] = [max(a, b) for a, b in zip(best[index], intents[row], strict=True)]
+            if for_intents[row]:
+                if index not in best:
+                    best[index] = list(intents[row])
+                else:
+                    best[index] = [
+                        max(a, b) for a, b in zip(best[index], intents[row], strict=True)
+                    ]
         out: list[TextScores] = []
         for index in range(len(texts)):
             if index not in best:

@@ -279,7 +279,8 @@ def main(argv: list[str] | None = None) -> int:
         help="stop early and save when training has run this long (the run says so)",
     )
     args = parser.parse_args(argv)
-    unknown = set(args.goemotions_sentiments.split(",")) - set(SENTIMENTS)
+    goemotions_sentiments = tuple(args.goemotions_sentiments.split(","))
+    unknown = set(goemotions_sentiments) - set(SENTIMENTS)
     if unknown:
         parser.error(f"--goemotions-sentiments: {sorted(unknown)} not in {list(SENTIMENTS)}")
 
@@ -326,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
         args.bitext_repeat,
         args.convabuse_repeat,
         args.goemotions_max,
-        tuple(args.goemotions_sentiments.split(",")),
+        goemotions_sentiments,
     )
     n_calls = sum(1 for e in examples if e.intents is not None)
     print(f"training on {len(examples)} examples ({n_calls} call-centre, rest tweets)", flush=True)

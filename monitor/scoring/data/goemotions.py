@@ -35,7 +35,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from monitor.scoring.data.calls import DATA_DIR, data_rows
+from monitor.scoring.data.calls import DATA_DIR, SENTIMENTS, data_rows
 
 COMMENTS_FILE = DATA_DIR / "goemotions_comments.tsv"
 SPLITS = ("train", "dev", "test")
@@ -152,18 +152,14 @@ def extract(data_dir: Path) -> list[Comment]:
 def read_comments(path: Path = COMMENTS_FILE) -> list[Comment]:
     out: list[Comment] = []
     for number, parts in data_rows(path):
-        if (
-            len(parts) != 3
-            or parts[0] not in SPLITS
-            or parts[1] not in ("negative", "neutral", "positive")
-        ):
+        if len(parts) != 3 or parts[0] not in SPLITS or parts[1] not in SENTIMENTS:
             raise ValueError(f"{path}:{number}: expected split, sentiment, text")
         out.append(Comment(parts[0], parts[1], parts[2]))
     return out
 
 
 def training_comments(
-    limit: int, seed: int = 13, sentiments: tuple[str, ...] = ("negative", "neutral", "positive")
+    limit: int, seed: int = 13, sentiments: tuple[str, ...] = SENTIMENTS
 ) -> list[Comment]:
     """Up to ``limit`` comments of the train split with one of ``sentiments``, in the share
     they have there."""
@@ -189,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     counts = {
         (s, v): sum(1 for c in comments if (c.split, c.sentiment) == (s, v))
         for s in SPLITS
-        for v in ("negative", "neutral", "positive")
+        for v in SENTIMENTS
     }
     print(f"wrote {len(comments)} comments to {COMMENTS_FILE}: {counts}")
     return 0
