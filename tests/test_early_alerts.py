@@ -52,17 +52,21 @@ def test_a_threat_held_over_two_partials_alerts_and_the_final_does_not_repeat_it
     early = r.on_partial(
         partial("i am going to take you to court", 12.0), score(12.0, (("legal_threat", 0.9),))
     )
-    assert alerts(early) == ["legal_threat"]
+    # the threat, and the turn ended here would put the call at risk (negative, a threat)
+    assert alerts(early) == ["legal_threat", "at_risk"]
     alert = next(e for e in early if isinstance(e, ev.Alert))
     assert alert.at == 12.0 and alert.severity == "critical"
-    # no risk is computed from a partial: the final text decides it
+    # no risk is published from a partial, and the call's own risk is untouched: the final
+    # text decides it
     assert not any(isinstance(e, ev.CallRisk) for e in early)
+    assert (r.risk.level, r.scorer.intent_counts, r.scorer.turns) == ("calm", {}, 0)
     final = ev.FinalUtterance(
         "c1", "customer", 2, "i am going to take you to court over this", 10.0, 15.0
     )
     later = r.on_utterance(final, score(15.0, (("legal_threat", 0.95),)))
-    assert "legal_threat" not in alerts(later)
-    assert any(isinstance(e, ev.CallRisk) for e in later)
+    assert alerts(later) == []  # neither alert again
+    risk = next(e for e in later if isinstance(e, ev.CallRisk))
+    assert risk.level == "at_risk"
 
 
 def test_partials_below_the_bar_from_the_agent_or_for_counted_rules_raise_nothing() -> None:
@@ -103,9 +107,53 @@ def test_a_partial_the_next_one_takes_back_raises_nothing() -> None:
     )
     # a playbook may alert on the first partial
     r3 = rules(partial_confirmations=1)
-    assert alerts(r3.on_partial(partial("you idiot", 12.0), score(12.0, (("abuse", 0.9),)))) == [
-        "abuse"
-    ]
+    first = r3.on_partial(partial("you idiot", 12.0), score(12.0, (("abuse", 0.9),)))
+    assert alerts(first) == ["abuse", "at_risk"]
+
+
+def test_a_turn_that_would_put_the_call_at_risk_warns_before_it_ends() -> None:
+    # no single intent clears the early-alert bar (0.8), but the turn, ended here, would
+    # raise the call to "at risk": abuse at the classifier's threshold in a negative turn
+    r = rules()
+    words = "after all those calls from the incompetent people"
+    assert r.on_partial(partial(words, 11.0), score(11.0, (("abuse", 0.65),))) == []
+    early = r.on_partial(partial(words + " that work there", 12.0), score(12.0, (("abuse", 0.6),)))
+    assert alerts(early) == ["at_risk"]
+    alert = next(e for e in early if isinstance(e, ev.Alert))
+    assert alert.severity == "warning" and alert.at == 12.0
+    assert any("abusive" in reason for reason in alert.reasons)  # the preview's reasons
+    assert r.risk.level == "calm"  # the board's level waits for the final
+    final = ev.FinalUtterance("c1", "customer", 2, words + " that work there", 10.0, 14.0)
+    later = r.on_utterance(final, score(14.0, (("abuse", 0.6),)))
+    assert next(e for e in later if isinstance(e, ev.CallRisk)).level == "at_risk"
+    assert alerts(later) == ["abuse"]  # the final's own rule; "at risk" is not raised again
+
+
+def test_a_risk_the_next_partial_takes_back_or_calm_words_raise_nothing() -> None:
+    r = rules()
+    calm = ev.UtteranceScore("c1", 2, "customer", 11.0, "neutral", (0.1, 0.8, 0.1), ())
+    assert r.on_partial(partial("i want to ask about my order", 11.0), calm) == []
+    assert r.on_partial(partial("i want to ask about my order please", 12.0), calm) == []
+    # one partial at risk, the next not: nothing
+    assert r.on_partial(partial("you liars", 13.0), score(13.0, (("abuse", 0.7),))) == []
+    assert r.on_partial(partial("you lie about it", 14.0), calm) == []
+    assert r.on_partial(partial("you liars", 15.0), score(15.0, (("abuse", 0.7),))) == []
+    # early alerts off in the playbook: no early risk either
+    off = rules(partial_min_probability=1.0)
+    for end in (11.0, 12.0):
+        assert off.on_partial(partial("you liars", end), score(end, (("abuse", 0.7),))) == []
+
+
+def test_a_jump_past_at_risk_raises_one_early_alert_and_the_final_none() -> None:
+    r = rules()
+    threats = (("legal_threat", 0.95), ("abuse", 0.9))
+    r.on_partial(partial("you crooks i will sue", 11.0), score(11.0, threats))
+    early = r.on_partial(partial("you crooks i will sue you", 12.0), score(12.0, threats))
+    assert sorted(alerts(early)) == ["abuse", "escalated", "legal_threat"]
+    final = ev.FinalUtterance("c1", "customer", 2, "you crooks i will sue you", 10.0, 13.0)
+    later = r.on_utterance(final, score(13.0, threats))
+    assert next(e for e in later if isinstance(e, ev.CallRisk)).level == "escalated"
+    assert alerts(later) == []  # not "at_risk" now either: one alert for the jump
 
 
 def test_the_playbook_rejects_fewer_than_one_confirmation(tmp_path: Path) -> None:

@@ -108,9 +108,11 @@ class CallRules:
         the words heard so far (settings.partial_min_probability, reached on
         settings.partial_confirmations consecutive scored partials of the turn, since a
         partial's last words are the recogniser's guess), so a threat at the start of a long
-        turn is not reported only when the turn ends. Risk, counts and sentiment wait for the
-        final text; the final does not raise the same alert again (the rule's cooldown), and
-        what the final text says is what the risk and the QA record keep."""
+        turn is not reported only when the turn ends; and the at-risk and escalated alerts
+        when the turn, ended there, would raise the call into that level (_early_risk). Risk,
+        counts and sentiment wait for the final text; the final does not raise the same alert
+        again (the rule's cooldown), and what the final text says is what the risk and the QA
+        record keep."""
         if partial.speaker != "customer" or self._finished or not self.early_alerts:
             return []
         self._event_cards = 0
@@ -136,7 +138,49 @@ class CallRules:
             self._partial_runs[rule.name] = run
             if run >= settings.partial_confirmations:
                 events.extend(self._fire(rule, partial.end))
+        events.extend(self._early_risk(partial, score))
         return events
+
+    def _early_risk(self, partial: PartialUtterance, score: UtteranceScore) -> list[Event]:
+        """The risk-level alert (at risk, escalated) that the turn would raise if it ended with
+        the words heard so far (EscalationScorer.preview), once each of
+        settings.partial_confirmations consecutive scored partials of the turn reaches that
+        level: a long turn that turns hostile in its first seconds warns then, not when the
+        speaker stops. Only the alert comes early; the board's risk level, the intent counts
+        and the sentiment wait for the final text, which does not raise the alert again (the
+        rule's cooldown)."""
+        heated = len(self.playbook.phrases.find("heated", self.language, partial.text))
+        utt = FinalUtterance(
+            call_id=self.call_id,
+            speaker="customer",
+            seq=partial.seq,
+            text=partial.text,
+            start=partial.start,
+            end=partial.end,
+        )
+        preview = self.scorer.preview(utt, score, heated)
+        reached = RISK_LEVELS.index(preview.level)
+        best: Rule | None = None
+        for rule in self.playbook.rules:
+            if rule.trigger != "risk_level" or rule.alert is None:
+                continue
+            target = RISK_LEVELS.index(rule.params["level"])
+            if target <= RISK_LEVELS.index(self.scorer.level) or reached < target:
+                self._partial_runs[rule.name] = 0
+                continue
+            run = self._partial_runs.get(rule.name, 0) + 1
+            self._partial_runs[rule.name] = run
+            confirmed = run >= self.playbook.settings.partial_confirmations
+            if confirmed and (best is None or target > RISK_LEVELS.index(best.params["level"])):
+                best = rule
+        if best is None:
+            return []
+        for rule in self.playbook.rules:  # one alert for a jump past a level, as on finals
+            if rule.trigger == "risk_level" and RISK_LEVELS.index(
+                rule.params["level"]
+            ) < RISK_LEVELS.index(best.params["level"]):
+                self._last_fired.setdefault(rule.name, partial.end)
+        return self._fire(best, partial.end, reasons=preview.reasons)
 
     @property
     def early_alerts(self) -> bool:
@@ -341,7 +385,7 @@ class CallRules:
 
     # ---- actions ------------------------------------------------------------------------
 
-    def _fire(self, rule: Rule, at: float) -> list[Event]:
+    def _fire(self, rule: Rule, at: float, reasons: tuple[str, ...] | None = None) -> list[Event]:
         last = self._last_fired.get(rule.name)
         if last is not None and at - last < rule.cooldown:
             return []
@@ -358,7 +402,7 @@ class CallRules:
                     severity=rule.alert,
                     kind=rule.name,
                     message=rule.message,
-                    reasons=self.scorer.current.reasons,
+                    reasons=self.scorer.current.reasons if reasons is None else reasons,
                 )
             )
         if rule.card is not None:

@@ -37,6 +37,7 @@ The scorer is synchronous, free of I/O and deterministic: a replay yields identi
 
 from __future__ import annotations
 
+import copy
 import statistics
 from dataclasses import dataclass
 
@@ -142,6 +143,15 @@ class EscalationScorer:
         else:
             self._turn_open = False
         return self._update(utt.end)
+
+    def preview(self, utt: FinalUtterance, score: UtteranceScore, heated: int = 0) -> CallRisk:
+        """The risk the call would have if ``utt`` (a customer's words heard so far, not yet
+        final) ended the turn now; this scorer is left as it was. For early alerts on partial
+        transcripts (CallRules.on_partial): the level is computed as on_utterance would, with
+        the same hysteresis, so a preview reaches "at risk" exactly when the final text with
+        the same words would."""
+        trial = copy.deepcopy(self, {id(self.config): self.config})
+        return trial.on_utterance(utt, score, heated)
 
     def evidence(self, score: UtteranceScore) -> list[tuple[str, float]]:
         """The intents of a customer utterance that count as escalation evidence.
