@@ -154,6 +154,18 @@ def test_a_jump_past_at_risk_raises_one_early_alert_and_the_final_none() -> None
     later = r.on_utterance(final, score(13.0, threats))
     assert next(e for e in later if isinstance(e, ev.CallRisk)).level == "escalated"
     assert alerts(later) == []  # not "at_risk" now either: one alert for the jump
+    # the final text reaching only "at risk" after the jump does not raise it either
+    r2 = rules()
+    r2.on_partial(partial("you crooks i will sue", 11.0), score(11.0, threats))
+    assert "escalated" in alerts(
+        r2.on_partial(partial("you crooks i will sue you", 12.0), score(12.0, threats))
+    )
+    calmer = r2.on_utterance(
+        ev.FinalUtterance("c1", "customer", 2, "you crooks", 10.0, 13.0),
+        score(13.0, (("abuse", 0.6),)),
+    )
+    assert next(e for e in calmer if isinstance(e, ev.CallRisk)).level == "at_risk"
+    assert "at_risk" not in alerts(calmer)
 
 
 def test_the_playbook_rejects_fewer_than_one_confirmation(tmp_path: Path) -> None:

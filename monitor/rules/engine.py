@@ -149,6 +149,14 @@ class CallRules:
         speaker stops. Only the alert comes early; the board's risk level, the intent counts
         and the sentiment wait for the final text, which does not raise the alert again (the
         rule's cooldown)."""
+        current = RISK_LEVELS.index(self.scorer.level)
+        if not any(
+            rule.trigger == "risk_level"
+            and rule.alert is not None
+            and RISK_LEVELS.index(rule.params["level"]) > current
+            for rule in self.playbook.rules
+        ):
+            return []  # already at the highest level with an alert: nothing to preview
         heated = len(self.playbook.phrases.find("heated", self.language, partial.text))
         utt = FinalUtterance(
             call_id=self.call_id,
@@ -165,7 +173,7 @@ class CallRules:
             if rule.trigger != "risk_level" or rule.alert is None:
                 continue
             target = RISK_LEVELS.index(rule.params["level"])
-            if target <= RISK_LEVELS.index(self.scorer.level) or reached < target:
+            if target <= current or reached < target:
                 self._partial_runs[rule.name] = 0
                 continue
             run = self._partial_runs.get(rule.name, 0) + 1
@@ -175,11 +183,13 @@ class CallRules:
                 best = rule
         if best is None:
             return []
-        for rule in self.playbook.rules:  # one alert for a jump past a level, as on finals
+        # One alert for a jump past a level, as on finals: the levels jumped over count as
+        # alerted now, so the final text reaching only one of them does not alert again.
+        for rule in self.playbook.rules:
             if rule.trigger == "risk_level" and RISK_LEVELS.index(
                 rule.params["level"]
             ) < RISK_LEVELS.index(best.params["level"]):
-                self._last_fired.setdefault(rule.name, partial.end)
+                self._last_fired[rule.name] = partial.end
         return self._fire(best, partial.end, reasons=preview.reasons)
 
     @property
