@@ -208,6 +208,43 @@ def test_batch_equals_single_and_keeps_order(text_classifier: Any) -> None:
     assert text_classifier.predict([]) == []
 
 
+def test_rows_run_in_length_groups_with_the_least_padding() -> None:
+    from monitor.scoring.classifier import GROUP_COST_TOKENS, _length_groups
+
+    assert _length_groups([]) == []
+    assert _length_groups([12, 12, 12]) == [[0, 1, 2]]  # nothing to save: one run
+    # a turn of 40 tokens and its three sentences of 14: two runs, not 4 x 40
+    groups = _length_groups([40, 14, 13, 14])
+    assert sorted(map(sorted, groups)) == [[0], [1, 2, 3]]
+    # close lengths stay together: a second run costs more than the padding it saves
+    assert len(_length_groups([20, 20 - GROUP_COST_TOKENS // 4])) == 1
+    lengths = [5, 48, 7, 30, 31, 6, 48, 12]
+    groups = _length_groups(lengths)
+    assert sorted(row for group in groups for row in group) == list(range(len(lengths)))
+    padded = sum(len(g) * max(lengths[r] for r in g) + GROUP_COST_TOKENS for g in groups)
+    assert padded < len(lengths) * max(lengths) + GROUP_COST_TOKENS
+
+
+def test_grouping_rows_by_length_leaves_every_score_as_in_one_run(
+    text_classifier: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import monitor.scoring.classifier as classifier
+
+    texts = [
+        "I ordered a kettle two weeks ago and it still has not arrived at my address. "
+        "Honestly you are the most useless bunch of liars. I want my money back today.",
+        "ok",
+        "Get me your manager now.",
+    ]
+    grouped = text_classifier.predict(texts)
+    monkeypatch.setattr(classifier, "GROUP_COST_TOKENS", 10_000)  # every row in one run
+    assert classifier._length_groups([40, 5, 9]) == [[1, 2, 0]]
+    single = text_classifier.predict(texts)
+    for a, b in zip(grouped, single, strict=True):
+        assert a.probabilities == pytest.approx(b.probabilities, abs=1e-4)
+        assert a.intents == pytest.approx(b.intents, abs=1e-4)
+
+
 def test_missing_model_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ModelNotFoundError) as info:
         TextClassifier.load(tmp_path / "nowhere")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -28,6 +29,10 @@ WEIGHTS_FILE = "model.safetensors"
 META_FILE = "classifier.json"
 MAX_TOKENS = 48
 WINDOW_WORDS = 20  # longer turns are scored in windows of this many words, half overlapping
+# The rows of one pass are padded to the longest in their group; a group costs about this many
+# padded tokens more than its tokens (one more run of the model). Rows of very different
+# lengths (a turn and its sentences) run in groups by length (_length_groups).
+GROUP_COST_TOKENS = 8
 # The agent's turns are marked for the model by this made-up word before the text (a model
 # trained with it says so in classifier.json, "agent_mark"): the same words mean different
 # things from the two sides ("I can escalate this to my manager" is a service offer from the
@@ -104,6 +109,28 @@ def windows(text: str) -> list[str]:
         return [text]
     step = WINDOW_WORDS // 2
     return [" ".join(words[i : i + WINDOW_WORDS]) for i in range(0, len(words) - step, step)]
+
+
+def _length_groups(lengths: Sequence[int]) -> list[list[int]]:
+    """Row indices in groups, each to be padded to its longest row, with the least padded
+    tokens plus GROUP_COST_TOKENS per group: the rows sorted by length, cut where a cut pays
+    (an exact partition of the sorted rows; a pass has tens of rows at most)."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    n = len(order)
+    best = [0.0] + [float("inf")] * n  # best[j]: the cost of the first j sorted rows
+    cut = [0] * (n + 1)
+    for j in range(1, n + 1):
+        width = lengths[order[j - 1]]  # the longest of rows i..j-1
+        for i in range(j):
+            cost = best[i] + GROUP_COST_TOKENS + (j - i) * width
+            if cost < best[j]:
+                best[j], cut[j] = cost, i
+    groups: list[list[int]] = []
+    j = n
+    while j > 0:
+        groups.append(order[cut[j] : j])
+        j = cut[j]
+    return groups[::-1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,23 +295,7 @@ class TextClassifier:
                 owner.append(index)
                 for_sentiment.append(sentiment)
                 for_intents.append(intent)
-        sent: list[list[float]] = []
-        intents: list[list[float]] = []
-        if inputs:
-            tensors = "np" if self._onnx is not None else "pt"
-            batch = self._tokenizer(
-                inputs, padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors=tensors
-            )
-            with torch.inference_mode():
-                if self._onnx is not None:
-                    s_np, i_np = self._onnx(batch["input_ids"], batch["attention_mask"])
-                    sent_logits, intent_logits = torch.from_numpy(s_np), torch.from_numpy(i_np)
-                else:
-                    sent_logits, intent_logits = self._model(
-                        batch["input_ids"], batch["attention_mask"]
-                    )
-                sent = torch.softmax(sent_logits.float(), dim=-1).tolist()
-                intents = torch.sigmoid(intent_logits.float()).tolist()
+        sent, intents = self._forward(inputs) if inputs else ([], [])
         # sentiment: the mean over the whole turn's pieces (a long turn's end counts as much
         # as its start, which truncation to MAX_TOKENS would cut); intents: the maximum over
         # the sentences' pieces where the turn has several sentences, else the whole turn's
@@ -315,6 +326,36 @@ class TextClassifier:
             named = dict(zip(self.intent_names, map(float, best[index]), strict=True))
             out.append(TextScores(probs, named))
         return out
+
+    def _forward(self, inputs: list[str]) -> tuple[list[list[float]], list[list[float]]]:
+        """Sentiment and intent probabilities of each row, in order. Rows run in groups of
+        similar length, each padded to its own longest row: a turn of 30 tokens and its two
+        sentences of 15 cost 30 + 2 x 15 padded tokens instead of 3 x 30. A row's scores do
+        not depend on its group (the backends are batch-invariant, and padding is masked)."""
+        encoded = self._tokenizer(inputs, truncation=True, max_length=MAX_TOKENS)["input_ids"]
+        pad = self._tokenizer.pad_token_id or 0
+        sent: list[list[float]] = [[]] * len(inputs)
+        intents: list[list[float]] = [[]] * len(inputs)
+        for group in _length_groups([len(ids) for ids in encoded]):
+            width = max(len(encoded[row]) for row in group)
+            ids = np.full((len(group), width), pad, dtype=np.int64)
+            mask = np.zeros((len(group), width), dtype=np.int64)
+            for i, row in enumerate(group):
+                ids[i, : len(encoded[row])] = encoded[row]
+                mask[i, : len(encoded[row])] = 1
+            with torch.inference_mode():
+                if self._onnx is not None:
+                    s_np, i_np = self._onnx(ids, mask)
+                    sent_logits, intent_logits = torch.from_numpy(s_np), torch.from_numpy(i_np)
+                else:
+                    sent_logits, intent_logits = self._model(
+                        torch.from_numpy(ids), torch.from_numpy(mask)
+                    )
+                group_sent = torch.softmax(sent_logits.float(), dim=-1).tolist()
+                group_intents = torch.sigmoid(intent_logits.float()).tolist()
+            for i, row in enumerate(group):
+                sent[row], intents[row] = group_sent[i], group_intents[i]
+        return sent, intents
 
     def threshold(self, intent: str) -> float:
         return self.thresholds.get(intent, 0.5)
