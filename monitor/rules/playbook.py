@@ -63,8 +63,9 @@ class Settings:
     strain_window: int = 5  # an agent's last N calls ...
     strain_threshold: int = 3  # ... with this many hostile ones: the supervisor sees strain
     # early alerts: an intent rule (min_count 1, with an alert) fires on a customer's partial
-    # transcript, before the turn ends, when the intent reaches this probability there;
-    # 1.0 or more: alerts wait for the turn's final text
+    # transcript, before the turn ends, when the intent reaches this probability there, and a
+    # risk_level rule with an alert when the partial, as the turn's end, would reach its level
+    # (CallRules._early_risk); 1.0 or more: alerts wait for the turn's final text
     partial_min_probability: float = 0.8
     # ... on this many consecutive scored partials of the same turn: a partial is provisional
     # (the recogniser finishes a cut-off word as it guesses: "I want to can-" came out as "I want
