@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -196,6 +196,18 @@ def data_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
     for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if raw and not raw.startswith("#"):
             yield number, raw.split("\t")
+
+
+def split_rows(
+    path: Path, splits: Container[str], labels: Container[str], expected: str
+) -> Iterator[tuple[str, str, str]]:
+    """(split, label, text) of a committed three-column data file (``data_rows``); a row with
+    another number of columns, a split not in ``splits`` or a label not in ``labels`` raises,
+    naming its line and what was ``expected``."""
+    for number, parts in data_rows(path):
+        if len(parts) != 3 or parts[0] not in splits or parts[1] not in labels:
+            raise ValueError(f"{path}:{number}: expected {expected}")
+        yield parts[0], parts[1], parts[2]
 
 
 def read_templates(path: Path) -> list[Template]:

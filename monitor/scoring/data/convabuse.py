@@ -35,7 +35,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from monitor.scoring.data.calls import DATA_DIR, data_rows
+from monitor.scoring.data.calls import DATA_DIR, split_rows
 
 TURNS_FILE = DATA_DIR / "convabuse_turns.tsv"
 SPLITS = {
@@ -116,12 +116,9 @@ def extract(split_dir: Path, strict: bool = STRICT) -> list[Turn]:
 
 
 def read_turns(path: Path = TURNS_FILE) -> list[Turn]:
-    out: list[Turn] = []
-    for number, parts in data_rows(path):
-        if len(parts) != 3 or parts[0] not in SPLITS or parts[1] not in ("abuse", "none"):
-            raise ValueError(f"{path}:{number}: expected split, abuse/none, text")
-        out.append(Turn(parts[0], parts[1], parts[2]))
-    return out
+    return [
+        Turn(*row) for row in split_rows(path, SPLITS, ("abuse", "none"), "split, abuse/none, text")
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,7 +35,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from monitor.scoring.data.calls import DATA_DIR, SENTIMENTS, data_rows
+from monitor.scoring.data.calls import DATA_DIR, SENTIMENTS, split_rows
 
 COMMENTS_FILE = DATA_DIR / "goemotions_comments.tsv"
 SPLITS = ("train", "dev", "test")
@@ -150,12 +150,7 @@ def extract(data_dir: Path) -> list[Comment]:
 
 
 def read_comments(path: Path = COMMENTS_FILE) -> list[Comment]:
-    out: list[Comment] = []
-    for number, parts in data_rows(path):
-        if len(parts) != 3 or parts[0] not in SPLITS or parts[1] not in SENTIMENTS:
-            raise ValueError(f"{path}:{number}: expected split, sentiment, text")
-        out.append(Comment(parts[0], parts[1], parts[2]))
-    return out
+    return [Comment(*row) for row in split_rows(path, SPLITS, SENTIMENTS, "split, sentiment, text")]
 
 
 def training_comments(
