@@ -150,12 +150,13 @@ class CallRules:
         and the sentiment wait for the final text, which does not raise the alert again (the
         rule's cooldown)."""
         current = RISK_LEVELS.index(self.scorer.level)
-        if not any(
-            rule.trigger == "risk_level"
-            and rule.alert is not None
-            and RISK_LEVELS.index(rule.params["level"]) > current
+        levels = [
+            (RISK_LEVELS.index(rule.params["level"]), rule)
             for rule in self.playbook.rules
-        ):
+            if rule.trigger == "risk_level"
+        ]
+        alerting = [(target, rule) for target, rule in levels if rule.alert is not None]
+        if all(target <= current for target, _ in alerting):
             return []  # already at the highest level with an alert: nothing to preview
         heated = len(self.playbook.phrases.find("heated", self.language, partial.text))
         utt = FinalUtterance(
@@ -168,29 +169,24 @@ class CallRules:
         )
         preview = self.scorer.preview(utt, score, heated)
         reached = RISK_LEVELS.index(preview.level)
-        best: Rule | None = None
-        for rule in self.playbook.rules:
-            if rule.trigger != "risk_level" or rule.alert is None:
-                continue
-            target = RISK_LEVELS.index(rule.params["level"])
+        best: tuple[int, Rule] | None = None
+        for target, rule in alerting:
             if target <= current or reached < target:
                 self._partial_runs[rule.name] = 0
                 continue
             run = self._partial_runs.get(rule.name, 0) + 1
             self._partial_runs[rule.name] = run
             confirmed = run >= self.playbook.settings.partial_confirmations
-            if confirmed and (best is None or target > RISK_LEVELS.index(best.params["level"])):
-                best = rule
+            if confirmed and (best is None or target > best[0]):
+                best = (target, rule)
         if best is None:
             return []
         # One alert for a jump past a level, as on finals: the levels jumped over count as
         # alerted now, so the final text reaching only one of them does not alert again.
-        for rule in self.playbook.rules:
-            if rule.trigger == "risk_level" and RISK_LEVELS.index(
-                rule.params["level"]
-            ) < RISK_LEVELS.index(best.params["level"]):
+        for target, rule in levels:
+            if target < best[0]:
                 self._last_fired[rule.name] = partial.end
-        return self._fire(best, partial.end, reasons=preview.reasons)
+        return self._fire(best[1], partial.end, reasons=preview.reasons)
 
     @property
     def early_alerts(self) -> bool:
