@@ -631,3 +631,63 @@ def test_a_routine_cancellation_is_the_specs_not_a_cancel_threat(
             TextScores((0.0, 1.0, 0.0), dict.fromkeys(INTENTS, 0.95)), text, "en"
         )
         assert merged["cancel_threat"] == 0.0 and merged["manager_demand"] == 0.95
+
+
+@pytest.mark.parametrize(
+    ("text", "routine"),
+    [
+        ("I want to leave a review for the blender I got", True),
+        ("how do I open a second account for my son", True),
+        ("can I switch to another user on the app", True),
+        ("we need to pause payments until I'm back at work", True),
+        ("please cancel my last order, wrong colour", True),
+        # a condition, or a word of leaving, keeps the threat
+        ("if the parcel isn't here tomorrow cancel the order", False),
+        ("cancel the order and close my account, I'm done", False),
+        ("I'm going to stop paying you and go elsewhere", False),
+        ("leave a review? I'm leaving you for good", False),
+    ],
+)
+def test_the_other_senses_of_churn_words_are_not_a_cancel_threat(
+    text_classifier: Any, text: str, routine: bool
+) -> None:
+    """docs/intents.md, cancel_threat "is not": leaving a review, another account or user,
+    payments paused for a while, one order cancelled, each with no condition and no word of
+    leaving. Lines written here, not the spec's held-back pairs."""
+    from monitor.scoring.cues import routine_cancellation
+
+    assert routine_cancellation(text) is routine
+    scorer = UtteranceScorer(text_classifier)
+    confident = TextScores((0.0, 1.0, 0.0), dict.fromkeys(INTENTS, 0.95))
+    _, merged = scorer.merge(confident, text, "en")
+    assert (merged["cancel_threat"] == 0.0) is routine
+
+
+@pytest.mark.parametrize(
+    ("text", "theirs"),
+    [
+        ("they keep calling me at work about this loan", True),
+        ("I get four calls a day from them", True),
+        ("the collectors phoned my mother on sunday", True),
+        ("there are two hard inquiries on my report I never made", True),
+        # the customer's own earlier contact keeps it
+        ("they call me every day and I have told them twice it's paid", False),
+        ("you called me back last week and said it was fixed", False),
+        ("they called me again, this is my third call about it", False),
+        ("I already disputed the inquiries on my credit report", False),
+        ("this is my first time calling", False),
+    ],
+)
+def test_the_companys_contacts_are_not_repeat_contact(
+    text_classifier: Any, text: str, theirs: bool
+) -> None:
+    """docs/intents.md, repeat_contact "is not": the company contacting the customer, or a credit
+    inquiry, with no word of the customer having been in touch before. Lines written here."""
+    from monitor.scoring.cues import others_contact
+
+    assert others_contact(text) is theirs
+    scorer = UtteranceScorer(text_classifier)
+    confident = TextScores((0.0, 1.0, 0.0), dict.fromkeys(INTENTS, 0.95))
+    _, merged = scorer.merge(confident, text, "en")
+    assert (merged["repeat_contact"] == 0.0) is theirs
+    assert merged["legal_threat"] == 0.95  # only repeat contact is ruled out

@@ -343,8 +343,76 @@ _CHURN_WORD = re.compile(
 )
 
 
+# docs/intents.md, cancel_threat "is not", the other senses of the words a threat to leave is made
+# of: leaving a review, opening or switching to another account or user, pausing payments for a
+# while, cancelling one order or purchase. The model reads "leave", "switch", "account", "stop
+# payments" and "cancel" as churn (Bitext's requests: "leave a review for your company" 0.99).
+# Each is read out of the text before the churn words are looked for, and a condition ("if it
+# isn't here by Friday I'm cancelling the order") keeps the threat: that is leverage.
+_OTHER_SENSE = re.compile(
+    r"\bleav\w* (a |an |some |my |our |the )?(\w+ )?(feedback|review|opinion|comment|rating|"
+    r"message|note|voicemail|complaint)s?\b|"
+    r"\b(open|opening|create|creating|make|making|add|adding|register|registering|set up|"
+    r"setting up|sign up for|get|getting|use|using)( \w+){0,4} (account|profile)s?\b|"
+    r"\bswitch\w* (to )?(another|a different|a new|the other|my other) "
+    r"(user|profile|account|card|address)\b|"
+    r"\b(stop|stopping|stopped|pause|pausing|paused|suspend\w*|defer\w*|postpon\w*|skip\w*|"
+    r"hold)( \w+){0,2} (payments?|instal+ments?)\b( \w+){0,4} "
+    r"(until|till|for (a|two|three|few|some|the next)|temporar\w*)\b|"
+    r"\btemporar\w* (stop|pause|suspend|defer)\w*( \w+){0,2} payments?\b|"
+    r"\bcancel\w*( (the|my|this|that|an|one|last|latest|second|duplicate))*( \w+)? "
+    r"(order|purchase|item|booking|reservation|payment|transaction|request|appointment|"
+    r"delivery)s?\b|"
+    r"\b(order|purchase|item|booking|reservation)( \w+){0,4} cancel\w* (it|that|this)\b"
+)
+_CONDITION = re.compile(
+    r"\b(if|unless)\b.*(n't|\bnot\b|\bnever\b|\bno\b)|\b(or else|otherwise)\b|"
+    r"\bor (i|i'm|im|i'll|ill)\b"
+)
+
+
 def _routine(folded: str) -> bool:
-    return bool(_ROUTINE_ITEM.search(folded)) and not _CHURN_WORD.search(folded)
+    if _ROUTINE_ITEM.search(folded):
+        return not _CHURN_WORD.search(folded)
+    if not _OTHER_SENSE.search(folded) or _CONDITION.search(folded):
+        return False
+    return not _CHURN_WORD.search(_OTHER_SENSE.sub(" ", folded))
+
+
+# docs/intents.md, repeat_contact "is not": the company contacting the customer ("they call me
+# three times a day", "calls from them", collectors ringing my work) and a credit inquiry on a
+# report are not the customer having contacted before. The model reads "call" and "inquiry" as
+# contact history (CFPB validation: 5 of its 15 false repeat contacts). Any word of the
+# customer's own earlier contact keeps it: "I called", "again", "third time", "promised".
+_THEIR_CONTACT = re.compile(
+    r"\b(they|them|he|she|you|you guys|u|collectors?|company|agency|bank|someone|somebody|"
+    r"people)\b( \w+){0,3} (call|calls|calling|called|phone|phones|phoning|phoned|ring|rings|"
+    r"ringing|rang|text|texts|texting|texted|email|emails|emailing|emailed|harass\w*|contact|"
+    r"contacts|contacting|contacted) (me|us|my \w+)\b(?! back)|"
+    r"\b(calls|texts|emails|letters|messages|voicemails)( a day| a week| every day| daily)? "
+    r"from (them|you|the company|the bank|collectors?|\w+)\b"
+)
+_CREDIT_INQUIRY = re.compile(
+    r"\b(hard|soft|unauthori[sz]ed|credit|fraudulent|unknown)( \w+){0,2} "
+    r"(inquiry|inquiries|inquires|enquiry|enquiries)\b|"
+    r"\b(inquiry|inquiries|inquires|enquiry|enquiries)( \w+){0,5} (credit|report|file|bureau)s?\b"
+)
+_OWN_CONTACT = re.compile(
+    r"\b(i|we|ive|weve|id|i've|we've|i'd)( \w+){0,3} (called|rang|phoned|contacted|emailed|wrote|"
+    r"written|messaged|chatted|spoke|spoken|talked|told|asked|explained|complained|reached|sent|"
+    r"disputed|tried|requested|reported|faxed|mailed|visited)\b|"
+    r"\b(i|we)( have| had|ve|'ve)? (been|keep|kept) (calling|ringing|phoning|emailing|trying|"
+    r"chasing|contacting|asking|writing|disputing)\b|"
+    r"\bmy (second|third|fourth|fifth|\w+th) (call|time|email|chat)\b|"
+    r"\bagain\b|\bcall ?backs?\b|\b(call|called|ring|rang) (me |us )?back\b|\bpromised\b|"
+    r"\bevery time\b|\balready\b|\bfollow ?up\b|\bprevious\w*|\bearlier\b"
+)
+
+
+def _not_their_contact(folded: str) -> bool:
+    return bool(
+        _THEIR_CONTACT.search(folded) or _CREDIT_INQUIRY.search(folded)
+    ) and not _OWN_CONTACT.search(folded)
 
 
 def _asks_who(folded: str) -> bool:
@@ -352,9 +420,17 @@ def _asks_who(folded: str) -> bool:
 
 
 def routine_cancellation(text: str) -> bool:
-    """True when English ``text`` stops a newsletter, marketing or paper bills and says nothing
-    of leaving: not a cancel threat (docs/intents.md)."""
+    """True when English ``text`` stops a newsletter, marketing or paper bills, or uses a churn
+    word in another sense (a review to leave, an account to open or switch to, payments paused
+    for a while, one order to cancel) with no condition, and says nothing of leaving: not a
+    cancel threat (docs/intents.md)."""
     return _routine(fold(text))
+
+
+def others_contact(text: str) -> bool:
+    """True when English ``text`` speaks of the company contacting the customer, or of a credit
+    inquiry, and of no earlier contact by the customer: not repeat contact (docs/intents.md)."""
+    return _not_their_contact(fold(text))
 
 
 def asks_who_answers(text: str) -> bool:
@@ -366,7 +442,8 @@ def asks_who_answers(text: str) -> bool:
 def ruled_out(text: str) -> set[str]:
     """The intents docs/intents.md's "is not" lines rule out for English ``text``, whatever the
     model or a cue says: a hold while waiting for goods, a cancel threat on a routine
-    cancellation, and abuse on asking who answers (unless an English abuse cue matched too).
+    cancellation, abuse on asking who answers, and repeat contact on the company's contacts
+    (these two unless an English cue of the same intent matched too).
     The service's merge sets them to 0 (UtteranceScorer.merge); the text is folded once."""
     folded = fold(text)
     out: set[str] = set()
@@ -374,8 +451,11 @@ def ruled_out(text: str) -> set[str]:
         out.add("hold_complaint")
     if _routine(folded):
         out.add("cancel_threat")
-    if _asks_who(folded) and not _compiled("en")["abuse"].search(folded):
+    patterns = _compiled("en")
+    if _asks_who(folded) and not patterns["abuse"].search(folded):
         out.add("abuse")
+    if _not_their_contact(folded) and not patterns["repeat_contact"].search(folded):
+        out.add("repeat_contact")
     return out
 
 
