@@ -24,10 +24,8 @@ import contextlib
 import io
 import json
 import os
-import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +33,8 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
-from bench.results import ROOT, percentile, update_results
-from monitor import events as ev
+from bench.results import ROOT, update_results
+from bench.streams import Watch, held, largest_held, run_clients, summary
 from monitor.bus import EventBus
 
 INGEST = "bench-ingest-token-0123456789"
@@ -101,10 +99,10 @@ async def _play(url: str, messages: list[dict[str, Any]]) -> dict[str, float]:
                 behind = max(behind, -delay)
             await ws.send(text)
         await ws.send(texts[-1])
-        stop_at = time.time()
+        end_at = time.time()
         with contextlib.suppress(TimeoutError):  # the server closes 1000 after the flush
             await asyncio.wait_for(ws.wait_closed(), 600)
-    return {"stop_at": stop_at, "send_behind_s": behind}
+    return {"end_at": end_at, "send_behind_s": behind}
 
 
 async def _clients_worker(url: str, wav: str, seconds: float, n: int) -> None:
@@ -118,26 +116,7 @@ async def _clients_worker(url: str, wav: str, seconds: float, n: int) -> None:
 # ---- the server side ------------------------------------------------------------------------
 
 
-@dataclass
-class _Watch:
-    """Bus sink: per call, when it started (wall), how late its finals came, when it ended."""
-
-    started: dict[str, float] = field(default_factory=dict)
-    lags: dict[str, list[float]] = field(default_factory=dict)
-    ended: dict[str, float] = field(default_factory=dict)
-
-    def __call__(self, event: ev.Event) -> None:
-        now = time.time()
-        if isinstance(event, ev.CallStarted):
-            self.started[event.call_id] = now
-            self.lags[event.call_id] = []
-        elif isinstance(event, ev.FinalUtterance) and event.call_id in self.started:
-            self.lags[event.call_id].append(now - self.started[event.call_id] - event.end)
-        elif isinstance(event, ev.CallEnded):
-            self.ended[event.call_id] = now
-
-
-async def trial(monitor: Any, watch: _Watch, wav: Path, seconds: float, n: int) -> dict[str, Any]:
+async def trial(monitor: Any, watch: Watch, wav: Path, seconds: float, n: int) -> dict[str, Any]:
     """N streams at once through a fresh server on the shared Monitor."""
     from monitor.ingest import TWILIO_PATH, CallDefaults, TwilioConfig, TwilioIngest
     from monitor.server import MonitorServer, ServerConfig
@@ -153,51 +132,14 @@ async def trial(monitor: Any, watch: _Watch, wav: Path, seconds: float, n: int) 
     await server.start()
     url = f"ws://127.0.0.1:{server.port}{TWILIO_PATH}"
     before = set(watch.started)
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bench.bench_ingest",
-        "--worker",
-        url,
-        str(wav),
-        str(seconds),
-        str(n),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        cwd=ROOT,
-    )
-    assert proc.stdin is not None and proc.stdout is not None
     try:
-        if (await asyncio.wait_for(proc.stdout.readline(), 300)).strip() != b"ready":
-            raise RuntimeError("the stream client process failed to start")
-        proc.stdin.write(b"go\n")
-        await proc.stdin.drain()
-        played = json.loads(await asyncio.wait_for(proc.stdout.readline(), seconds * 20 + 120))
+        played = await run_clients(
+            "bench.bench_ingest", (url, str(wav), str(seconds), str(n)), seconds
+        )
     finally:
-        await proc.wait()
         await ingest.aclose(timeout=5.0)
         await server.stop(timeout=2.0)
-    calls = [c for c in watch.started if c not in before]
-    lags = [lag for c in calls for lag in watch.lags[c]]
-    stop_at = max(p["stop_at"] for p in played)
-    end_lag = max((watch.ended.get(c, float("inf")) - stop_at for c in calls), default=0.0)
-    return {
-        "streams": n,
-        "calls": len(calls),
-        "final_lag_p95_s": round(percentile(lags, 95), 2) if lags else None,
-        "final_lag_max_s": round(max(lags), 2) if lags else None,
-        "end_lag_s": round(end_lag, 2),
-        "client_send_behind_s": round(max(p["send_behind_s"] for p in played), 3),
-    }
-
-
-def held(result: dict[str, Any], lag_s: float) -> bool:
-    return (
-        result["calls"] == result["streams"]
-        and result["final_lag_max_s"] is not None
-        and result["final_lag_max_s"] <= lag_s
-        and result["end_lag_s"] <= lag_s
-    )
+    return summary(watch, before, played, n)
 
 
 async def max_concurrent_streams(args: argparse.Namespace) -> dict[str, Any]:
@@ -208,7 +150,7 @@ async def max_concurrent_streams(args: argparse.Namespace) -> dict[str, Any]:
     calls = {c.name: c for c in render_all(ROOT / "samples" / "audio")}
     wav = calls[args.sample].wav_path
     bus = EventBus()
-    watch = _Watch()
+    watch = Watch()
     bus.add_sink(watch)
     monitor = await Monitor.create(None, bus)
     trials: list[dict[str, Any]] = []
@@ -221,17 +163,7 @@ async def max_concurrent_streams(args: argparse.Namespace) -> dict[str, Any]:
             print(json.dumps(result), flush=True)
             return bool(result["held"])
 
-        good, bad = 0, args.max_streams + 1
-        n = 1
-        while n <= args.max_streams and await run(n):  # doubling
-            good, n = n, n * 2
-        bad = min(bad, n)
-        while bad - good > 1:  # bisection between the last held and the first not held
-            mid = (good + bad) // 2
-            if await run(mid):
-                good = mid
-            else:
-                bad = mid
+        good = await largest_held(run, args.max_streams)
     finally:
         await monitor.aclose()
     return {

@@ -28,11 +28,9 @@ import hmac
 import json
 import os
 import secrets
-import subprocess
 import sys
 import time
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +38,8 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
-from bench.results import BENCH_FILE, ROOT, percentile, update_results
-from monitor import events as ev
+from bench.results import BENCH_FILE, ROOT, update_results
+from bench.streams import Watch, held, largest_held, run_clients, summary
 from monitor.bus import EventBus
 
 API_KEY = "bench-audiohook-api-key-0001"
@@ -153,25 +151,6 @@ async def _clients_worker(protocol: str, target: str, wav: str, seconds: float, 
 # ---- the server side ---------------------------------------------------------------------------
 
 
-@dataclass
-class _Watch:
-    """Bus sink: per call, when it started (wall), how late its finals came, when it ended."""
-
-    started: dict[str, float] = field(default_factory=dict)
-    lags: dict[str, list[float]] = field(default_factory=dict)
-    ended: dict[str, float] = field(default_factory=dict)
-
-    def __call__(self, event: ev.Event) -> None:
-        now = time.time()
-        if isinstance(event, ev.CallStarted):
-            self.started[event.call_id] = now
-            self.lags[event.call_id] = []
-        elif isinstance(event, ev.FinalUtterance) and event.call_id in self.started:
-            self.lags[event.call_id].append(now - self.started[event.call_id] - event.end)
-        elif isinstance(event, ev.CallEnded):
-            self.ended[event.call_id] = now
-
-
 async def _serve(protocol: str, monitor: Any, n: int) -> tuple[str, Any]:
     """A fresh ingest for one trial: (the clients' target, an object with aclose())."""
     if protocol == "audiosocket":
@@ -201,45 +180,16 @@ async def _serve(protocol: str, monitor: Any, n: int) -> tuple[str, Any]:
 
 
 async def trial(
-    protocol: str, monitor: Any, watch: _Watch, wav: Path, seconds: float, n: int
+    protocol: str, monitor: Any, watch: Watch, wav: Path, seconds: float, n: int
 ) -> dict[str, Any]:
     target, ingest = await _serve(protocol, monitor, n)
     before = set(watch.started)
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.bench_ingest_telephony", "--worker", protocol, target,
-        str(wav), str(seconds), str(n), stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT,
-    )  # fmt: skip
-    assert proc.stdin is not None and proc.stdout is not None
+    worker = (protocol, target, str(wav), str(seconds), str(n))
     try:
-        if (await asyncio.wait_for(proc.stdout.readline(), 300)).strip() != b"ready":
-            raise RuntimeError("the stream client process failed to start")
-        proc.stdin.write(b"go\n")
-        await proc.stdin.drain()
-        played = json.loads(await asyncio.wait_for(proc.stdout.readline(), seconds * 20 + 120))
+        played = await run_clients("bench.bench_ingest_telephony", worker, seconds)
     finally:
-        await proc.wait()
         await ingest.aclose(timeout=5.0)
-    calls = [c for c in watch.started if c not in before]
-    lags = [lag for c in calls for lag in watch.lags[c]]
-    end_at = max(p["end_at"] for p in played)
-    end_lag = max((watch.ended.get(c, float("inf")) - end_at for c in calls), default=0.0)
-    return {
-        "streams": n,
-        "calls": len(calls),
-        "final_lag_p95_s": round(percentile(lags, 95), 2) if lags else None,
-        "final_lag_max_s": round(max(lags), 2) if lags else None,
-        "end_lag_s": round(end_lag, 2),
-        "client_send_behind_s": round(max(p["send_behind_s"] for p in played), 3),
-    }
-
-
-def held(result: dict[str, Any], lag_s: float) -> bool:
-    return (
-        result["calls"] == result["streams"]
-        and result["final_lag_max_s"] is not None
-        and result["final_lag_max_s"] <= lag_s
-        and result["end_lag_s"] <= lag_s
-    )
+    return summary(watch, before, played, n)
 
 
 async def max_concurrent_streams(args: argparse.Namespace, protocol: str) -> dict[str, Any]:
@@ -249,7 +199,7 @@ async def max_concurrent_streams(args: argparse.Namespace, protocol: str) -> dic
 
     wav = {c.name: c for c in render_all(ROOT / "samples" / "audio")}[args.sample].wav_path
     bus = EventBus()
-    watch = _Watch()
+    watch = Watch()
     bus.add_sink(watch)
     monitor = await Monitor.create(None, bus)
     trials: list[dict[str, Any]] = []
@@ -262,16 +212,7 @@ async def max_concurrent_streams(args: argparse.Namespace, protocol: str) -> dic
             print(protocol, json.dumps(result), flush=True)
             return bool(result["held"])
 
-        good, n = 0, 1
-        while n <= args.max_streams and await run(n):  # doubling
-            good, n = n, n * 2
-        bad = min(args.max_streams + 1, n)
-        while bad - good > 1:  # bisection
-            mid = (good + bad) // 2
-            if await run(mid):
-                good = mid
-            else:
-                bad = mid
+        good = await largest_held(run, args.max_streams)
     finally:
         await monitor.aclose()
     return {

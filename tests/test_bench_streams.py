@@ -1,0 +1,68 @@
+"""The ingest benches' shared judge (bench/streams.py): what counts as N streams held, and the
+search for the largest N. The benches themselves run for minutes (make bench); these check the
+rules they apply, on real events."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from bench.streams import Watch, held, largest_held, summary
+from monitor import events as ev
+
+
+def _watched(final_ends: dict[str, list[float]], end: bool = True) -> Watch:
+    watch = Watch()
+    for call, ends in final_ends.items():
+        watch(ev.CallStarted(call_id=call, name=call, agent_id="a"))
+        for seq, at in enumerate(ends):
+            watch(ev.FinalUtterance(call, "customer", seq, "hello there", at - 1.0, at))
+        if end:
+            watch(ev.CallEnded(call_id=call, at=10.0))
+    return watch
+
+
+def test_summary_counts_only_the_calls_of_this_trial_and_their_lag() -> None:
+    old = _watched({"old": [0.0]})
+    before = set(old.started)
+    # finals published just now for audio that ended 0 s into a call started now: lag ~0
+    for call in ("a", "b"):
+        old(ev.CallStarted(call_id=call, name=call, agent_id="a"))
+        old(ev.FinalUtterance(call, "customer", 0, "hi", 0.0, 0.0))
+        old(ev.CallEnded(call_id=call, at=1.0))
+    played = [{"end_at": time.time(), "send_behind_s": 0.004}, {"end_at": 0.0, "send_behind_s": 0}]
+    result = summary(old, before, played, 2)
+    assert result["streams"] == 2 and result["calls"] == 2
+    assert 0.0 <= result["final_lag_max_s"] < 1.0
+    assert result["end_lag_s"] < 1.0 and result["client_send_behind_s"] == 0.004
+    assert held(result, 5.0)
+
+
+def test_a_call_that_never_ended_or_a_late_final_is_not_held() -> None:
+    watch = _watched({"a": [0.0]}, end=False)
+    result = summary(watch, set(), [{"end_at": time.time(), "send_behind_s": 0.0}], 1)
+    assert result["end_lag_s"] == float("inf") and not held(result, 5.0)
+    late = {"streams": 1, "calls": 1, "final_lag_max_s": 5.2, "end_lag_s": 0.1}
+    assert not held(late, 5.0) and held(late, 6.0)
+    missing = {"streams": 2, "calls": 1, "final_lag_max_s": 0.5, "end_lag_s": 0.1}
+    assert not held(missing, 5.0)
+    no_finals = {"streams": 1, "calls": 1, "final_lag_max_s": None, "end_lag_s": 0.1}
+    assert not held(no_finals, 5.0)
+
+
+@pytest.mark.parametrize(("limit", "cap", "expected"), [(13, 32, 13), (1, 32, 1), (0, 32, 0),
+                                                          (40, 32, 32), (16, 32, 16)])  # fmt: skip
+def test_largest_held_finds_the_edge_by_doubling_then_bisection(
+    limit: int, cap: int, expected: int
+) -> None:
+    tried: list[int] = []
+
+    async def run(n: int) -> bool:
+        tried.append(n)
+        return n <= limit
+
+    assert asyncio.run(largest_held(run, cap)) == expected
+    assert len(tried) == len(set(tried))  # no N is tried twice
+    assert all(n <= cap for n in tried)
