@@ -163,7 +163,7 @@ def evaluate(model_dir: Path | None, **load: Any) -> dict[str, Any]:
 POLICY = (
     "as the service: max(model probability, English keyword cue), then the 'is not' rules of "
     "docs/intents.md (monitor/scoring/cues.py: waiting for goods, asking who answers, a routine "
-    "cancellation)"
+    "cancellation or another sense of a churn word, the company's contacts or a credit inquiry)"
 )
 # Bitext's language-variation tags worth a figure of their own
 REQUEST_STYLES = {"Q": "colloquial", "Z": "typos", "W": "offensive", "N": "negation"}

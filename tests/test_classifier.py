@@ -675,6 +675,9 @@ def test_the_other_senses_of_churn_words_are_not_a_cancel_threat(
         ("you called me back last week and said it was fixed", False),
         ("they called me again, this is my third call about it", False),
         ("I already disputed the inquiries on my credit report", False),
+        # a conversation about it already had, whoever rang (docs/intents.md's "your colleague
+        # yesterday said it would be sorted")
+        ("they rang me yesterday and said it would be sorted by friday", False),
         ("this is my first time calling", False),
     ],
 )

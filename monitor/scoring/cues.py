@@ -383,7 +383,8 @@ def _routine(folded: str) -> bool:
 # three times a day", "calls from them", collectors ringing my work) and a credit inquiry on a
 # report are not the customer having contacted before. The model reads "call" and "inquiry" as
 # contact history (CFPB validation: 5 of its 15 false repeat contacts). Any word of the
-# customer's own earlier contact keeps it: "I called", "again", "third time", "promised".
+# customer's own earlier contact keeps it ("I called", "again", "third time", "promised"), and so
+# does a conversation about it already had ("they rang yesterday and said it would be sorted").
 _THEIR_CONTACT = re.compile(
     r"\b(they|them|he|she|you|you guys|u|collectors?|company|agency|bank|someone|somebody|"
     r"people)\b( \w+){0,3} (call|calls|calling|called|phone|phones|phoning|phoned|ring|rings|"
@@ -405,7 +406,12 @@ _OWN_CONTACT = re.compile(
     r"chasing|contacting|asking|writing|disputing)\b|"
     r"\bmy (second|third|fourth|fifth|\w+th) (call|time|email|chat)\b|"
     r"\bagain\b|\bcall ?backs?\b|\b(call|called|ring|rang) (me |us )?back\b|\bpromised\b|"
-    r"\bevery time\b|\balready\b|\bfollow ?up\b|\bprevious\w*|\bearlier\b"
+    r"\bevery time\b|\balready\b|\bfollow ?up\b|\bprevious\w*|\bearlier\b|"
+    # a conversation already had about it, whoever rang: "they called yesterday and said it
+    # would be sorted" (docs/intents.md: "your colleague yesterday said it would be sorted")
+    r"\byesterday\b|\blast (week|month|time|night)\b|"
+    r"\b(said|told (me|us)|assured (me|us)) (it|that|this|they|you|he|she|we|i)\b( \w+){0,3} "
+    r"(would|will|was|is|had|has|be)\b"
 )
 
 
