@@ -121,6 +121,18 @@ def predict(
     return out
 
 
+def served(
+    scores: Sequence[TextScores], texts: Sequence[str], speakers: Sequence[str] | None = None
+) -> list[TextScores]:
+    """``scores`` with the sentiment the service serves (UtteranceScorer.sentiment: a
+    customer's polite complaint read positive is negative) and the model's own intents."""
+    who = list(speakers) if speakers is not None else ["customer"] * len(texts)
+    return [
+        TextScores(UtteranceScorer.sentiment(s, t, w), s.intents)
+        for s, t, w in zip(scores, texts, who, strict=True)
+    ]
+
+
 def evaluate(model_dir: Path | None, **load: Any) -> dict[str, Any]:
     classifier = TextClassifier.load(model_dir, **load)
     _, tweets = sentiment_split()
@@ -137,6 +149,14 @@ def evaluate(model_dir: Path | None, **load: Any) -> dict[str, Any]:
     abuse = [t for t in read_abuse() if t.held_apart]
     abuse_scores = predict(classifier, [t.text for t in abuse])
     seconds = time.monotonic() - started
+    # sentiment as the service serves it (UtteranceScorer.sentiment); intents stay the model's
+    # here and are merged below, so the model-only figures remain the model's
+    tweet_scores = served(tweet_scores, [t for t, _ in tweets])
+    call_scores = served(call_scores, [u.text for u in calls], [u.speaker for u in calls])
+    cross_scores = served(cross_scores, [t.text for t in cross], [t.speaker for t in cross])
+    external_scores = served(
+        external_scores, [t.text for t in external], [t.speaker for t in external]
+    )
     model_only = [s.intents for s in call_scores]
     # as ScoringService merges: the English cues, and the spec's "is not" rules (cues.py)
     scorer = UtteranceScorer(classifier)
@@ -162,8 +182,10 @@ def evaluate(model_dir: Path | None, **load: Any) -> dict[str, Any]:
 # how every intent figure here is scored: as ScoringService merges (UtteranceScorer.merge)
 POLICY = (
     "as the service: max(model probability, English keyword cue), then the 'is not' rules of "
-    "docs/intents.md (monitor/scoring/cues.py: waiting for goods, asking who answers, a routine "
-    "cancellation or another sense of a churn word, the company's contacts or a credit inquiry)"
+    "docs/intents.md (monitor/scoring/cues.py: waiting for goods, a turn without a word of "
+    "attack, a routine cancellation or another sense of a churn word, the company's contacts or "
+    "a credit inquiry); sentiment the model's, a customer's polite complaint read positive "
+    "turned negative"
 )
 # Bitext's language-variation tags worth a figure of their own
 REQUEST_STYLES = {"Q": "colloquial", "Z": "typos", "W": "offensive", "N": "negation"}

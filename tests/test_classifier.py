@@ -559,30 +559,38 @@ def test_waiting_for_goods_is_the_specs_not_a_hold(text: str, goods: bool) -> No
 
 
 @pytest.mark.parametrize(
-    ("text", "who"),
+    ("text", "plain"),
     [
+        # asking who answers, criticism, a remark addressed to "you": no word of attack
         ("hang on, is this a recording or are you a real person", True),
         ("R u a bot?", True),
-        ("am i speaking to an actual human", True),
-        ("you are not a real person are you", True),
-        # an insult keeps it abuse, and a question about something else is not this rule's
+        ("you lot never reply to emails", True),
+        ("you weren't much help last time either", True),
+        ("why do you keep saying the same thing", True),
+        ("that's completely unacceptable", True),
+        # an insult, an accusation, swearing or a threat is a word of attack
         ("are you a bot or just a useless idiot", False),
         ("are u even human, what a joke", False),
-        ("are you able to see my order", False),
+        ("you've been lying to me for a month", False),
+        ("you people stole my money", False),
+        ("f*** you and your refund policy", False),
+        ("shut up and put your boss on", False),
+        ("say that again and i'll hurt you", False),
     ],
 )
-def test_asking_who_answers_is_the_specs_not_abuse(text: str, who: bool) -> None:
-    """docs/intents.md: asking whether a person or a machine is answering is not abuse, unless
-    the turn carries an insult. Lines written here, not the spec's held-back pairs."""
-    from monitor.scoring.cues import asks_who_answers
+def test_a_turn_without_a_word_of_attack_is_the_specs_not_abuse(text: str, plain: bool) -> None:
+    """docs/intents.md, abuse "is not": criticism of the service, or a question (who answers),
+    with no insult, accusation, swearing or threat. Lines written here, not the spec's
+    held-back pairs."""
+    from monitor.scoring.cues import without_attack
 
-    assert asks_who_answers(text) is who
+    assert without_attack(text) is plain
 
 
-def test_the_service_drops_abuse_on_a_plain_question_about_who_answers(
+def test_the_service_drops_abuse_on_a_turn_without_a_word_of_attack(
     text_classifier: Any,
 ) -> None:
-    # the model alone reads "are you a ... ?" as an attack (eval: ConvAbuse "you" turns)
+    # the model alone reads turns addressed to "you" as attacks (eval: ConvAbuse "you" turns)
     scorer = UtteranceScorer(text_classifier)
     for text, abusive in (
         ("are you a human or a computer?", False),
@@ -591,6 +599,16 @@ def test_the_service_drops_abuse_on_a_plain_question_about_who_answers(
         [model] = text_classifier.predict([text])
         _, merged = scorer.merge(model, text, "en")
         assert (merged["abuse"] >= text_classifier.threshold("abuse")) is abusive, text
+    # over a model that is sure of abuse, only the words decide (and the abuse cue)
+    confident = TextScores((1.0, 0.0, 0.0), dict.fromkeys(INTENTS, 0.95))
+    for text, abusive in (
+        ("you people never answer emails", False),
+        ("you people never answer emails, you useless lot", True),
+        ("you are thieves", True),  # the English abuse cue
+    ):
+        _, merged = scorer.merge(confident, text, "en")
+        assert (merged["abuse"] == 0.95) is abusive, text
+        assert merged["legal_threat"] == 0.95  # only abuse is ruled out
 
 
 @pytest.mark.parametrize(
@@ -694,3 +712,47 @@ def test_the_companys_contacts_are_not_repeat_contact(
     _, merged = scorer.merge(confident, text, "en")
     assert (merged["repeat_contact"] == 0.0) is theirs
     assert merged["legal_threat"] == 0.95  # only repeat contact is ruled out
+
+
+@pytest.mark.parametrize(
+    ("text", "complaint"),
+    [
+        ("thanks for sorting it, but the new one is damaged too", True),
+        ("cheers, however the refund still hasn't come through", True),
+        ("great, charged twice again", True),
+        ("lovely, another week to wait for it", True),
+        # thanks without a problem after it, or praise, is not a complaint
+        ("thanks, that's all sorted now", False),
+        ("great, but could you also email me the invoice", False),
+        ("brilliant service, the parcel came the next day", False),
+    ],
+)
+def test_a_polite_complaint_is_a_complaint(text: str, complaint: bool) -> None:
+    """The issue: "a complaint is negative even when it is polite". Lines written here."""
+    from monitor.scoring.cues import polite_complaint
+
+    assert polite_complaint(text) is complaint
+
+
+def test_the_service_reads_a_customers_polite_complaint_as_negative() -> None:
+    """Only a positive reading of a customer's polite complaint moves; the agent's turns, and
+    readings that are not positive, stay as the model gave them."""
+    text = "thanks for sorting it, but the new one is damaged too"
+    positive = TextScores((0.1, 0.2, 0.7), dict.fromkeys(INTENTS, 0.0))
+    assert UtteranceScorer.sentiment(positive, text, "customer") == (0.7, 0.2, 0.1)
+    assert UtteranceScorer.sentiment(positive, text, "agent") == (0.1, 0.2, 0.7)
+    neutral = TextScores((0.3, 0.5, 0.2), dict.fromkeys(INTENTS, 0.0))
+    assert UtteranceScorer.sentiment(neutral, text, "customer") == (0.3, 0.5, 0.2)
+    plain = "thanks, that's all sorted now"
+    assert UtteranceScorer.sentiment(positive, plain, "customer") == (0.1, 0.2, 0.7)
+
+
+def test_a_polite_complaint_through_the_real_model_is_negative(text_classifier: Any) -> None:
+    scorer = UtteranceScorer(text_classifier)
+    for text, sentiment in (
+        ("Thanks for getting back to me, but the replacement is also broken.", 0),
+        ("Thanks for getting back to me, that's everything sorted.", 2),
+    ):
+        [model] = text_classifier.predict([text])
+        probs, _ = scorer.merge(model, text, "en", "customer")
+        assert max(range(3), key=probs.__getitem__) == sentiment, text

