@@ -599,12 +599,12 @@ def test_the_service_drops_abuse_on_a_turn_without_a_word_of_attack(
         [model] = text_classifier.predict([text])
         _, merged = scorer.merge(model, text, "en")
         assert (merged["abuse"] >= text_classifier.threshold("abuse")) is abusive, text
-    # over a model that is sure of abuse, only the words decide (and the abuse cue)
+    # over a model that is sure of abuse, the words decide
     confident = TextScores((1.0, 0.0, 0.0), dict.fromkeys(INTENTS, 0.95))
     for text, abusive in (
         ("you people never answer emails", False),
         ("you people never answer emails, you useless lot", True),
-        ("you are thieves", True),  # the English abuse cue
+        ("you are thieves", True),  # an accusation
     ):
         _, merged = scorer.merge(confident, text, "en")
         assert (merged["abuse"] == 0.95) is abusive, text
