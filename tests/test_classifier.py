@@ -756,3 +756,19 @@ def test_a_polite_complaint_through_the_real_model_is_negative(text_classifier: 
         [model] = text_classifier.predict([text])
         probs, _ = scorer.merge(model, text, "en", "customer")
         assert max(range(3), key=probs.__getitem__) == sentiment, text
+
+
+def test_the_live_scorer_reads_a_polite_complaint_by_who_says_it(text_classifier: Any) -> None:
+    """score_batch passes each utterance's speaker to the merge: the customer's polite complaint
+    is negative, the same words from the agent are read as the model reads them."""
+    from monitor.events import FinalUtterance
+
+    text = "Thanks for getting back to me, but the replacement is also broken."
+    said = [
+        (FinalUtterance("c1", who, n, text, float(n), float(n) + 2.0), "en")
+        for n, who in enumerate(("customer", "agent"))
+    ]
+    customer, agent = UtteranceScorer(text_classifier).score_batch(said)
+    [alone] = text_classifier.predict([text], ["agent"])
+    assert customer.sentiment == "negative"
+    assert agent.sentiment == alone.sentiment
