@@ -20,7 +20,7 @@ from monitor.scoring.classifier import (
     normalize,
     sentences,
 )
-from monitor.scoring.cues import keyword_intents, lexicon_polarity
+from monitor.scoring.cues import keyword_intents, lexicon_polarity, ruled_out
 from monitor.scoring.data.calls import asr_style, heldout_utterances, training_utterances
 from monitor.scoring.service import ScoringService, ScoringServiceClosed, UtteranceScorer
 
@@ -608,7 +608,89 @@ def test_the_service_drops_abuse_on_a_turn_without_a_word_of_attack(
     ):
         _, merged = scorer.merge(confident, text, "en")
         assert (merged["abuse"] == 0.95) is abusive, text
-        assert merged["legal_threat"] == 0.95  # only abuse is ruled out
+    # only abuse is ruled out by the words of attack: an earlier contact named stays
+    _, merged = scorer.merge(confident, "you people never answer emails", "en")
+    assert merged["repeat_contact"] == 0.95
+
+
+@pytest.mark.parametrize(
+    ("text", "plain"),
+    [
+        # swearing and scorn about a thing or the situation, aimed at no one
+        ("what the hell, the box is empty", True),
+        ("this is rubbish, the lid doesn't even fit", True),
+        ("oh for god's sake the courier went to the wrong house", True),
+        ("I hate it when parcels go missing", True),
+        ("so bloody annoying", True),
+        # the same words with someone to aim at: the model's call, so not ruled out
+        ("you're rubbish at this", False),
+        ("what the hell is wrong with you people", False),
+        ("this company is a bloody shambles", False),
+        ("fuck off", False),  # contempt said to someone needs no other word
+    ],
+)
+def test_harsh_words_aimed_at_no_one_are_the_specs_not_abuse(text: str, plain: bool) -> None:
+    """docs/intents.md, abuse "is not": swearing about a thing or the situation. Lines written
+    here, not the spec's held-back pairs."""
+    from monitor.scoring.cues import without_attack
+
+    assert without_attack(text) is plain
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        # chatter that names no intent's subject: whatever the model reads, none of them
+        ("Get out now!", set()),
+        ("Lots of good deals on here lately, I like that.", set()),
+        ("I'd like to submit some feedback about the app", set()),
+        # each intent named by its subject
+        ("put the head of the team on", {"manager_demand"}),
+        ("I'll take my money to a rival", {"cancel_threat"}),
+        ("see you in small claims", {"legal_threat"}),
+        ("every one of my followers will hear of it", {"public_shaming"}),
+        ("your colleague told me the same on Monday", {"repeat_contact"}),
+        ("I've been sat in your queue for ages", {"hold_complaint"}),
+        ("you've bounced me to three departments", {"transfer_complaint"}),
+    ],
+)
+def test_an_intent_needs_its_subject_named(text_classifier: Any, text: str, kept: set[str]) -> None:
+    """docs/intents.md, "an intent names its subject": over a model sure of every intent, the
+    intents whose subject the turn names stay and the others go. Abuse has its own line."""
+    named = set(INTENTS) - {"abuse"} - ruled_out(text)
+    assert kept <= named, text
+    if not kept:
+        assert named == set(), text
+    confident = TextScores((1.0, 0.0, 0.0), dict.fromkeys(INTENTS, 0.95))
+    _, merged = UtteranceScorer(text_classifier).merge(confident, text, "en")
+    for name in INTENTS:
+        if name != "abuse":
+            assert (merged[name] == 0.95) is (name in named), (text, name)
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "fires"),
+    [
+        ("how many more times do I need to chase you", "repeat_contact", True),
+        ("i've been chasing this since june", "repeat_contact", True),
+        ("how many times a day can I track the parcel", "repeat_contact", False),
+        ("you've just lost me, eight years a customer", "cancel_threat", True),
+        ("sort it today or I'll cancel", "cancel_threat", True),
+        ("I'll just buy it somewhere else then", "cancel_threat", True),
+        ("you won't get another penny from me", "cancel_threat", True),
+        ("can I buy a gift card in the shop", "cancel_threat", False),
+        ("I'm ringing my bank to reverse the payment", "legal_threat", True),
+        ("my bank reversed the payment by mistake", "legal_threat", False),
+        ("connect me with the head of complaints", "manager_demand", True),
+        ("the head of the zip is broken", "manager_demand", False),
+        ("I've been listening to your music for twenty minutes", "hold_complaint", True),
+        ("every agent I get passes me on to someone else", "transfer_complaint", True),
+        ("I've spoken to three different people about this", "transfer_complaint", True),
+        ("could you put me through to sales", "transfer_complaint", False),
+    ],
+)
+def test_english_cues_for_paraphrases_seen_in_probes(text: str, intent: str, fires: bool) -> None:
+    assert (keyword_intents(text, "en")[intent] > 0) is fires
 
 
 @pytest.mark.parametrize(
@@ -648,7 +730,9 @@ def test_a_routine_cancellation_is_the_specs_not_a_cancel_threat(
         _, merged = scorer.merge(
             TextScores((0.0, 1.0, 0.0), dict.fromkeys(INTENTS, 0.95)), text, "en"
         )
-        assert merged["cancel_threat"] == 0.0 and merged["manager_demand"] == 0.95
+        assert merged["cancel_threat"] == 0.0
+        # only the spec's lines for this text act: the other intents keep the model's reading
+        assert all(merged[n] == 0.95 for n in INTENTS if n not in ruled_out(text))
 
 
 @pytest.mark.parametrize(
@@ -711,7 +795,8 @@ def test_the_companys_contacts_are_not_repeat_contact(
     confident = TextScores((0.0, 1.0, 0.0), dict.fromkeys(INTENTS, 0.95))
     _, merged = scorer.merge(confident, text, "en")
     assert (merged["repeat_contact"] == 0.0) is theirs
-    assert merged["legal_threat"] == 0.95  # only repeat contact is ruled out
+    # only the spec's lines for this text act: the other intents keep the model's reading
+    assert all(merged[n] == 0.95 for n in INTENTS if n not in ruled_out(text))
 
 
 @pytest.mark.parametrize(

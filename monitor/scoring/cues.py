@@ -35,6 +35,8 @@ _CUES: dict[str, dict[str, tuple[str, ...]]] = {
             r"(escalate|escalating|take|taking) (this|it) (higher|above|beyond|over your head)",
             r"(escalate|escalating) (this|it) to (a|your|the) (manager|supervisor|boss)",
             r"higher up please|(supervisor|manager) please",
+            r"(put|get|give|pass|connect|transfer) me .{0,20}(to|with) the head of",
+            r"(speak|talk|speaking|talking) (to|with) the head of",
         ),
         "cancel_threat": (
             r"(cancel|cancelling|canceling|close|closing|terminate|terminating) "
@@ -47,6 +49,12 @@ _CUES: dict[str, dict[str, tuple[str, ...]]] = {
             r"(take|taking) my (business|money|custom) (elsewhere|somewhere else)",
             r"(i'm|i am|im|i'll be) (leaving|done with|finished with) (you|your|this)",
             r"(lost|losing|lose) (a|me as a) customer",
+            r"(you've|you have|youve|you) (just )?lost (me|my business|my custom)",
+            r"(or|otherwise|or else) i('ll| will)? (cancel|close|leave|quit|switch)",
+            r"unsubscrib\w* from (my|the|your|this) (membership|subscription|plan|service)",
+            r"(buy|order|shop|get) (it |them |this |that |those )?(somewhere else|elsewhere)",
+            r"(another|a single|one more) (penny|cent|dime|pound|dollar|ringgit|euro|leu) "
+            r"(from me|of my money)",
             r"walk away from (you|your|this)",
             # present tense: "the last time i order from you", not "last time i ordered it came
             # in two days"
@@ -72,6 +80,8 @@ _CUES: dict[str, dict[str, tuple[str, ...]]] = {
             r"(i'll|i will|i'm|i am|im|we'll|we will) .{0,30}"
             r"(ombudsman|regulator|trading standards|consumer protection|better business bureau)",
             r"consumer (forum|court)",
+            r"(contact|contacting|call|calling|ring|ringing|ask|asking|get|getting|going to) my "
+            r"bank to (reverse|dispute|claw back|take back|get back)",
         ),
         "public_shaming": (
             r"(post|posting|put|share|sharing|tweet|tweeting|write|writing) .{0,30}"
@@ -107,7 +117,9 @@ _CUES: dict[str, dict[str, tuple[str, ...]]] = {
             r"(call|ring|phon|contact|email|messag|writ|chat|ask|rais|complain|explain)\w*",
             r"(called|rung|phoned|emailed|messaged|contacted|chatted with) (you )?"
             r"(\w+ times|twice|before|last week|yesterday)",
-            r"how many times do i have to (call|contact|email|message|explain)",
+            r"how many (more )?times (do|must|will|have|should) (i|we) (have to |need to |got to )?"
+            r"(call|contact|email|message|explain|chase|ask|tell|ring|write|phone|chat)",
+            r"(i've|i have|ive|i|been|keep|kept) (been )?chasing (you|u|this|it|them)",
             r"promised (me )?a (call ?back|callback)",
             r"already (called|contacted|emailed|chatted|spoke|raised|explained)",
         ),
@@ -121,12 +133,19 @@ _CUES: dict[str, dict[str, tuple[str, ...]]] = {
             r"(waited|waiting|holding) (for )?(\w+ )?(minutes|mins)",
             r"(hold music|in your queue|in the queue|to get through)",
             r"waiting (ages|forever) for (a reply|someone|an answer|you)",
+            r"(listening|listened|listen) to (that|this|the|your) (music|jingle|recording)",
         ),
         "transfer_complaint": (
             r"(stop|keep|kept|been) "
             r"(transferring|transferred|passing|bouncing|sending) (me|around)",
             r"(transferred|passed around|bounced) (\w+ times|again|back and forth|all day)",
             r"not (my|their|our) department",
+            # the habit of passing the customer on, not a request to be put through
+            r"(everyone|everybody|every (one|person|agent|time)|each (one|person|agent|time)|"
+            r"you all|you (just )?keep) .{0,30}(send|sends|pass|passes|transfer|transfers|put|"
+            r"puts|bounce|bounces|push|pushes) me|pillar to post",
+            r"(spoken|talked|been passed|been put through) to (\w+ )?(different|other) "
+            r"(people|agents|departments|teams)",
         ),
     },
     "id": {
@@ -307,33 +326,33 @@ _CONTACT_WAIT = re.compile(
 def waiting_for_goods(text: str) -> bool:
     """True when English ``text`` is about waiting for goods, a refund or an engineer and says
     nothing of being kept waiting in this contact (docs/intents.md, hold_complaint)."""
-    return bool(_GOODS_WAIT.search(text)) and not _CONTACT_WAIT.search(text)
+    folded = fold(text)
+    return bool(_GOODS_WAIT.search(folded)) and not _CONTACT_WAIT.search(folded)
 
 
-# docs/intents.md, abuse "is not": a turn with no word of attack. Abuse is a person being
-# attacked, and an attack is made of words: an insult or slur, an accusation (liars, thieves,
-# scammers, "stealing from me"), swearing, contempt, or a threat. The model reads turns addressed
-# to "you" as attacks whatever they say ("you were not helpful", "are you tired?", "you're
-# repeating yourself", "you people never answer emails", "are you a real person?"): that is
-# criticism or a question, and the spec says neither is abuse. So abuse needs one of these words
-# (or an English abuse cue); whether the words are aimed at someone is still the model's call.
+# docs/intents.md, abuse "is not": a turn with no word of attack, and swearing that is aimed at
+# no one. Abuse is a person being attacked, and an attack is made of words: an insult or slur, an
+# accusation (liars, thieves, scammers, "stealing from me"), contempt, or a threat. The model reads
+# turns addressed to "you" as attacks whatever they say ("you were not helpful", "are you tired?",
+# "you people never answer emails", "are you a real person?"): that is criticism or a question,
+# and the spec says neither is abuse. So abuse needs one of these words (or an English abuse cue);
+# whether the words are aimed at someone is still the model's call.
 # Chosen on validation material only: ConvAbuse's train and valid splits (turns without an
 # attack raising abuse 35 -> 12 of 400, abuse F1 0.671 -> 0.723) and the CFPB validation
 # complaints (abuse F1 0.560 -> 0.583).
 _ATTACK = re.compile(
-    # insults and slurs
-    r"\b(stupid\w*|dumb\w*|idiot\w*|moron\w*|imbeciles?|brainless|thick|dense|daft|half ?wits?|"
-    r"useless|pathetic|"
-    r"incompeten\w*|inept|incapable|hopeless|clueless|ignorant|lazy|arrogant|unprofessional|"
+    # insults and slurs: words for a person
+    r"\b(idiot\w*|moron\w*|imbeciles?|brainless|half ?wits?|"
+    r"incompeten\w*|inept|incapable|clueless|ignorant|lazy|arrogant|unprofessional|"
     r"rude\w*|nasty|evil|greedy|shameless|heartless|cruel|vile|despicable|spineless|cowards?|"
-    r"joke|jokers?|clowns?|muppets?|monkeys?|donkeys?|pigs?|animals?|losers?|fool\w*|dimwit\w*|"
-    r"jerk\w*|creep\w*|pervert\w*|freak\w*|crazy|insane|ugly|fat|gay|fag\w*|paki\w*|"
+    r"jokers?|clowns?|muppets?|monkeys?|donkeys?|pigs?|animals?|losers?|fool\w*|dimwit\w*|"
+    r"jerk\w*|creep\w*|pervert\w*|freak\w*|ugly|fat|gay|fag\w*|paki\w*|bozos?|"
     r"retard\w*|whores?|sluts?|bitch\w*|bastard\w*|dick\w*|prick\w*|twat\w*|wank\w*|"
-    r"cunt\w*|douche\w*|ass|arse\w*|asshole\w*|butt|bollocks|bugger|trolls?|shills?|"
-    r"bigot\w*|racis\w*|sexis\w*|fascis\w*|nazis?|hypocrit\w*|scum\w*|filth\w*|trash|"
-    r"garbage|rubbish|worthless|waste of (space|oxygen)|piece of|a disgrace|disgrac\w*|"
-    r"disgust\w*|shame\w*|annoy\w*|boring|nos(e)?y|hobos?|worthy|vultures?|sharks?|"
-    r"parasites?|leech\w*|snakes?|"
+    r"cunt\w*|douche\w*|ass|arse\w*|asshole\w*|asshat\w*|shithead\w*|butt|bollocks|bugger|"
+    r"trolls?|shills?|"
+    r"bigot\w*|racis\w*|sexis\w*|fascis\w*|nazis?|hypocrit\w*|scum\w*|filth\w*|"
+    r"worthless|waste of (space|oxygen)|piece of|a disgrace|disgrac\w*|"
+    r"nos(e)?y|hobos?|worthy|vultures?|sharks?|parasites?|leech\w*|snakes?|"
     # accusations
     r"lie|lies|lied|l+ying|liars?|liers?|scam\w*|fraud\w*|cheat\w*|steal\w*|stole|stolen|"
     r"thie\w+|thief|rob|robb\w*|rip\w* (me |us |people )?off|con|conned|swindl\w*|"
@@ -341,17 +360,94 @@ _ATTACK = re.compile(
     r"predator\w*|collu\w*|complicit\w*|obstruct\w*|mislead\w*|misled|unlawful\w*|"
     r"discriminat\w*|intimidat\w*|harass\w*|bull(y|ies|ying)|abus\w*|mock\w*|"
     r"disrespect\w*|insult\w*|threat\w*|accus\w*|"
-    # swearing (at whom is the model's call) and contempt
-    r"\w*fuck\w*|f (c?k\w*|\w*ing|you|u|off)|\w*shit\w*|crap\w*|bloody|\w*damn\w*|hell|piss\w*|"
-    r"screw\w*|suck\w*|wtf|stfu|gtfo|shut up|shut (your|ur) (mouth|face|trap)|get lost|"
-    r"go away|grow up|shut it|(for )?god'?s sake|christ|"
-    # threats
-    r"hate|die|kill\w*|hurt)\b"
+    # contempt said to someone, and threats
+    r"f (you|u|off)|\w*(fuck|piss|bugger|sod) off|stfu|gtfo|shut up|"
+    r"shut (your|ur) (mouth|face|trap)|get lost|go away|grow up|shut it|die|kill\w*|hurt)\b"
+)
+# Harsh words that attack only when aimed at someone: swearing and scorn can be about a thing or
+# the situation ("what the hell", "this is rubbish", "these stupid mugs", "so damn frustrating"),
+# which docs/intents.md says is not abuse. With a word for a person or the company in the turn
+# ("you", "your lot", "this company", "they") whether they are aimed is the model's call; with
+# none, they attack no one. Chosen on validation only: it drops 40 GoEmotions dev comments of
+# swearing at nothing ("WHAT THE HELL?!", "Fuck my life", "How dumb haha") and no labelled
+# attack of ConvAbuse train/valid or CFPB.
+_HARSH = re.compile(
+    r"\b(stupid\w*|dumb\w*|thick|dense|daft|useless|pathetic|hopeless|crazy|insane|joke|"
+    r"trash|garbage|rubbish|disgust\w*|shame\w*|annoy\w*|boring|"
+    r"\w*fuck\w*|f (c?k\w*|\w*ing)|\w*shit\w*|crap\w*|bloody|\w*damn\w*|hell|piss\w*|"
+    r"screw\w*|suck\w*|wtf|(for )?god'?s sake|christ|hate)\b"
+)
+_AIMED = re.compile(
+    r"\b(you|your|youre|yours|yourself|yourselves|u|ur|ya|yall|y'all|ye|guys|people|lot|staff|"
+    r"agents?|employees?|company|business|firm|outfit|shop|store|bank|management|he|she|him|"
+    r"her|they|them|guy|bot|robot|machine|computer|man|mate|dude|lady|sir)\b"
 )
 
 
 def _attacks_no_one(folded: str) -> bool:
-    return not _ATTACK.search(folded)
+    if _ATTACK.search(folded):
+        return False
+    return not (_HARSH.search(folded) and _AIMED.search(folded))
+
+
+# docs/intents.md, "an intent names its subject": a turn that says nothing of what the intent is
+# about (someone above the agent, leaving, the law, going public, an earlier contact, a wait, being
+# passed on) carries none of it, whatever the model reads. Abuse has its own line above. The
+# model's heads fire on chatter that names none of it ("Get out now!" as a cancel threat, "Lots
+# of good memes here lately" as public shaming, "I'm calling to submit some feedback" as public
+# shaming). The word lists are wide on purpose: of the training material's 1,696 labelled
+# positives, two CFPB sentences name no subject word ("… customers dont need their servicing"). Chosen on validation only: turns without an
+# intent that raise one, CFPB validation 14 -> 13 of 227, Bitext 15 -> 10 of 4,590, ConvAbuse
+# 12 -> 10 of 400, no labelled intent lost.
+_SUBJECT: dict[str, re.Pattern[str]] = {
+    intent: re.compile(r"\b(" + words + r")\b")
+    for intent, words in {
+        "manager_demand": r"manager|managers|management|supervisor|superior|boss|senior|"
+        r"team ?lead\w*|lead|head|director|ceo|owner|someone|somebody|anyone|anybody|whoever|"
+        r"person|people|human|higher|above|in charge|escalat\w*|over your head|decision|"
+        r"decide|authority|charge|running|complaints (team|department)|mgr|sup",
+        "cancel_threat": r"cancel\w*|close|closing|closed|terminat\w*|leave|leaving|left|"
+        r"switch\w*|mov\w*|competitor\w*|elsewhere|somewhere else|quit\w*|done|finished|"
+        r"lost|lose|losing|never|last time|again|unsubscrib\w*|stop\w*|business|custom|"
+        r"customer|money|another|other|different|renew\w*|get out of|contract|someone else|"
+        r"provider|rival|go|going|gone|goodbye|bye|through with|end|ending|port\w*|walk\w*|"
+        r"take|taking",
+        "legal_threat": r"lawyer\w*|attorney\w*|solicitor\w*|legal\w*|law|laws|lawsuit\w*|"
+        r"sue|suing|sued|court\w*|chargeback|charge back|dispute\w*|ombudsman|regulat\w*|"
+        r"trading standards|consumer|claim\w*|tribunal|police|report\w*|cfpb|ftc|bbb|"
+        r"better business|attorney general|authorit\w*|rights|action|fcra|fdcpa|liable|"
+        r"damages|fined|fines|guilty|penalt\w*|sanction\w*|criminal\w*|inquiry|proceeding\w*|"
+        r"complaint|file|filing|fcc|agency|"
+        r"government|federal|state|litigat\w*|judge|justice|bank",
+        "public_shaming": r"review\w*|star|stars|twitter|tweet\w*|facebook|fb|tiktok|"
+        r"instagram|insta|ig|social|online|internet|web|post|posting|posted|everyone|"
+        r"everybody|friends|family|people|world|press|papers?|news\w*|media|viral|trustpilot|"
+        r"yelp|google|reddit|youtube|blog\w*|forum\w*|public\w*|expose|screenshot\w*|share|"
+        r"sharing|word|tell|telling|know|group|whatsapp|x|rating|rate|journalist\w*|tv|"
+        r"radio|bad mouth|followers",
+        "repeat_contact": r"call\w*|rang|ring\w*|phon\w*|email\w*|e mail\w*|mail\w*|"
+        r"contact\w*|messag\w*|chat\w*|spoke|spoken|speak\w*|talk\w*|told|tell|asked|"
+        r"ask\w*|times?|twice|again|before|already|promis\w*|ticket\w*|complain\w*|case|"
+        r"reference|callback|last|yesterday|previous\w*|earlier|colleague\w*|agent\w*|"
+        r"explain\w*|wrote|written|writ\w*|letter\w*|reach\w*|tried|trying|still|keep|kept|"
+        r"repeated\w*|same|over and over|week\w*|month\w*|days?|back|follow\w*|raised|dm|"
+        r"dms|sent|chas\w*|nth|numerous|multiple|attempts?|occasions|continu\w*|replied|"
+        r"objection|informed|second|third|fourth|fifth|2nd|3rd|4th|5th|disput\w*|"
+        r"request\w*|report\w*|visit\w*|faxed|nobody|no one",
+        "hold_complaint": r"hold\w*|wait\w*|queue\w*|minutes?|mins?|hours?|hrs?|ages|"
+        r"forever|long|line|answer\w*|through|music|reply|respond\w*|pick\w* up|human|"
+        r"someone|time|still|hello|anyone|there",
+        "transfer_complaint": r"transfer\w*|pass\w*|bounc\w*|department\w*|send\w*|sent|"
+        r"put through|someone else|round|around|pillar|person|people|team|circles?|"
+        r"ping ?pong|redirect\w*|forward\w*|else|another|contact the|told to contact|"
+        r"every time|back and forth|handed|hand\w*|shunt\w*|everyone|agents?|different|"
+        r"you say",
+    }.items()
+}
+
+
+def _unnamed(folded: str) -> set[str]:
+    return {intent for intent, words in _SUBJECT.items() if not words.search(folded)}
 
 
 # docs/intents.md, cancel_threat "is not": a routine cancellation of one item. Unsubscribing from
@@ -498,7 +594,8 @@ _PRAISE_LEAD = re.compile(
 )
 
 
-def _polite_complaint(folded: str) -> bool:
+def polite_complaint_folded(folded: str) -> bool:
+    """``polite_complaint`` on text already folded (``fold``)."""
     contrast = _CONTRAST.search(folded)
     if contrast and _PROBLEM.search(folded, contrast.end()):
         return True
@@ -511,18 +608,23 @@ def polite_complaint(text: str) -> bool:
     """True when English ``text`` reports a problem after a contrast ("thanks, but it's still
     broken") or after a word of praise ("great, wrong size again"): a complaint, negative
     however politely it opens (issue 10; docs/intents.md, sentiment)."""
-    return _polite_complaint(fold(text))
+    return polite_complaint_folded(fold(text))
 
 
 def ruled_out(text: str) -> set[str]:
     """The intents docs/intents.md's "is not" lines rule out for English ``text``, whatever the
     model or a cue says: a hold while waiting for goods, a cancel threat on a routine
-    cancellation, abuse on a turn without a word of attack, and repeat contact on the company's
-    contacts (these two unless an English cue of the same intent matched too).
-    The service's merge sets them to 0 (UtteranceScorer.merge); the text is folded once."""
-    folded = fold(text)
-    out: set[str] = set()
-    if waiting_for_goods(text):
+    cancellation, abuse on a turn without a word of attack (or with harsh words aimed at no
+    one), repeat contact on the company's contacts (these two unless an English cue of the same
+    intent matched too), and any intent whose subject the turn does not name.
+    The service's merge sets them to 0 (UtteranceScorer.merge)."""
+    return ruled_out_folded(fold(text))
+
+
+def ruled_out_folded(folded: str) -> set[str]:
+    """``ruled_out`` on text already folded (``fold``): the scorer folds a turn once."""
+    out = _unnamed(folded)
+    if _GOODS_WAIT.search(folded) and not _CONTACT_WAIT.search(folded):
         out.add("hold_complaint")
     if _routine(folded):
         out.add("cancel_threat")
@@ -539,7 +641,11 @@ def keyword_intents(text: str, language: str) -> dict[str, float]:
 
     Unknown languages fall back to English cues.
     """
-    folded = fold(text)
+    return keyword_intents_folded(fold(text), language)
+
+
+def keyword_intents_folded(folded: str, language: str) -> dict[str, float]:
+    """``keyword_intents`` on text already folded (``fold``)."""
     patterns = _compiled(_language(language))
     return {
         intent: (CUE_SCORE if intent in patterns and patterns[intent].search(folded) else 0.0)

@@ -32,7 +32,14 @@ from dataclasses import dataclass, field
 from monitor.events import INTENTS, FinalUtterance, PartialUtterance, Sentiment, UtteranceScore
 from monitor.languages import is_english
 from monitor.scoring.classifier import TextClassifier, TextScores
-from monitor.scoring.cues import keyword_intents, lexicon_polarity, polite_complaint, ruled_out
+from monitor.scoring.cues import (
+    fold,
+    keyword_intents,
+    keyword_intents_folded,
+    lexicon_polarity,
+    polite_complaint_folded,
+    ruled_out_folded,
+)
 from monitor.scoring.multilingual import score_text
 
 LATENCY_WINDOW = 10_000  # latencies and batch sizes kept by ScoringService
@@ -68,22 +75,28 @@ class UtteranceScorer:
         if model is None:
             # id/ms/ro: cues, lexicon and the multilingual model, whichever measured better
             return score_text(text, language)
-        cues = keyword_intents(text, language)
+        folded = fold(text)  # once: every cue and rule below reads the folded text
+        cues = keyword_intents_folded(folded, language)
         intents = {name: max(model.intents[name], cues[name]) for name in INTENTS}
-        for name in ruled_out(text):  # the spec's "is not" lines (monitor/scoring/cues.py)
+        for name in ruled_out_folded(folded):  # the spec's "is not" lines (cues.py)
             intents[name] = 0.0
-        return self.sentiment(model, text, speaker), intents
+        return self.sentiment(model, text, speaker, folded), intents
 
     @staticmethod
     def sentiment(
-        model: TextScores, text: str, speaker: str = "customer"
+        model: TextScores, text: str, speaker: str = "customer", folded: str | None = None
     ) -> tuple[float, float, float]:
         """The English model's sentiment, less one misreading stated in code: a customer's
         polite complaint that the model reads positive ("thanks, but it's still broken") is
         negative; its negative and positive probabilities trade places (cues.polite_complaint).
-        The agent's turns are left as read (bad news politely given is service talk)."""
+        The agent's turns are left as read (bad news politely given is service talk).
+        ``folded``: ``cues.fold(text)`` when the caller has it already."""
         neg, neu, pos = model.probabilities
-        if speaker != "agent" and pos > max(neg, neu) and polite_complaint(text):
+        if (
+            speaker != "agent"
+            and pos > max(neg, neu)
+            and polite_complaint_folded(fold(text) if folded is None else folded)
+        ):
             return (pos, neu, neg)
         return model.probabilities
 
