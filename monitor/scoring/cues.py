@@ -396,9 +396,10 @@ def _attacks_no_one(folded: str) -> bool:
 # model's heads fire on chatter that names none of it ("Get out now!" as a cancel threat, "Lots
 # of good memes here lately" as public shaming, "I'm calling to submit some feedback" as public
 # shaming). The word lists are wide on purpose: of the training material's 1,696 labelled
-# positives, two CFPB sentences name no subject word ("… customers dont need their servicing"). Chosen on validation only: turns without an
-# intent that raise one, CFPB validation 14 -> 13 of 227, Bitext 15 -> 10 of 4,590, ConvAbuse
-# 12 -> 10 of 400, no labelled intent lost.
+# positives, two CFPB sentences name no subject word ("… customers dont need their
+# servicing"). Chosen on validation only: turns without an intent that raise one, CFPB
+# validation 14 -> 13 of 227, Bitext 15 -> 10 of 4,590, ConvAbuse 12 -> 10 of 400, no labelled
+# intent lost.
 _SUBJECT: dict[str, re.Pattern[str]] = {
     intent: re.compile(r"\b(" + words + r")\b")
     for intent, words in {
