@@ -183,8 +183,9 @@ def evaluate(model_dir: Path | None, **load: Any) -> dict[str, Any]:
 POLICY = (
     "as the service: max(model probability, English keyword cue), then the 'is not' rules of "
     "docs/intents.md (monitor/scoring/cues.py: waiting for goods, a turn without a word of "
-    "attack, a routine cancellation or another sense of a churn word, the company's contacts or "
-    "a credit inquiry); sentiment the model's, a customer's polite complaint read positive "
+    "attack or with harsh words aimed at no one, a routine cancellation or another sense of a "
+    "churn word, the company's contacts or a credit inquiry, an intent whose subject the turn "
+    "does not name); sentiment the model's, a customer's polite complaint read positive "
     "turned negative"
 )
 # Bitext's language-variation tags worth a figure of their own

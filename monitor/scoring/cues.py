@@ -326,7 +326,10 @@ _CONTACT_WAIT = re.compile(
 def waiting_for_goods(text: str) -> bool:
     """True when English ``text`` is about waiting for goods, a refund or an engineer and says
     nothing of being kept waiting in this contact (docs/intents.md, hold_complaint)."""
-    folded = fold(text)
+    return _waits_for_goods(fold(text))
+
+
+def _waits_for_goods(folded: str) -> bool:
     return bool(_GOODS_WAIT.search(folded)) and not _CONTACT_WAIT.search(folded)
 
 
@@ -559,8 +562,9 @@ def others_contact(text: str) -> bool:
 
 
 def without_attack(text: str) -> bool:
-    """True when English ``text`` carries no word of attack (insult, slur, accusation, swearing,
-    contempt or threat): criticism or a question, not abuse (docs/intents.md)."""
+    """True when English ``text`` carries no word of attack (insult, slur, accusation, contempt
+    or threat), and no swearing or harsh word with someone in the turn to aim it at: criticism,
+    a question or swearing at a thing, not abuse (docs/intents.md)."""
     return _attacks_no_one(fold(text))
 
 
@@ -625,7 +629,7 @@ def ruled_out(text: str) -> set[str]:
 def ruled_out_folded(folded: str) -> set[str]:
     """``ruled_out`` on text already folded (``fold``): the scorer folds a turn once."""
     out = _unnamed(folded)
-    if _GOODS_WAIT.search(folded) and not _CONTACT_WAIT.search(folded):
+    if _waits_for_goods(folded):
         out.add("hold_complaint")
     if _routine(folded):
         out.add("cancel_threat")
