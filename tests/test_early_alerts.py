@@ -267,3 +267,48 @@ async def test_a_threat_early_in_a_long_turn_alerts_before_the_turn_ends(
     i = events.index(threat[0])
     assert not any(isinstance(e, ev.FinalUtterance) and e.speaker == "customer" for e in events[:i])
     assert summary.alerts >= 1
+
+
+def _complaining(r: CallRules) -> None:
+    """Three unresolved complaints, one of them an earlier contact: "watch", below "at risk"."""
+    lines = [
+        "i was promised a refund two weeks ago and it still has not come",
+        "i rang twice last week about it and nobody got back to me",
+        "the parcel came back to you and i am still out of pocket",
+    ]
+    for i, line in enumerate(lines):
+        intents = (("repeat_contact", 0.9),) if i == 1 else ()
+        utt = ev.FinalUtterance("c1", "customer", 2 * i, line, 10.0 * i, 10.0 * i + 5)
+        r.on_utterance(utt, score(10.0 * i + 5, intents, seq=2 * i))
+    assert r.risk.level == "watch"
+
+
+def test_an_ultimatum_warns_from_its_i_will_before_the_threat_is_said() -> None:
+    # docs/intents.md: conditional threats count. "if you do not ..., I will" is heated from
+    # its "I will" (monitor/rules/phrases.toml), so a complaining call is "at risk" before the
+    # customer says what they will do
+    r = rules()
+    _complaining(r)
+    said = "if you do not sort this out by friday i will"
+    first = r.on_partial(partial(said, 41.0, seq=6), score(41.0, (), seq=6))
+    assert first == []  # one partial is the recogniser's guess
+    early = r.on_partial(partial(said + " be", 42.0, seq=6), score(42.0, (), seq=6))
+    assert alerts(early) == ["at_risk"]
+    alert = next(e for e in early if isinstance(e, ev.Alert))
+    assert any("heated" in reason for reason in alert.reasons), alert.reasons
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "if it does not arrive by friday i will call again",
+        "if you dont have it in stock ill take the blue one instead",
+        "if you do not mind i will hold",
+        "i will be at home on friday if that helps",
+    ],
+)
+def test_a_condition_with_no_threat_after_it_is_not_heated(said: str) -> None:
+    r = rules()
+    _complaining(r)
+    for end in (41.0, 42.0):
+        assert r.on_partial(partial(said, end, seq=6), score(end, (), seq=6)) == []

@@ -340,8 +340,30 @@ def test_calmly_worded_cancel_is_a_request_not_a_threat() -> None:
 
 
 def test_new_settings_are_validated() -> None:
-    bad = RiskConfig(calm_intent_min={"nope": 0.9, "cancel_threat": 1.5}, turn_gap=-1.0)
-    assert {f for f, _ in bad.validate()} == {"calm_intent_min", "turn_gap"}
+    bad = RiskConfig(
+        calm_intent_min={"nope": 0.9, "cancel_threat": 1.5}, turn_gap=-1.0, heated_polarity=-2.0
+    )
+    assert {f for f, _ in bad.validate()} == {"calm_intent_min", "turn_gap", "heated_polarity"}
+
+
+def test_a_heated_turn_the_model_reads_neutral_is_still_upset() -> None:
+    # "if you do not comply with this request, I will ..." read neutral by the model: the
+    # heated phrase keeps the customer's mood negative (RiskConfig.heated_polarity)
+    def last_turn(config: RiskConfig, heated: int) -> tuple[float, float]:
+        call = Call(config=config)
+        for _ in range(3):
+            call.say("customer", "the refund still has not come", NEGATIVE)
+        utt = FinalUtterance("c1", "customer", 9, "if you do not comply i will", 30.0, 32.0)
+        score = UtteranceScore("c1", 9, "customer", 32.0, "neutral", CALM)
+        risk = call.scorer.on_utterance(utt, score, heated)
+        return risk.sentiment, risk.risk
+
+    mood, risk = last_turn(RiskConfig(), heated=1)
+    plain_mood, plain_risk = last_turn(RiskConfig(), heated=0)
+    off_mood, off_risk = last_turn(RiskConfig(heated_polarity=1.0), heated=1)
+    assert mood < plain_mood and mood == pytest.approx(off_mood - 0.5 * (0.1 + 0.5), abs=0.01)
+    assert risk > off_risk > plain_risk  # the heat adds points; the upset mood adds more
+    assert off_mood == plain_mood  # set to 1, the rule is off: the model's reading stands
 
 
 def test_reason_file_covers_every_kind_and_language() -> None:

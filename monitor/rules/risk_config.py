@@ -41,6 +41,10 @@ class RiskConfig:
     sentiment_alpha: float = 0.5  # weight of the newest customer turn in the smoothed polarity
     heat_points: float = 12.0  # per heated phrase ("you people", "are you serious")
     heat_cap: float = 24.0
+    # A turn with a heated phrase counts at this polarity or below in the customer's mood: an
+    # ultimatum ("if you do not comply with this request, I will ...") or "this is ridiculous"
+    # in a turn the model reads neutral is still an upset customer speaking.
+    heated_polarity: float = -0.5
     negative_run_from: float = 0.7  # P(negative) that makes a turn count in a negative run
     negative_run_points: float = 8.0  # per turn of the run after the first
     negative_run_cap: float = 16.0
@@ -132,6 +136,10 @@ class RiskConfig:
                     "thresholds",
                     f"need 0 < watch < at_risk < escalated <= 100, got {list(self.thresholds)}",
                 )
+            )
+        if not -1.0 <= self.heated_polarity <= 1.0:
+            problems.append(
+                ("heated_polarity", f"must be between -1 and 1, got {self.heated_polarity}")
             )
         if self.hysteresis < 0:
             problems.append(("hysteresis", f"must not be negative, got {self.hysteresis}"))

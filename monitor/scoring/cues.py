@@ -47,6 +47,7 @@ _CUES: dict[str, dict[str, tuple[str, ...]]] = {
             r"(provider|company|network|supplier|bank|carrier|operator|shop|store|site|app|seller)",
             r"(switch|switching|move|moving|going|go) to (your|a) competitors?",
             r"(take|taking) my (business|money|custom) (elsewhere|somewhere else)",
+            r"(take|taking) my (business|custom) (over )?to ",  # "... to Argos", a rival
             r"(i'm|i am|im|i'll be) (leaving|done with|finished with) (you|your|this)",
             r"(lost|losing|lose) (a|me as a) customer",
             r"(you've|you have|youve|you) (just )?lost (me|my business|my custom)",
