@@ -240,10 +240,10 @@ class EscalationScorer:
                 self.intent_counts[intent] = self.intent_counts.get(intent, 0) + 1
         # The turn's sentiment: its sentences so far, weighted by their words.
         weight = float(max(1, len(utt.words) or len(utt.text.split())))
-        polarity = score.polarity
+        part = score.polarity
         if heated:  # heated talk is not calm talk, however the model reads the other words
-            polarity = min(polarity, cfg.heated_polarity)
-        self._turn_parts.append((weight, polarity, score.probabilities[0]))
+            part = min(part, cfg.heated_polarity)
+        self._turn_parts.append((weight, part, score.probabilities[0]))
         total = sum(w for w, _, _ in self._turn_parts)
         polarity = sum(w * p for w, p, _ in self._turn_parts) / total
         negative = sum(w * n for w, _, n in self._turn_parts) / total

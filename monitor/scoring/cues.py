@@ -627,17 +627,24 @@ def ruled_out(text: str) -> set[str]:
     return ruled_out_folded(fold(text))
 
 
-def ruled_out_folded(folded: str) -> set[str]:
-    """``ruled_out`` on text already folded (``fold``): the scorer folds a turn once."""
+def ruled_out_folded(folded: str, english_cues: dict[str, float] | None = None) -> set[str]:
+    """``ruled_out`` on text already folded (``fold``): the scorer folds a turn once.
+    ``english_cues``: ``keyword_intents_folded(folded, "en")`` when the caller has it already
+    (the merge does), so the abuse and repeat-contact cues are not searched a second time."""
     out = _unnamed(folded)
     if _waits_for_goods(folded):
         out.add("hold_complaint")
     if _routine(folded):
         out.add("cancel_threat")
-    patterns = _compiled("en")
-    if _attacks_no_one(folded) and not patterns["abuse"].search(folded):
+
+    def cue(intent: str) -> bool:
+        if english_cues is not None:
+            return english_cues[intent] > 0
+        return bool(_compiled("en")[intent].search(folded))
+
+    if _attacks_no_one(folded) and not cue("abuse"):
         out.add("abuse")
-    if _not_their_contact(folded) and not patterns["repeat_contact"].search(folded):
+    if _not_their_contact(folded) and not cue("repeat_contact"):
         out.add("repeat_contact")
     return out
 

@@ -78,7 +78,8 @@ class UtteranceScorer:
         folded = fold(text)  # once: every cue and rule below reads the folded text
         cues = keyword_intents_folded(folded, language)
         intents = {name: max(model.intents[name], cues[name]) for name in INTENTS}
-        for name in ruled_out_folded(folded):  # the spec's "is not" lines (cues.py)
+        english = cues if is_english(language) else None  # the rules' cue checks are English
+        for name in ruled_out_folded(folded, english):  # the spec's "is not" lines (cues.py)
             intents[name] = 0.0
         return self.sentiment(model, text, speaker, folded), intents
 
