@@ -13,7 +13,11 @@ alerts from partial transcripts (the main figures) and again from final text onl
 - escalating calls: customer turns are sentences of CFPB complaint narratives (real consumers,
   public domain) in the author's words and order, rising to the narrative's first explicit
   threat, insult or demand (the turn marked ``blowup``); agent turns are neutral service
-  phrases written for these calls.
+  phrases written for these calls;
+- generated support calls (``htf_*``): both parties' turns as Claude wrote them for a hackathon
+  team's customer-intelligence project (eval/htf.py), cut a few turns after the customer's
+  first escalation, or the first turns of a call that complains without escalating; a reader
+  picked the calls and marked the blow-up before any model ran on them.
 
 A warning is an alert of severity warning/critical or the risk reaching "at_risk"
 (``eval.eval_calls.first_warning``). Per escalating call: warned before the blow-up turn starts
@@ -108,7 +112,7 @@ async def run_mode(monitor: Any, rendered: Sequence[Any], *, early: bool) -> dic
                 detected_5s += warn - r.first_blowup <= 5.0
         per_call[r.name] = entry
     calm_calls = [c for c in per_call.values() if c["expected"] == "calm"]
-    complaints = {n: c for n, c in per_call.items() if n.startswith("cfpb_calm_")}
+    complaints = {n: c for n, c in per_call.items() if is_calm_complaint(n, c)}
     return {
         "escalating_calls": escalating,
         "warned_before_blowup": warned,
@@ -128,8 +132,33 @@ async def run_mode(monitor: Any, rendered: Sequence[Any], *, early: bool) -> dic
             1 for c in complaints.values() if c["first_warning_s"] is not None
         ),
         "calm_complaint_peak_levels": sorted(c["peak_level"] for c in complaints.values()),
+        "by_source": by_source(per_call),
         "per_call": per_call,
     }
+
+
+def is_calm_complaint(name: str, call: dict[str, Any]) -> bool:
+    """A calm call in which the customer complains: CFPB's polite complaints, the generated
+    support calls' complaints (every htf call is about a charge, an outage or a failed upgrade)."""
+    return call["expected"] == "calm" and name.startswith(("cfpb_calm_", "htf_"))
+
+
+def by_source(per_call: dict[str, Any]) -> dict[str, Any]:
+    """The headline counts per source (the script name's prefix: abcd, tm1, cfpb, htf)."""
+    out: dict[str, Any] = {}
+    for name, call in per_call.items():
+        row = out.setdefault(
+            name.split("_", 1)[0],
+            {"escalating": 0, "warned_before": 0, "within_5s": 0, "calm": 0, "calm_warned": 0},
+        )
+        if call["expected"] == "calm":
+            row["calm"] += 1
+            row["calm_warned"] += call["first_warning_s"] is not None
+        else:
+            row["escalating"] += 1
+            row["warned_before"] += "lead_s" in call
+            row["within_5s"] += call.get("detection_delay_s", 99.0) <= 5.0
+    return out
 
 
 def main() -> int:
@@ -138,7 +167,10 @@ def main() -> int:
         "Taskmaster-1 sample (CC BY 4.0), and calm complaint calls from CFPB narratives that "
         "complain without a threat, insult or demand; escalating calls whose customer turns are "
         "CFPB complaint narratives (real consumers, public domain; agent turns neutral phrases "
-        "written here); "
+        "written here); escalating and calm complaint calls cut from support-call transcripts "
+        "that Claude generated for a hackathon team (tanmayalsi/Hackathon_TF, MIT per its "
+        "README; both parties' words theirs; blow-up turns and calls picked by a reader before "
+        "any model ran on them, eval/htf.py); "
         "rendered with two voices (offline TTS, one synthetic voice pitch-shifted per party)",
     }
     for rate in (16000, 8000):

@@ -85,14 +85,21 @@ def transcripts(root: Path) -> Iterator[tuple[str, list[Turn]]]:
         yield path.stem, read_call(path)
 
 
-def candidates(root: Path, per_pool: int = 30, random_n: int = 170, seed: int = 11) -> list[str]:
+def candidates(
+    root: Path,
+    per_pool: int = 30,
+    random_n: int = 170,
+    seed: int = 11,
+    skip_calls: frozenset[str] = frozenset(),
+) -> list[str]:
     """Tab-separated candidate rows (pool, call id, turn index, text): customer turns of 3 to
     60 words, ``per_pool`` from each keyword pool and ``random_n`` from all, no turn twice, at
-    most two turns from one call per pool, in seeded order."""
+    most two turns from one call per pool, none from ``skip_calls``, in seeded order."""
     rng = random.Random(seed)
     turns = [
         (call, i, t.text)
         for call, call_turns in transcripts(root)
+        if call not in skip_calls
         for i, t in enumerate(call_turns)
         if t.speaker == "customer" and 3 <= len(t.text.split()) <= 60
     ]
@@ -203,11 +210,11 @@ def call_script(pick: Pick, turns: list[Turn]) -> str:
     if pick.kind == "escalates" and kept[pick.blowup].speaker != "customer":
         raise ValueError(f"{pick.call}: turn {pick.blowup} is the agent's, not a blow-up")
     what = (
-        "an escalating call: the turn marked blowup is the customer's first "
+        "An escalating call: the turn marked blowup is the customer's first "
         + "/".join(pick.intents)
         + " (a reader's label, made before any model ran on it)"
         if pick.kind == "escalates"
-        else "a calm complaint call: no escalation intent in its kept turns (a reader's label)"
+        else "A calm complaint call: no escalation intent in its kept turns (a reader's label)"
     )
     lines = [
         "# Rendered as a call for eval/eval_cross_calls.py: transcript "
@@ -246,14 +253,33 @@ def call_script(pick: Pick, turns: list[Turn]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def used_calls(path: Path) -> set[str]:
+    """The calls a labelled set (references "call:turn", source htf) or a picks file uses."""
+    calls: set[str] = set()
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        if not raw.strip() or raw.startswith("#"):
+            continue
+        parts = raw.split("\t")
+        if parts[0] == "htf" and len(parts) == 6:
+            calls.add(parts[5].split(":")[0])
+        elif parts[0] in ("escalates", "calm"):
+            calls.add(parts[1])
+    return calls
+
+
 def main(argv: list[str]) -> int:
-    usage = "usage: python -m eval.htf candidates DIR | calls DIR PICKS.tsv OUT_DIR"
-    if len(argv) == 2 and argv[0] == "candidates":
+    usage = (
+        "usage: python -m eval.htf candidates DIR [SEED SKIP.tsv ...] | calls DIR PICKS.tsv OUT_DIR"
+    )
+    if len(argv) >= 2 and argv[0] == "candidates":
         root = Path(argv[1])
         if not root.is_dir():
             print(f"error: {root} is not a directory of transcripts", file=sys.stderr)
             return 2
-        for row in candidates(root):
+        seed = int(argv[2]) if len(argv) > 2 else 11
+        # a later draw leaves out every call an earlier set or a call script already used
+        skip = frozenset(call for path in argv[3:] for call in used_calls(Path(path)))
+        for row in candidates(root, seed=seed, skip_calls=skip):
             print(row)
         return 0
     if len(argv) == 4 and argv[0] == "calls":

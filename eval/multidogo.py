@@ -65,15 +65,21 @@ def read_turns(root: Path) -> list[tuple[str, str, str, str]]:
 
 
 def candidates(
-    root: Path, complaints: int = 110, escalation: int = 40, random_n: int = 110, seed: int = 7
+    root: Path,
+    complaints: int = 110,
+    escalation: int = 40,
+    random_n: int = 110,
+    seed: int = 7,
+    skip: frozenset[str] = frozenset(),
 ) -> list[str]:
     """Tab-separated candidate rows (pool, domain, conversation id, text), no text twice, at
-    most one turn per conversation, in seeded order."""
+    most one turn per conversation, none from the conversations in ``skip`` or of a text they
+    hold, in seeded order."""
     rng = random.Random(seed)
     turns = read_turns(root)
     rng.shuffle(turns)
-    seen_text: set[str] = set()
-    seen_conv: set[str] = set()
+    seen_text: set[str] = {text for _, conv, _, text in turns if conv in skip}
+    seen_conv: set[str] = set(skip)
     rows: list[str] = []
 
     def take(pool: str, n: int, keep: Callable[[str, str], bool]) -> None:
@@ -95,15 +101,27 @@ def candidates(
     return rows
 
 
+def used_conversations(path: Path) -> set[str]:
+    """The conversations a labelled set (source multidogo, reference its id) already uses."""
+    out: set[str] = set()
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        parts = raw.split("\t")
+        if not raw.startswith("#") and parts[0] == "multidogo" and len(parts) == 6:
+            out.add(parts[5])
+    return out
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) != 2 or argv[0] != "candidates":
-        print("usage: python -m eval.multidogo candidates DIR", file=sys.stderr)
+    if len(argv) < 2 or argv[0] != "candidates":
+        print("usage: python -m eval.multidogo candidates DIR [SEED SKIP.tsv ...]", file=sys.stderr)
         return 2
     root = Path(argv[1])
     if not root.is_dir():
         print(f"error: {root} is not a directory of MultiDoGO domains", file=sys.stderr)
         return 2
-    for row in candidates(root):
+    seed = int(argv[2]) if len(argv) > 2 else 7
+    skip = frozenset(c for path in argv[3:] for c in used_conversations(Path(path)))
+    for row in candidates(root, seed=seed, skip=skip):
         print(row)
     return 0
 

@@ -751,6 +751,13 @@ def test_a_routine_cancellation_is_the_specs_not_a_cancel_threat(
         ("cancel the order and close my account, I'm done", False),
         ("I'm going to stop paying you and go elsewhere", False),
         ("leave a review? I'm leaving you for good", False),
+        # a food order, a house move, a plan change, a thing left as it is (twelfth round)
+        ("okay cancel my strawberry shake", True),
+        ("cancel my cable connection because I move to my new house", True),
+        ("so you'll switch me to the ultra fiber plan then?", True),
+        ("or should I just leave everything as is?", True),
+        ("I'm moving house and switching provider while I'm at it", False),
+        ("switch me to another provider's plan? no, I'm leaving you", False),
     ],
 )
 def test_the_other_senses_of_churn_words_are_not_a_cancel_threat(
@@ -766,6 +773,76 @@ def test_the_other_senses_of_churn_words_are_not_a_cancel_threat(
     confident = TextScores((0.0, 1.0, 0.0), dict.fromkeys(INTENTS, 0.95))
     _, merged = scorer.merge(confident, text, "en")
     assert (merged["cancel_threat"] == 0.0) is routine
+
+
+@pytest.mark.parametrize(
+    ("text", "step"),
+    [
+        ("Okay, thirty seconds have passed. Plugging it back in.", True),
+        ("Alright, about a minute has passed.", True),
+        ("Still blinking though. It's been like a minute and a half.", True),
+        ("Unplugged it. Should I wait the full thirty seconds?", True),
+        ("Okay, and now what? Do I wait?", True),
+        # this contact's own wait keeps it
+        ("I've been waiting twenty minutes for someone to help me reset the router", False),
+        ("restarted the modem while I was on hold for half an hour", False),
+        ("I've been on hold for forty minutes", False),
+    ],
+)
+def test_waiting_on_a_step_of_ones_own_is_not_a_hold(
+    text_classifier: Any, text: str, step: bool
+) -> None:
+    """docs/intents.md, hold_complaint "is not": the customer waiting on a step of their own
+    while the agent helps (a router restarting) is not being kept waiting."""
+    assert ("hold_complaint" in ruled_out(text)) is step
+    scorer = UtteranceScorer(text_classifier)
+    confident = TextScores((0.0, 1.0, 0.0), dict.fromkeys(INTENTS, 0.95))
+    _, merged = scorer.merge(confident, text, "en")
+    assert (merged["hold_complaint"] == 0.0) is step
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("My manager knows the internet's down but I need it fixed", False),
+        ("my boss needs the invoice by friday", False),
+        ("my boss needs this fixed today, get me your manager", True),
+        ("my manager says I should ask for someone senior", True),
+    ],
+)
+def test_the_customers_own_boss_names_no_one_above_the_agent(text: str, named: bool) -> None:
+    """docs/intents.md, manager_demand "is not": "my manager at work"."""
+    assert ("manager_demand" not in ruled_out(text)) is named
+
+
+@pytest.mark.parametrize(
+    ("text", "attack"),
+    [
+        ("Of course it's plugged in. I'm not an idiot.", False),
+        ("do I look stupid to you?", False),
+        ("I'm not an idiot, you are", True),
+        ("I'm not stupid, you lot are liars", True),
+    ],
+)
+def test_words_about_oneself_attack_no_one(text: str, attack: bool) -> None:
+    """docs/intents.md, abuse "is not": the customer's words about themselves."""
+    assert ("abuse" not in ruled_out(text)) is attack
+
+
+@pytest.mark.parametrize(
+    ("text", "fires"),
+    [
+        ("I could probably get cable internet somewhere else for less than that", True),
+        ("honestly, I've been looking at some other providers", True),
+        ("Another twelve months? Why should I do that when I can just switch?", True),
+        ("I can just switch it off and on again", False),
+        ("I'm looking at the other options on your website", False),
+        ("could I get the form somewhere on your site?", False),
+    ],
+)
+def test_shopping_around_is_a_cancel_cue(text: str, fires: bool) -> None:
+    """docs/intents.md, cancel_threat: going elsewhere put on the table, however mildly."""
+    assert (keyword_intents(text, "en")["cancel_threat"] > 0) is fires
 
 
 @pytest.mark.parametrize(
