@@ -132,3 +132,27 @@ def test_generated_support_calls_match_their_picks() -> None:
         blowups = [i for i, t in enumerate(script.turns) if t.blowup]
         assert blowups == ([] if pick.kind == "calm" else [pick.blowup]), script.name
         assert all(t.mood == "calm" for t in script.turns if t.speaker == "agent")
+
+
+def test_cross_call_counts_split_by_source() -> None:
+    from eval.eval_cross_calls import by_source, is_calm_complaint
+
+    per_call = {
+        "cfpb_1": {"expected": "escalates", "first_warning_s": 3.0, "lead_s": 2.0},
+        "cfpb_2": {"expected": "escalates", "first_warning_s": 9.0, "detection_delay_s": 4.0},
+        "htf_billing_1": {"expected": "escalates", "first_warning_s": None},
+        "htf_billing_2": {"expected": "calm", "first_warning_s": 12.0},
+        "abcd_1": {"expected": "calm", "first_warning_s": None},
+    }
+    got = by_source(per_call)
+    assert got["cfpb"] == {
+        "escalating": 2,
+        "warned_before": 1,
+        "within_5s": 1,
+        "calm": 0,
+        "calm_warned": 0,
+    }
+    assert got["htf"]["escalating"] == 1 and got["htf"]["within_5s"] == 0
+    assert got["htf"]["calm_warned"] == 1 and got["abcd"]["calm"] == 1
+    assert is_calm_complaint("htf_billing_2", per_call["htf_billing_2"])
+    assert not is_calm_complaint("abcd_1", per_call["abcd_1"])
