@@ -804,6 +804,22 @@ def test_waiting_on_a_step_of_ones_own_is_not_a_hold(
 @pytest.mark.parametrize(
     ("text", "named"),
     [
+        ("I've been without it for an hour and I'm not sure what's going on", False),
+        ("Okay, so I'm going down to 89.99 for a year", False),
+        ("is that going to happen every year?", False),
+        ("I'm going to your competitor, they're cheaper", True),
+        ("what's going on? I'm going elsewhere", True),
+    ],
+)
+def test_idioms_of_go_name_no_leaving(text: str, named: bool) -> None:
+    """docs/intents.md, "an intent names its subject": "what's going on" says nothing of
+    leaving."""
+    assert ("cancel_threat" not in ruled_out(text)) is named
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
         ("My manager knows the internet's down but I need it fixed", False),
         ("my boss needs the invoice by friday", False),
         ("my boss needs this fixed today, get me your manager", True),
@@ -838,6 +854,10 @@ def test_words_about_oneself_attack_no_one(text: str, attack: bool) -> None:
         ("I can just switch it off and on again", False),
         ("I'm looking at the other options on your website", False),
         ("could I get the form somewhere on your site?", False),
+        ("honestly, I'm considering switching providers at this point", True),
+        ("I'm honestly thinking about switching to cable", True),
+        ("I'm thinking about switching to the faster plan", False),
+        ("thinking of switching the router off for a bit", False),
     ],
 )
 def test_shopping_around_is_a_cancel_cue(text: str, fires: bool) -> None:

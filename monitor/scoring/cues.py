@@ -62,6 +62,14 @@ _CUES: dict[str, dict[str, tuple[str, ...]]] = {
             r"(other|another|different|alternative|cheaper) "
             r"(providers?|companies|carriers|networks|banks|suppliers|operators)",
             r"(i|we) (could|can|might) (just |easily |always )?switch$",
+            # weighing it up out loud: "I'm considering switching providers at this point",
+            # "I'm honestly thinking about switching to cable"
+            r"(considering|thinking about|thinking of|contemplating|looking at|looking into) "
+            r"(switching|moving|changing|going)( over)? (providers?|companies|carriers|networks|"
+            r"banks|suppliers|elsewhere|somewhere else|to (another|a different|a new|cable|"
+            r"satellite|fibre|fiber|your competitors?|a competitor))",
+            r"(considering|thinking about|thinking of|contemplating) (leaving|quitting|"
+            r"cancel\w*|closing) (you|my|the|this|your)",
             r"(another|a single|one more) (penny|cent|dime|pound|dollar|ringgit|euro|leu) "
             r"(from me|of my money)",
             r"walk away from (you|your|this)",
@@ -500,8 +508,20 @@ _SUBJECT: dict[str, re.Pattern[str]] = {
 _OWN_BOSS = re.compile(r"\bmy (line )?(manager|boss|supervisor|team ?lead\w*|director)\b")
 
 
+# Idioms of "go" that say nothing of leaving: "what's going on", a price "going down to 89.99",
+# "is that going to happen again" (read from the generated support calls, issue 10, twelfth
+# round: a calm call warned of a cancel threat on "I'm not sure what's going on").
+_NOT_LEAVING = re.compile(r"\b(go|goes|going|gone|went) (on|down|up)\b|\bgoing to happen\b")
+
+
 def _unnamed(folded: str) -> set[str]:
     out = {intent for intent, words in _SUBJECT.items() if not words.search(folded)}
+    if (
+        "cancel_threat" not in out
+        and _NOT_LEAVING.search(folded)
+        and not _SUBJECT["cancel_threat"].search(_NOT_LEAVING.sub(" ", folded))
+    ):
+        out.add("cancel_threat")
     if (
         "manager_demand" not in out
         and _OWN_BOSS.search(folded)
