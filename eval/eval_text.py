@@ -303,6 +303,20 @@ DIALOGUE_DATA = (
 )
 
 
+# What the test sample gave the first time it was scored (commit e4a2c37), and what was done
+# with it since: honest history for a figure that can no longer be measured clean.
+DIALOGUE_FIRST_SCORING = {
+    "commit": "e4a2c37",
+    "no_intent_false_positive_rate": 0.0297,
+    "per_intent_f1": {"cancel_threat": 0.4545, "abuse": 0.0, "repeat_contact": 0.3333},
+    "sentiment_macro_f1": 0.7577,
+    "since": "its errors were read after that run; the cue of 1cd4a7d (written from the "
+    "generated calls: 'considering / thinking about switching ...') also catches one of its "
+    "missed turns that had been read ('I've been looking at switching to cable'), so its cancel "
+    "threat figure is no longer clean; no rule was written from its other errors",
+}
+
+
 def dialogue_section(
     classifier: TextClassifier, scores: Sequence[TextScores], turns: Sequence[Any]
 ) -> dict[str, Any]:
@@ -324,6 +338,7 @@ def dialogue_section(
             "sentiment_accuracy": part["sentiment"]["accuracy"],
         }
     out["by_source"] = by_source
+    out["first_scoring"] = DIALOGUE_FIRST_SCORING
     return out
 
 
