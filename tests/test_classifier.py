@@ -919,6 +919,32 @@ def test_a_polite_complaint_is_a_complaint(text: str, complaint: bool) -> None:
     assert polite_complaint(text) is complaint
 
 
+@pytest.mark.parametrize(
+    ("text", "step"),
+    [
+        ("Okay, it's unplugged.", True),
+        ("Okay, thirty seconds have passed. Plugging it back in.", True),
+        ("Power light is green again, but the internet light is still blinking orange.", True),
+        ("I'm pressing it. The lights all went off. Now it's booting back up.", True),
+        # how the customer feels, or the problem's story, keeps it a complaint
+        ("Still blinking red. This is so frustrating.", False),
+        ("My internet has been down since this morning and the router is blinking red.", False),
+        ("I tried unplugging the modem and router already. Nothing.", False),
+        ("In light of the failure to validate the debt, delete this account.", False),
+        ("this cable bill does not belong to me", False),
+    ],
+)
+def test_a_troubleshooting_step_is_information(text: str, step: bool) -> None:
+    """docs/intents.md, Sentiment: a customer's step or device read-out is neutral."""
+    from monitor.scoring.cues import fold, step_report_folded
+
+    assert step_report_folded(fold(text)) is step
+    read_negative = TextScores((0.9, 0.08, 0.02), dict.fromkeys(INTENTS, 0.0))
+    served = UtteranceScorer.sentiment(read_negative, text, "customer")
+    assert (served[1] > served[0]) is step
+    assert UtteranceScorer.sentiment(read_negative, text, "agent") == (0.9, 0.08, 0.02)
+
+
 def test_the_service_reads_a_customers_polite_complaint_as_negative() -> None:
     """Only a positive reading of a customer's polite complaint moves; the agent's turns, and
     readings that are not positive, stay as the model gave them."""

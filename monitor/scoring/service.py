@@ -39,6 +39,7 @@ from monitor.scoring.cues import (
     lexicon_polarity,
     polite_complaint_folded,
     ruled_out_folded,
+    step_report_folded,
 )
 from monitor.scoring.multilingual import score_text
 
@@ -87,18 +88,22 @@ class UtteranceScorer:
     def sentiment(
         model: TextScores, text: str, speaker: str = "customer", folded: str | None = None
     ) -> tuple[float, float, float]:
-        """The English model's sentiment, less one misreading stated in code: a customer's
+        """The English model's sentiment, less two misreadings stated in code: a customer's
         polite complaint that the model reads positive ("thanks, but it's still broken") is
         negative; its negative and positive probabilities trade places (cues.polite_complaint).
-        The agent's turns are left as read (bad news politely given is service talk).
-        ``folded``: ``cues.fold(text)`` when the caller has it already."""
+        A customer's troubleshooting step or device read-out that the model reads negative
+        ("Okay, it's unplugged") is neutral; its negative and neutral trade places
+        (cues.step_report_folded). The agent's turns are left as read (bad news politely given
+        is service talk). ``folded``: ``cues.fold(text)`` when the caller has it already."""
         neg, neu, pos = model.probabilities
-        if (
-            speaker != "agent"
-            and pos > max(neg, neu)
-            and polite_complaint_folded(fold(text) if folded is None else folded)
+        if speaker == "agent":
+            return model.probabilities
+        if pos > max(neg, neu) and polite_complaint_folded(
+            fold(text) if folded is None else folded
         ):
             return (pos, neu, neg)
+        if neg > max(neu, pos) and step_report_folded(fold(text) if folded is None else folded):
+            return (neu, neg, pos)
         return model.probabilities
 
     def score_batch(
