@@ -932,6 +932,7 @@ def test_a_polite_complaint_is_a_complaint(text: str, complaint: bool) -> None:
         ("I tried unplugging the modem and router already. Nothing.", False),
         ("In light of the failure to validate the debt, delete this account.", False),
         ("this cable bill does not belong to me", False),
+        ("the router keeps dropping out and I need it for work", False),
     ],
 )
 def test_a_troubleshooting_step_is_information(text: str, step: bool) -> None:

@@ -722,7 +722,9 @@ _FEELING = re.compile(
     r"all day|for hours|for days|since (this|yesterday|last|this morning)|"
     r"nothing (was|is) working|stopped (loading|working)|wasn't there|isn't working|not working|"
     r"didn't ask|why would|too (high|much|expensive)|cancel\w*|idiot|tried|woke up|suddenly|"
-    r"\w*fuck\w*|damn\w*|piss\w*|infuriat\w*|mistake\w*|bill|charge\w*|owe\w*)\b"
+    r"\w*fuck\w*|damn\w*|piss\w*|infuriat\w*|mistake\w*|bill|charge\w*|owe\w*|"
+    r"(keeps|kept|keep|is|been) (dropping|cutting|disconnecting|crashing|freezing|failing)|"
+    r"(dropping|cutting) out|for work)\b"
 )
 
 
