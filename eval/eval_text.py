@@ -313,7 +313,9 @@ DIALOGUE_FIRST_SCORING = {
     "since": "its errors were read after that run; the cue of 1cd4a7d (written from the "
     "generated calls: 'considering / thinking about switching ...') also catches one of its "
     "missed turns that had been read ('I've been looking at switching to cable'), so its cancel "
-    "threat figure is no longer clean; no rule was written from its other errors",
+    "threat figure is no longer clean; no rule was written from its other errors. Its per-turn "
+    "sentiment errors were not read before c9e9781 (troubleshooting steps are information, "
+    "written from the development sample): sentiment macro-F1 0.758 -> 0.821 there is clean",
 }
 
 
