@@ -26,11 +26,6 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-SOURCE = (
-    "awslabs/multi-domain-goal-oriented-dialogues-dataset, turn-level paper splits "
-    "(CDLA-Permissive-1.0)"
-)
-
 # The dataset's own intents of a customer reporting a problem or leaving: complaints that do
 # not escalate by themselves.
 COMPLAINT_INTENTS = frozenset(

@@ -514,20 +514,20 @@ _OWN_BOSS = re.compile(r"\bmy (line )?(manager|boss|supervisor|team ?lead\w*|dir
 _NOT_LEAVING = re.compile(r"\b(go|goes|going|gone|went) (on|down|up)\b|\bgoing to happen\b")
 
 
+# Words that look like an intent's subject and are not, read out before the subject is looked for.
+_NOT_SUBJECT: dict[str, re.Pattern[str]] = {
+    "manager_demand": _OWN_BOSS,
+    "cancel_threat": _NOT_LEAVING,
+}
+
+
 def _unnamed(folded: str) -> set[str]:
-    out = {intent for intent, words in _SUBJECT.items() if not words.search(folded)}
-    if (
-        "cancel_threat" not in out
-        and _NOT_LEAVING.search(folded)
-        and not _SUBJECT["cancel_threat"].search(_NOT_LEAVING.sub(" ", folded))
-    ):
-        out.add("cancel_threat")
-    if (
-        "manager_demand" not in out
-        and _OWN_BOSS.search(folded)
-        and not _SUBJECT["manager_demand"].search(_OWN_BOSS.sub(" ", folded))
-    ):
-        out.add("manager_demand")
+    out: set[str] = set()
+    for intent, words in _SUBJECT.items():
+        idioms = _NOT_SUBJECT.get(intent)
+        text = idioms.sub(" ", folded) if idioms is not None else folded
+        if not words.search(text):
+            out.add(intent)
     return out
 
 
