@@ -254,17 +254,14 @@ def call_script(pick: Pick, turns: list[Turn]) -> str:
 
 
 def used_calls(path: Path) -> set[str]:
-    """The calls a labelled set (references "call:turn", source htf) or a picks file uses."""
-    calls: set[str] = set()
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        if not raw.strip() or raw.startswith("#"):
-            continue
-        parts = raw.split("\t")
-        if parts[0] == "htf" and len(parts) == 6:
-            calls.add(parts[5].split(":")[0])
-        elif parts[0] in ("escalates", "calm"):
-            calls.add(parts[1])
-    return calls
+    """The calls a picks file, or a labelled set (source htf, references "call:turn"), uses."""
+    from eval.cross_source import DIALOGUE_SOURCES, read_cross_source
+
+    try:
+        return {pick.call for pick in read_picks(path)}
+    except ValueError:  # not a picks file: a labelled set
+        turns = read_cross_source(path, DIALOGUE_SOURCES)
+        return {t.reference.split(":")[0] for t in turns if t.source == "htf"}
 
 
 def main(argv: list[str]) -> int:

@@ -98,12 +98,11 @@ def candidates(
 
 def used_conversations(path: Path) -> set[str]:
     """The conversations a labelled set (source multidogo, reference its id) already uses."""
-    out: set[str] = set()
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        parts = raw.split("\t")
-        if not raw.startswith("#") and parts[0] == "multidogo" and len(parts) == 6:
-            out.add(parts[5])
-    return out
+    from eval.cross_source import DIALOGUE_SOURCES, read_cross_source
+
+    return {
+        t.reference for t in read_cross_source(path, DIALOGUE_SOURCES) if t.source == "multidogo"
+    }
 
 
 def main(argv: list[str]) -> int:

@@ -156,3 +156,14 @@ def test_cross_call_counts_split_by_source() -> None:
     assert got["htf"]["calm_warned"] == 1 and got["abcd"]["calm"] == 1
     assert is_calm_complaint("htf_billing_2", per_call["htf_billing_2"])
     assert not is_calm_complaint("abcd_1", per_call["abcd_1"])
+
+
+def test_later_draws_skip_the_calls_and_conversations_already_used() -> None:
+    from eval.htf import used_calls
+    from eval.multidogo import used_conversations
+
+    picked = used_calls(DIALOGUE_FILE.parent / "htf_call_picks.tsv")
+    assert len(picked) == 16
+    dev_calls = used_calls(DIALOGUE_DEV_FILE)
+    assert dev_calls and not dev_calls & picked
+    assert len(used_conversations(DIALOGUE_DEV_FILE)) == 260  # one turn per conversation
