@@ -37,6 +37,14 @@ DIALOGUE_SOURCES = {
     "multidogo": "MultiDoGO crowd workers' customer turns in six domains (Amazon, "
     "CDLA-Permissive-1.0; eval/multidogo.py)",
 }
+# the fourth set: simulated customers of an online shop (test) and of an airline (development),
+# tau-bench (eval/taubench.py); labelled before scoring
+SHOP_FILE = Path(__file__).resolve().parent / "data" / "cross_source_shop.tsv"
+SHOP_DEV_FILE = Path(__file__).resolve().parent / "data" / "cross_source_shop_dev.tsv"
+SHOP_SOURCES = {
+    "taubench": "tau-bench's simulated customers (gpt-4o playing a customer from tasks its "
+    "authors wrote; sierra-research/tau-bench, MIT; eval/taubench.py)",
+}
 SOURCES = {
     "abcd": "ABCD sample dialogues (asappresearch/abcd, MIT; crowd-written e-commerce chat)",
     "tm1": "Taskmaster-1 sample dialogue (Google, CC BY 4.0; restaurant booking)",
@@ -229,7 +237,12 @@ def evaluate(
     }
     result["sources"] = {
         name: {"what": what, "n": sum(1 for t in turns if t.source == name)}
-        for name, what in {**SOURCES, **EXTERNAL_SOURCES, **DIALOGUE_SOURCES}.items()
+        for name, what in {
+            **SOURCES,
+            **EXTERNAL_SOURCES,
+            **DIALOGUE_SOURCES,
+            **SHOP_SOURCES,
+        }.items()
         if any(t.source == name for t in turns)
     }
     return result
