@@ -690,6 +690,20 @@ def test_an_intent_needs_its_subject_named(text_classifier: Any, text: str, kept
         ("every agent I get passes me on to someone else", "transfer_complaint", True),
         ("I've spoken to three different people about this", "transfer_complaint", True),
         ("could you put me through to sales", "transfer_complaint", False),
+        # thirteenth round: asking politely for someone who can overrule the agent, and an
+        # earlier contact named by who was spoken to
+        (
+            "isn't there someone I can talk to with the authority to approve it",
+            "manager_demand",
+            True,
+        ),
+        ("can you please escalate this for a refund", "manager_demand", True),
+        ("is there really no way to escalate this", "manager_demand", True),
+        ("I can transfer you to someone who has the authority", "manager_demand", False),
+        ("the escalation team is on the second floor", "manager_demand", False),
+        ("the representative I spoke with told me it was free", "repeat_contact", True),
+        ("I was told by customer support to cancel it here", "repeat_contact", True),
+        ("the person I'm speaking to now is lovely", "repeat_contact", False),
     ],
 )
 def test_english_cues_for_paraphrases_seen_in_probes(text: str, intent: str, fires: bool) -> None:
@@ -758,6 +772,16 @@ def test_a_routine_cancellation_is_the_specs_not_a_cancel_threat(
         ("or should I just leave everything as is?", True),
         ("I'm moving house and switching provider while I'm at it", False),
         ("switch me to another provider's plan? no, I'm leaving you", False),
+        # bookings: by code, several at once, cancelled by the company, to rebook, for the
+        # customer's own reasons (thirteenth round)
+        ("cancel 59XX6W now, please", True),
+        ("I'd like to cancel all of my upcoming flights", True),
+        ("my train was cancelled and nobody told me", True),
+        ("if you can't change the date, I'll cancel and rebook it myself", True),
+        ("I'm cancelling because I'm not feeling well", True),
+        ("if it can't move, I'll cancel the trip since I'm sick anyway", True),
+        ("I'm cancelling because your service is a disgrace", False),
+        ("if the refund isn't here by friday, cancel my bookings and my account", False),
     ],
 )
 def test_the_other_senses_of_churn_words_are_not_a_cancel_threat(
@@ -944,6 +968,46 @@ def test_a_troubleshooting_step_is_information(text: str, step: bool) -> None:
     served = UtteranceScorer.sentiment(read_negative, text, "customer")
     assert (served[1] > served[0]) is step
     assert UtteranceScorer.sentiment(read_negative, text, "agent") == (0.9, 0.08, 0.02)
+
+
+@pytest.mark.parametrize(
+    ("text", "pushback"),
+    [
+        ("I understand, but can you try to check again?", True),
+        ("That can't be right. I added insurance for everyone.", True),
+        ("I really need a refund though. Is there any possibility at all, please?", True),
+        ("I appreciate the offer, but $50 isn't enough. Can you do more?", True),
+        ("Sorry, there must be a mistake; I'm a Gold member.", True),
+        # insistence without a request, or a request without insistence, is not pushback
+        ("I really need to get home sooner.", False),
+        ("Could you check if there are flights after six?", False),
+        ("At least it's not raining.", False),
+        ("I'm sure it was Tuesday, thanks for sorting it.", False),
+    ],
+)
+def test_pushing_back_on_an_answer_is_negative(text: str, pushback: bool) -> None:
+    from monitor.scoring.cues import fold, pushback_folded
+
+    assert pushback_folded(fold(text)) is pushback
+    neutral = TextScores((0.1, 0.8, 0.1), dict.fromkeys(INTENTS, 0.0))
+    served = UtteranceScorer.sentiment(neutral, text, "customer")
+    assert (served[0] > max(served[1], served[2])) is pushback
+    positive = TextScores((0.1, 0.2, 0.7), dict.fromkeys(INTENTS, 0.0))
+    served = UtteranceScorer.sentiment(positive, text, "customer")
+    assert (served[0] > max(served[1], served[2])) is pushback
+    # the agent's turns are read as the model gave them
+    assert UtteranceScorer.sentiment(neutral, text, "agent") == (0.1, 0.8, 0.1)
+
+
+def test_pushback_through_the_real_model_is_negative(text_classifier: Any) -> None:
+    scorer = UtteranceScorer(text_classifier)
+    for text, sentiment in (
+        ("I understand your policy, but there must be a mistake. Could you check again?", 0),
+        ("Could you check which flights leave after six, please?", 1),
+    ):
+        model = text_classifier.predict([text])[0]
+        served = scorer.sentiment(model, text, "customer")
+        assert max(range(3), key=served.__getitem__) == sentiment, (text, served)
 
 
 def test_the_service_reads_a_customers_polite_complaint_as_negative() -> None:

@@ -38,6 +38,7 @@ from monitor.scoring.cues import (
     keyword_intents_folded,
     lexicon_polarity,
     polite_complaint_folded,
+    pushback_folded,
     ruled_out_folded,
     step_report_folded,
 )
@@ -88,22 +89,27 @@ class UtteranceScorer:
     def sentiment(
         model: TextScores, text: str, speaker: str = "customer", folded: str | None = None
     ) -> tuple[float, float, float]:
-        """The English model's sentiment, less two misreadings stated in code: a customer's
+        """The English model's sentiment, less three misreadings stated in code: a customer's
         polite complaint that the model reads positive ("thanks, but it's still broken") is
         negative; its negative and positive probabilities trade places (cues.polite_complaint).
         A customer's troubleshooting step or device read-out that the model reads negative
         ("Okay, it's unplugged") is neutral; its negative and neutral trade places
-        (cues.step_report_folded). The agent's turns are left as read (bad news politely given
-        is service talk). ``folded``: ``cues.fold(text)`` when the caller has it already."""
+        (cues.step_report_folded). A customer's pushback on an answer or a refusal that the
+        model reads neutral or positive ("I understand, but can you check again?") is negative;
+        negative trades places with the reading the model gave (cues.pushback_folded). The
+        agent's turns are left as read (bad news politely given is service talk). ``folded``:
+        ``cues.fold(text)`` when the caller has it already."""
         neg, neu, pos = model.probabilities
         if speaker == "agent":
             return model.probabilities
-        if pos > max(neg, neu) and polite_complaint_folded(
-            fold(text) if folded is None else folded
-        ):
+        folded = fold(text) if folded is None else folded
+        if pos > max(neg, neu) and polite_complaint_folded(folded):
             return (pos, neu, neg)
-        if neg > max(neu, pos) and step_report_folded(fold(text) if folded is None else folded):
+        if neg > max(neu, pos) and step_report_folded(folded):
             return (neu, neg, pos)
+        if neg < max(neu, pos) and pushback_folded(folded):
+            # the reading the model gave first goes to negative's place, and negative to its
+            return (neu, neg, pos) if neu >= pos else (pos, neu, neg)
         return model.probabilities
 
     def score_batch(
