@@ -17,7 +17,10 @@ alerts from partial transcripts (the main figures) and again from final text onl
 - generated support calls (``htf_*``): both parties' turns as Claude wrote them for a hackathon
   team's customer-intelligence project (eval/htf.py), cut a few turns after the customer's
   first escalation, or the first turns of a call that complains without escalating; a reader
-  picked the calls and marked the blow-up before any model ran on them.
+  picked the calls and marked the blow-up before any model ran on them;
+- online-shop conversations (``taubench_*``): tau-bench's simulated customers and its automated
+  agent (eval/taubench.py; long agent turns shortened), cut after the customer's first
+  escalation, or a complaint that does not escalate; picked and marked the same way.
 
 A warning is an alert of severity warning/critical or the risk reaching "at_risk"
 (``eval.eval_calls.first_warning``). Per escalating call: warned before the blow-up turn starts
@@ -139,12 +142,14 @@ async def run_mode(monitor: Any, rendered: Sequence[Any], *, early: bool) -> dic
 
 def is_calm_complaint(name: str, call: dict[str, Any]) -> bool:
     """A calm call in which the customer complains: CFPB's polite complaints, the generated
-    support calls' complaints (every htf call is about a charge, an outage or a failed upgrade)."""
-    return call["expected"] == "calm" and name.startswith(("cfpb_calm_", "htf_"))
+    support calls' complaints (every htf call is about a charge, an outage or a failed upgrade),
+    the online shop's (every taubench call was picked for a problem reported)."""
+    return call["expected"] == "calm" and name.startswith(("cfpb_calm_", "htf_", "taubench_"))
 
 
 def by_source(per_call: dict[str, Any]) -> dict[str, Any]:
-    """The headline counts per source (the script name's prefix: abcd, tm1, cfpb, htf)."""
+    """The headline counts per source (the script name's prefix: abcd, tm1, cfpb, htf,
+    taubench)."""
     out: dict[str, Any] = {}
     for name, call in per_call.items():
         row = out.setdefault(
@@ -170,7 +175,9 @@ def main() -> int:
         "written here); escalating and calm complaint calls cut from support-call transcripts "
         "that Claude generated for a hackathon team (tanmayalsi/Hackathon_TF, MIT per its "
         "README; both parties' words theirs; blow-up turns and calls picked by a reader before "
-        "any model ran on them, eval/htf.py); "
+        "any model ran on them, eval/htf.py); escalating and calm complaint calls cut from "
+        "tau-bench's online-shop conversations (sierra-research/tau-bench, MIT: gpt-4o playing "
+        "customers, an automated agent; picked the same way, eval/taubench.py); "
         "rendered with two voices (offline TTS, one synthetic voice pitch-shifted per party)",
     }
     for rate in (16000, 8000):

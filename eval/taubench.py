@@ -32,6 +32,8 @@ import re
 import sys
 from pathlib import Path
 
+from eval.htf import Origin, Turn, call_script, clean, read_picks, script_name
+
 RETAIL_FILES = ("few_shot_data/MockRetailDomainEnv-few_shot.jsonl",)
 AIRLINE_FILES = (
     "few_shot_data/MockAirlineDomainEnv-few_shot.jsonl",
@@ -64,6 +66,26 @@ def _display_turns(text: str) -> list[tuple[str, str]]:
     return turns
 
 
+def _read(root: Path, domain: str, name: str) -> list[tuple[str, list[tuple[str, str]]]]:
+    """(file key:conversation, [(role, text)]) of one of a domain's files."""
+    path = root / name
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: missing; copy it from sierra-research/tau-bench")
+    if name.endswith(".jsonl"):
+        return [
+            (f"{domain}_fs:{i}", _display_turns(json.loads(line)["messages_display"]))
+            for i, line in enumerate(path.read_text(encoding="utf-8").splitlines())
+            if line.strip()
+        ]
+    return [
+        (
+            f"{domain}_traj:task{r['task_id']}.{r.get('trial', 0)}",
+            [(m.get("role", ""), m.get("content") or "") for m in r["traj"]],
+        )
+        for r in json.loads(path.read_text(encoding="utf-8"))
+    ]
+
+
 def read_customer_turns(root: Path, domain: str) -> list[tuple[str, str]]:
     """(reference, text) of every customer turn of a domain's files, in file order.
 
@@ -71,25 +93,7 @@ def read_customer_turns(root: Path, domain: str) -> list[tuple[str, str]]:
     e.g. ``retail_fs:12:3`` or ``airline_traj:task7.1:2`` (task id and trial)."""
     out: list[tuple[str, str]] = []
     for name in DOMAINS[domain]:
-        path = root / name
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: missing; copy it from sierra-research/tau-bench")
-        if name.endswith(".jsonl"):
-            key = f"{domain}_fs"
-            convs: list[tuple[str, list[tuple[str, str]]]] = []
-            for i, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
-                if line.strip():
-                    convs.append((str(i), _display_turns(json.loads(line)["messages_display"])))
-        else:
-            key = f"{domain}_traj"
-            convs = [
-                (
-                    f"task{r['task_id']}.{r.get('trial', 0)}",
-                    [(m.get("role", ""), m.get("content") or "") for m in r["traj"]],
-                )
-                for r in json.loads(path.read_text(encoding="utf-8"))
-            ]
-        for conv, turns in convs:
+        for key, turns in _read(root, domain, name):
             n = 0
             for role, said in turns:
                 if role != "user":
@@ -97,8 +101,57 @@ def read_customer_turns(root: Path, domain: str) -> list[tuple[str, str]]:
                 n += 1
                 text = " ".join(said.replace(_STOP, " ").split())
                 if text:
-                    out.append((f"{key}:{conv}:{n}", text))
+                    out.append((f"{key}:{n}", text))
     return out
+
+
+def conversations(root: Path, domain: str) -> dict[str, list[Turn]]:
+    """Every conversation of a domain's files as spoken turns, keyed ``file key:conversation``.
+
+    Tool calls and results are left out, and so is the agent's empty message before a tool
+    call; what one side says before the other speaks is one turn. An agent's turn of more than
+    ``AGENT_WORDS`` words (lists of items, prices and policies) keeps its first two sentences
+    and its last (the question to the customer): a call is heard, and the escalation is the
+    customer's. Stage directions and markdown go (eval.htf.clean)."""
+    out: dict[str, list[Turn]] = {}
+    for name in DOMAINS[domain]:
+        for key, turns in _read(root, domain, name):
+            spoken: list[Turn] = []
+            for role, said in turns:
+                text = clean(" ".join(said.replace(_STOP, " ").split()))
+                if role not in ("user", "assistant") or not text or text == "None":
+                    continue
+                speaker = "customer" if role == "user" else "agent"
+                if spoken and spoken[-1].speaker == speaker:
+                    text = f"{spoken[-1].text} {text}"
+                    spoken.pop()
+                spoken.append(Turn(speaker, text))
+            out[key] = [_short(t) for t in spoken]
+    return out
+
+
+AGENT_WORDS = 60
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+def _short(turn: Turn) -> Turn:
+    if turn.speaker != "agent" or len(turn.text.split()) <= AGENT_WORDS:
+        return turn
+    sentences = _SENTENCE.split(turn.text)
+    if len(sentences) <= 3:
+        return turn
+    return Turn(turn.speaker, " ".join([*sentences[:2], sentences[-1]]))
+
+
+TAUBENCH = Origin(
+    "taubench",
+    "# Rendered as a call for eval/eval_cross_calls.py: conversation {call} of\n"
+    "# sierra-research/tau-bench (MIT): gpt-4o playing a customer from a task the benchmark's "
+    "authors wrote, and an\n# automated agent (not written, prompted or chosen by this project); "
+    "long agent turns shortened\n# (eval/taubench.py conversations); its first",
+    "tau-bench conversation",
+    "External simulated support conversation (sierra-research/tau-bench, MIT), as a call.",
+)
 
 
 def candidates(root: Path, domain: str, seed: int = 13, n: int = 0) -> list[str]:
@@ -125,20 +178,58 @@ def candidates(root: Path, domain: str, seed: int = 13, n: int = 0) -> list[str]
     return rows
 
 
+def show(root: Path, domain: str) -> list[str]:
+    """Every conversation as numbered turns, for a reader picking calls (indices as the picks
+    file counts them, from 0)."""
+    lines: list[str] = []
+    for key, turns in conversations(root, domain).items():
+        lines.append(f"== {key} ({len(turns)} turns)")
+        lines += [f"{i}\t{t.speaker}\t{t.text}" for i, t in enumerate(turns)]
+    return lines
+
+
+def write_calls(root: Path, picks: Path, out: Path) -> list[Path]:
+    """Write the script of every picked conversation (eval.htf.read_picks' format; the call
+    id is a conversation key, e.g. ``retail_fs:12``) to ``out``."""
+    domains = {p.call.split("_", 1)[0] for p in read_picks(picks)}
+    convs = {k: v for d in sorted(domains) for k, v in conversations(root, d).items()}
+    written: list[Path] = []
+    for pick in read_picks(picks):
+        if pick.call not in convs:
+            raise KeyError(f"{pick.call}: no such conversation under {root}")
+        path = out / f"{script_name(TAUBENCH, pick.call)}.toml"
+        path.write_text(call_script(pick, convs[pick.call], TAUBENCH), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+USAGE = (
+    "usage: python -m eval.taubench candidates DIR retail|airline [SEED N] | "
+    "show DIR retail|airline | calls DIR PICKS.tsv OUT_DIR"
+)
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) < 3 or argv[0] != "candidates" or argv[2] not in DOMAINS:
-        print(
-            "usage: python -m eval.taubench candidates DIR retail|airline [SEED N]", file=sys.stderr
-        )
+    command = argv[0] if argv else ""
+    shape_ok = (command in ("candidates", "show") and len(argv) >= 3 and argv[2] in DOMAINS) or (
+        command == "calls" and len(argv) == 4
+    )
+    if not shape_ok:
+        print(USAGE, file=sys.stderr)
         return 2
     root = Path(argv[1])
     if not root.is_dir():
         print(f"error: {root} is not a directory (a copy of tau-bench's files)", file=sys.stderr)
         return 2
-    seed = int(argv[3]) if len(argv) > 3 else 13
-    n = int(argv[4]) if len(argv) > 4 else 0
     try:
-        rows = candidates(root, argv[2], seed=seed, n=n)
+        if command == "candidates":
+            seed = int(argv[3]) if len(argv) > 3 else 13
+            n = int(argv[4]) if len(argv) > 4 else 0
+            rows = candidates(root, argv[2], seed=seed, n=n)
+        elif command == "show":
+            rows = show(root, argv[2])
+        else:
+            rows = [f"wrote {p}" for p in write_calls(root, Path(argv[2]), Path(argv[3]))]
     except (FileNotFoundError, KeyError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

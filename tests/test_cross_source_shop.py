@@ -8,7 +8,16 @@ from pathlib import Path
 import pytest
 
 from eval.cross_source import SHOP_DEV_FILE, SHOP_FILE, SHOP_SOURCES, read_cross_source
-from eval.taubench import candidates, main, read_customer_turns
+from eval.htf import Pick
+from eval.taubench import (
+    AGENT_WORDS,
+    candidates,
+    conversations,
+    main,
+    read_customer_turns,
+    write_calls,
+)
+from monitor.sample_script import load_script
 from monitor.scoring.classifier import normalize
 
 DATA = Path(__file__).resolve().parent.parent / "monitor" / "scoring" / "data"
@@ -100,3 +109,39 @@ def test_shop_set_shares_no_turn_with_training_files(path: Path) -> None:
         # only a generic courtesy may be shared ("great, thank you for your help")
         shared = ours & (texts - {""})
         assert all(len(t.split()) <= 6 for t in shared), (name, shared)
+
+
+def test_conversations_are_spoken_turns_without_tools(tmp_path: Path) -> None:
+    _copy(tmp_path)
+    turns = conversations(tmp_path, "retail")["retail_fs:0"]
+    assert [t.speaker for t in turns] == ["customer", "agent", "customer", "agent", "customer"]
+    # the empty message before a tool call and the tool's result are not heard
+    assert turns[3].text == "Thanks, the return is set up."
+    assert turns[4].text == "ok"
+
+
+def test_a_long_agent_turn_keeps_its_opening_and_its_question(tmp_path: Path) -> None:
+    _copy(tmp_path)
+    items = " ".join(f"Item {i} costs ten dollars." for i in range(AGENT_WORDS // 4))
+    display = f"user: What is in my order?\nassistant: Here it is. {items} Shall I go on?\n"
+    path = tmp_path / "few_shot_data" / "MockRetailDomainEnv-few_shot.jsonl"
+    path.write_text(json.dumps({"messages_display": display}) + "\n", encoding="utf-8")
+    agent = conversations(tmp_path, "retail")["retail_fs:0"][1].text
+    assert agent == "Here it is. Item 0 costs ten dollars. Shall I go on?"
+
+
+def test_a_picked_conversation_becomes_a_script_that_loads(tmp_path: Path) -> None:
+    _copy(tmp_path)
+    picks = tmp_path / "picks.tsv"
+    pick = Pick("escalates", "retail_fs:0", 4, 2, ("abuse",), ("calm",) * 3 + ("angry",), "why")
+    row = [pick.kind, pick.call, "4", "2", "abuse", ",".join(pick.moods), pick.reason]
+    picks.write_text("# picks\n" + "\t".join(row) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    out.mkdir()
+    (path,) = write_calls(tmp_path, picks, out)
+    assert path.name == "taubench_retail_fs_0.toml"
+    script = load_script(path)
+    assert script.name == "taubench_retail_fs_0"
+    assert [t.speaker for t in script.turns] == ["customer", "agent", "customer", "agent"]
+    assert script.turns[2].blowup and script.expected == "escalates"
+    assert "tau-bench" in path.read_text(encoding="utf-8").splitlines()[1]
