@@ -698,6 +698,13 @@ def test_an_intent_needs_its_subject_named(text_classifier: Any, text: str, kept
             True,
         ),
         ("can you please escalate this for a refund", "manager_demand", True),
+        (
+            "guarantee it ships this week, otherwise I want to go ahead and cancel it",
+            "cancel_threat",
+            True,
+        ),
+        ("otherwise I'll have to cancel the whole order", "cancel_threat", True),
+        ("otherwise I want to go ahead with the blue one", "cancel_threat", False),
         ("is there really no way to escalate this", "manager_demand", True),
         ("I can transfer you to someone who has the authority", "manager_demand", False),
         ("the escalation team is on the second floor", "manager_demand", False),
@@ -833,6 +840,11 @@ def test_waiting_on_a_step_of_ones_own_is_not_a_hold(
         ("is that going to happen every year?", False),
         ("I'm going to your competitor, they're cheaper", True),
         ("what's going on? I'm going elsewhere", True),
+        # a thing the customer lost is not a customer the company lost (thirteenth round)
+        ("I just got the new headphones, but I've already lost them", False),
+        ("we lost the receipt for the blender", False),
+        ("you've lost a customer today", True),
+        ("I have lost my business partner's patience and I'm leaving", True),
     ],
 )
 def test_idioms_of_go_name_no_leaving(text: str, named: bool) -> None:

@@ -62,6 +62,10 @@ _CUES: dict[str, dict[str, tuple[str, ...]]] = {
             r"(lost|losing|lose) (a|me as a) customer",
             r"(you've|you have|youve|you) (just )?lost (me|my business|my custom)",
             r"(or|otherwise|or else) i('ll| will)? (cancel|close|leave|quit|switch)",
+            # "..., otherwise I want to go ahead and cancel it" (tau-bench's shop calls)
+            r"(otherwise|or else) i('d| would| want to| would like to| am going to| m going to|"
+            r"'m going to| will have to| ll have to|'ll have to)( just| go ahead and| have to)* "
+            r"(cancel|close|leave|quit|switch)",
             r"unsubscrib\w* from (my|the|your|this) (membership|subscription|plan|service)",
             r"(buy|order|shop|get) (it |them |this |that |those )?(somewhere else|elsewhere)",
             # shopping around as leverage: "I could probably get cable internet somewhere else",
@@ -528,8 +532,16 @@ _OWN_BOSS = re.compile(r"\bmy (line )?(manager|boss|supervisor|team ?lead\w*|dir
 
 # Idioms of "go" that say nothing of leaving: "what's going on", a price "going down to 89.99",
 # "is that going to happen again" (read from the generated support calls, issue 10, twelfth
-# round: a calm call warned of a cancel threat on "I'm not sure what's going on").
-_NOT_LEAVING = re.compile(r"\b(go|goes|going|gone|went) (on|down|up)\b|\bgoing to happen\b")
+# round: a calm call warned of a cancel threat on "I'm not sure what's going on"); and a thing
+# the customer lost (thirteenth round, tau-bench's shop calls: a calm call warned on "I've
+# already lost it", a tablet).
+_NOT_LEAVING = re.compile(
+    r"\b(go|goes|going|gone|went) (on|down|up)\b|\bgoing to happen\b|"
+    # a thing the customer lost ("I just received a new tablet, but I've already lost it"), not
+    # a customer the company lost
+    r"\b(i|i've|ive|we|we've|weve|i have|we have)( already| just)? lost (it|them|the \w+|"
+    r"my (?!business\b|custom\b)\w+)"
+)
 
 
 # Words that look like an intent's subject and are not, read out before the subject is looked for.
