@@ -373,6 +373,16 @@ SHOP_FIRST_SCORING = {
     "per_intent_f1": {"manager_demand": 0.5714, "cancel_threat": 0.6667, "abuse": 0.0},
     "sentiment_macro_f1": 0.723,
     "sentiment_per_class_f1": {"negative": 0.4074, "neutral": 0.9196, "positive": 0.8421},
+    "after_the_rules": {
+        "commit": "eddcaaf",
+        "no_intent_false_positive_rate": 0.004,
+        "per_intent_f1": {"manager_demand": 0.5714, "cancel_threat": 0.6667, "abuse": 0.0},
+        "sentiment_macro_f1": 0.730,
+    },
+    "since": "the cue lines of 70dd349 were written from the first run of the shop calls, "
+    "which are this set's conversations: a thing the customer lost names no leaving (one of "
+    "the two false alarms here) and 'otherwise I want to ... cancel it'. The figures after "
+    "eddcaaf are the clean ones; this set's own errors were not read",
 }
 
 

@@ -339,6 +339,40 @@ def test_calmly_worded_cancel_is_a_request_not_a_threat() -> None:
     assert risk.reasons[0] == "asked for a manager"
 
 
+def test_a_calm_sentence_of_a_negative_turn_is_not_calmly_worded() -> None:
+    # "It's quite concerning the order hasn't moved. ... Otherwise, I want to go ahead and
+    # cancel it.": the recognizer's last sentence reads neutral, the turn does not.
+    turn = Call()
+    turn.say("agent", "both orders are pending")
+    turn.say("customer", "it's quite concerning the order hasn't moved", NEGATIVE)
+    risk = turn.say(
+        "customer",
+        "otherwise i want to go ahead and cancel it",
+        CALM,
+        (("cancel_threat", 0.9),),
+        gap=SENTENCE_GAP,
+    )
+    assert "threatened to cancel" in risk.reasons
+    assert turn.scorer.evidence(_score(CALM, (("cancel_threat", 0.9),))) != []
+    # the same sentence after the agent has spoken opens a calm turn of its own
+    later = Call()
+    later.say("customer", "it's quite concerning the order hasn't moved", NEGATIVE)
+    later.say("agent", "I understand")
+    risk = later.say(
+        "customer", "otherwise i want to go ahead and cancel it", CALM, (("cancel_threat", 0.9),)
+    )
+    assert "threatened to cancel" not in risk.reasons
+    later.say("agent", "shall I cancel it?")
+    assert later.scorer.evidence(_score(CALM, (("cancel_threat", 0.9),))) == []
+
+
+def _score(
+    probs: tuple[float, float, float], intents: tuple[tuple[str, float], ...]
+) -> UtteranceScore:
+    sentiment = ("negative", "neutral", "positive")[max(range(3), key=lambda i: probs[i])]
+    return UtteranceScore("c1", 99, "customer", 0.0, sentiment, probs, intents)  # type: ignore[arg-type]
+
+
 def test_new_settings_are_validated() -> None:
     bad = RiskConfig(
         calm_intent_min={"nope": 0.9, "cancel_threat": 1.5}, turn_gap=-1.0, heated_polarity=-2.0

@@ -157,17 +157,24 @@ class EscalationScorer:
         """The intents of a customer utterance that count as escalation evidence.
 
         Intents the scorer has no points for are left out, and so are calmly worded intents
-        of ``calm_intent_min`` below their bar. The rules use this too, so an intent that adds
-        no risk raises no alert either.
+        of ``calm_intent_min`` below their bar. Calm is the customer's *turn*, not one
+        sentence the recognizer cut from it: "It's quite concerning that the order hasn't
+        moved. … Otherwise, I want to go ahead and cancel it." ends a negative turn with a
+        neutral sentence. The rules use this too, so an intent that adds no risk raises no
+        alert either.
         """
         cfg = self.config
-        negative = score.sentiment == "negative"
+        negative = score.sentiment == "negative" or self._turn_negative()
         return [
             (intent, probability)
             for intent, probability in score.intents
             if intent in cfg.intent_points
             and (negative or probability >= cfg.calm_intent_min.get(intent, 0.0))
         ]
+
+    def _turn_negative(self) -> bool:
+        """Whether a sentence of the customer's open turn so far read negative."""
+        return self._turn_open and any(n >= 0.5 for _, _, n in self._turn_parts)
 
     def on_talk_over(self, event: TalkOver) -> None:
         """A talk-over; the customer's count as interrupting the agent (the agent's are

@@ -30,8 +30,9 @@ class RiskConfig:
     )
     intent_decay: float = 0.8  # strength kept per later customer turn
     # Calmly worded, these intents are usually requests ("cancel the duplicate charge", "move my
-    # broadband to the new address"): in a turn whose sentiment is not negative they count (and
-    # fire their rules) only at this probability or above.
+    # broadband to the new address"): in a turn whose sentiment is not negative (no sentence of
+    # the customer's turn so far read negative) they count (and fire their rules) only at this
+    # probability or above.
     calm_intent_min: dict[str, float] = field(default_factory=lambda: {"cancel_threat": 0.95})
     # Same speaker again within this many seconds, nobody in between: the recognizer split one
     # turn at a sentence end (0.2-0.4 s apart in the sample calls), so it is the same turn.
