@@ -788,6 +788,7 @@ def test_a_routine_cancellation_is_the_specs_not_a_cancel_threat(
         ("I'm cancelling because I'm not feeling well", True),
         ("if it can't move, I'll cancel the trip since I'm sick anyway", True),
         ("I'm cancelling because your service is a disgrace", False),
+        ("cancel 2 subscriptions today, your service is awful", False),
         ("if the refund isn't here by friday, cancel my bookings and my account", False),
     ],
 )

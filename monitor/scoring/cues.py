@@ -597,8 +597,10 @@ _OTHER_SENSE = re.compile(
     r"(order|purchase|item|booking|reservation|payment|transaction|request|appointment|"
     r"delivery|drink|shake|milkshake|burger|pizza|meal|coffee|sandwich|salad|dessert|fries|"
     r"ticket|flight|seat|visit|trip|itinerary|hotel|room|stay)s?\b|"
-    # one order or booking named by its code ("cancel 59XX6W now, please")
-    r"\bcancel\w*( (order|booking|reservation|number|no|id|the|my|it))* [a-z]*\d[a-z\d]*\b|"
+    # one order or booking named by its code ("cancel 59XX6W now, please"), not a count
+    # ("cancel 2 subscriptions")
+    r"\bcancel\w*( (order|booking|reservation|number|no|id|the|my|it))* "
+    r"(?=[a-z\d]{4,}\b)[a-z]*\d[a-z\d]*\b|"
     # a booking the company cancelled ("my flight was canceled, and it caused problems")
     r"\b(order|booking|reservation|flight|trip|train|delivery|appointment|event|item)s? "
     r"(was|were|got|has been|had been|have been|is|are|being|is being)( \w+)? cancel\w*\b|"
