@@ -275,6 +275,19 @@ def call_script(pick: Pick, turns: list[Turn], origin: Origin = HTF) -> str:
     return "\n".join(lines) + "\n"
 
 
+def write_scripts(
+    picks: list[Pick], calls: dict[str, list[Turn]], out: Path, origin: Origin = HTF
+) -> Iterator[Path]:
+    """Write each picked call's script to ``out`` (named by ``script_name``), yielding its path
+    once written; KeyError names the first picked call ``calls`` does not hold."""
+    for pick in picks:
+        if pick.call not in calls:
+            raise KeyError(pick.call)
+        path = out / f"{script_name(origin, pick.call)}.toml"
+        path.write_text(call_script(pick, calls[pick.call], origin), encoding="utf-8")
+        yield path
+
+
 def used_calls(path: Path) -> set[str]:
     """The calls a picks file, or a labelled set (source htf, references "call:turn"), uses."""
     from eval.cross_source import DIALOGUE_SOURCES, read_cross_source
@@ -303,14 +316,12 @@ def main(argv: list[str]) -> int:
         return 0
     if len(argv) == 4 and argv[0] == "calls":
         root, picks, out = Path(argv[1]), Path(argv[2]), Path(argv[3])
-        calls = dict(transcripts(root))
-        for pick in read_picks(picks):
-            if pick.call not in calls:
-                print(f"error: {pick.call}: no such transcript under {root}", file=sys.stderr)
-                return 2
-            path = out / f"{script_name(HTF, pick.call)}.toml"
-            path.write_text(call_script(pick, calls[pick.call]), encoding="utf-8")
-            print(f"wrote {path}")
+        try:
+            for path in write_scripts(read_picks(picks), dict(transcripts(root)), out):
+                print(f"wrote {path}")
+        except KeyError as missing:
+            print(f"error: {missing.args[0]}: no such transcript under {root}", file=sys.stderr)
+            return 2
         return 0
     print(usage, file=sys.stderr)
     return 2

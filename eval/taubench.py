@@ -32,7 +32,7 @@ import re
 import sys
 from pathlib import Path
 
-from eval.htf import Origin, Turn, call_script, clean, read_picks, script_name
+from eval.htf import Origin, Turn, clean, read_picks, write_scripts
 
 RETAIL_FILES = ("few_shot_data/MockRetailDomainEnv-few_shot.jsonl",)
 AIRLINE_FILES = (
@@ -64,6 +64,11 @@ def _display_turns(text: str) -> list[tuple[str, str]]:
             role, said = turns[-1]
             turns[-1] = (role, f"{said}\n{line}")
     return turns
+
+
+def _words(said: str) -> str:
+    """A message's words on one line, without the simulator's end marker."""
+    return " ".join(said.replace(_STOP, " ").split())
 
 
 def _read(root: Path, domain: str, name: str) -> list[tuple[str, list[tuple[str, str]]]]:
@@ -99,7 +104,7 @@ def read_customer_turns(root: Path, domain: str) -> list[tuple[str, str]]:
                 if role != "user":
                     continue
                 n += 1
-                text = " ".join(said.replace(_STOP, " ").split())
+                text = _words(said)
                 if text:
                     out.append((f"{key}:{n}", text))
     return out
@@ -118,7 +123,7 @@ def conversations(root: Path, domain: str) -> dict[str, list[Turn]]:
         for key, turns in _read(root, domain, name):
             spoken: list[Turn] = []
             for role, said in turns:
-                text = clean(" ".join(said.replace(_STOP, " ").split()))
+                text = clean(_words(said))
                 if role not in ("user", "assistant") or not text or text == "None":
                     continue
                 speaker = "customer" if role == "user" else "agent"
@@ -191,16 +196,13 @@ def show(root: Path, domain: str) -> list[str]:
 def write_calls(root: Path, picks: Path, out: Path) -> list[Path]:
     """Write the script of every picked conversation (eval.htf.read_picks' format; the call
     id is a conversation key, e.g. ``retail_fs:12``) to ``out``."""
-    domains = {p.call.split("_", 1)[0] for p in read_picks(picks)}
+    chosen = read_picks(picks)
+    domains = {p.call.split("_", 1)[0] for p in chosen}
     convs = {k: v for d in sorted(domains) for k, v in conversations(root, d).items()}
-    written: list[Path] = []
-    for pick in read_picks(picks):
-        if pick.call not in convs:
-            raise KeyError(f"{pick.call}: no such conversation under {root}")
-        path = out / f"{script_name(TAUBENCH, pick.call)}.toml"
-        path.write_text(call_script(pick, convs[pick.call], TAUBENCH), encoding="utf-8")
-        written.append(path)
-    return written
+    try:
+        return list(write_scripts(chosen, convs, out, TAUBENCH))
+    except KeyError as missing:
+        raise KeyError(f"{missing.args[0]}: no such conversation under {root}") from None
 
 
 USAGE = (
