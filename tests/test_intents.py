@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from eval.cross_source import read_cross_source
-from monitor.events import INTENTS
+from monitor.events import INTENTS, Alert, CallStarted, FinalUtterance
+from monitor.rules import CallRules, Playbook
 from monitor.scoring.classifier import normalize
 from monitor.scoring.data.bitext import training_requests
 from monitor.scoring.data.calls import styles_utterances, training_utterances
@@ -25,28 +26,52 @@ from monitor.scoring.service import UtteranceScorer
 
 SPEC = Path(__file__).resolve().parents[1] / "docs" / "intents.md"
 _AGENT = re.compile(r"^\(agent\)\s*")
+# "(agent: what the agent said) what the customer says next": a line judged in the conversation
+_IN_CONVERSATION = re.compile(r"^\(agent: ([^)]*)\)\s*(.+)$")
 
 
-def spec_pairs() -> dict[str, tuple[list[str], list[str]]]:
-    """intent -> (texts that are it, texts that are not), from the tables in docs/intents.md."""
-    pairs: dict[str, tuple[list[str], list[str]]] = {}
+def _spec_rows() -> list[tuple[str, str, str]]:
+    """(intent, left cell, right cell) of every table row under an intent's heading."""
+    rows: list[tuple[str, str, str]] = []
     current = None
     for line in SPEC.read_text(encoding="utf-8").splitlines():
         heading = re.match(r"^## (\w+)$", line)
         if heading:
             current = heading.group(1) if heading.group(1) in INTENTS else None
-            if current:
-                pairs[current] = ([], [])
             continue
         if current is None or not line.startswith("|") or line.startswith("|---"):
             continue
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if cells[0].startswith("is "):
-            continue  # the header row
-        yes, no = cells  # "(agent) ..." marks a line the agent says
-        pairs[current][0].append(yes)
-        pairs[current][1].append(no)
-    return pairs
+        if cells[1] in ("is not", "not a demand"):
+            continue  # a header row (not "is there anyone who can decide", an example)
+        yes, no = cells
+        rows.append((current, yes, no))
+    return rows
+
+
+def spec_pairs() -> dict[str, tuple[list[str], list[str]]]:
+    """intent -> (texts that are it, texts that are not), from the tables in docs/intents.md;
+    "(agent) ..." marks a line the agent says. Lines judged in the conversation are apart
+    (spec_conversations)."""
+    pairs: dict[str, tuple[list[str], list[str]]] = {intent: ([], []) for intent in INTENTS}
+    for intent, yes, no in _spec_rows():
+        if not _IN_CONVERSATION.match(yes):
+            pairs[intent][0].append(yes)
+            pairs[intent][1].append(no)
+    return {intent: lists for intent, lists in pairs.items() if lists[0]}
+
+
+def spec_conversations() -> dict[str, tuple[list[tuple[str, str]], list[tuple[str, str]]]]:
+    """intent -> ((agent, customer) exchanges that are it, exchanges that are not): the spec's
+    "in the conversation" tables, "(agent: ...) ..." on both sides."""
+    out: dict[str, tuple[list[tuple[str, str]], list[tuple[str, str]]]] = {}
+    for intent, yes, no in _spec_rows():
+        said_yes, said_no = _IN_CONVERSATION.match(yes), _IN_CONVERSATION.match(no)
+        if said_yes and said_no:
+            lists = out.setdefault(intent, ([], []))
+            lists[0].append((said_yes.group(1), said_yes.group(2)))
+            lists[1].append((said_no.group(1), said_no.group(2)))
+    return out
 
 
 def said(line: str) -> tuple[str, str]:
@@ -145,3 +170,30 @@ def test_cross_source_reader_names_the_bad_line(tmp_path: Path) -> None:
     bad.write_text("e\tnone\tneutral\tc\n")
     with pytest.raises(ValueError, match=r"cross\.tsv:1: expected 5"):
         read_cross_source(bad)
+
+
+def _alerts_after(classifier: Any, agent: str, customer: str) -> list[str]:
+    """The alert kinds CallRules raises when ``customer`` answers ``agent``, both lines scored
+    by the real model and the cues as the service scores them."""
+    scorer = UtteranceScorer(classifier)
+    rules = CallRules(Playbook.load(), CallStarted("c1", "spec", "agent-1", language="en"))
+    kinds: list[str] = []
+    for seq, (speaker, text) in enumerate((("agent", agent), ("customer", customer))):
+        (score,) = scorer.score_batch(
+            [(FinalUtterance("c1", speaker, seq, text, 2.0 * seq, 2.0 * seq + 1.5), "en")]  # type: ignore[arg-type]
+        )
+        utt = FinalUtterance("c1", speaker, seq, text, 2.0 * seq, 2.0 * seq + 1.5)  # type: ignore[arg-type]
+        kinds += [e.kind for e in rules.on_utterance(utt, score) if isinstance(e, Alert)]
+    return kinds
+
+
+def test_spec_lines_judged_in_the_conversation(text_classifier: Any) -> None:
+    """docs/intents.md's "in the conversation" tables, through the real model and CallRules."""
+    conversations = spec_conversations()
+    assert conversations, "the spec's conversation tables were not found"
+    for intent, (yes, no) in conversations.items():
+        assert len(yes) >= 3 and len(no) >= 3, intent
+        for agent, customer in yes:
+            assert intent in _alerts_after(text_classifier, agent, customer), (agent, customer)
+        for agent, customer in no:
+            assert intent not in _alerts_after(text_classifier, agent, customer), (agent, customer)

@@ -91,10 +91,30 @@ def test_resolution_resets_the_unresolved_complaints() -> None:
     assert call.scorer.unresolved == 0
 
 
-def test_calm_complaint_call_raises_no_alert() -> None:
+def _feed(
+    lines: list[tuple[str, str, tuple[float, float, float]]],
+) -> tuple[CallRules, list[Alert]]:
+    """A call's CallRules fed ``lines`` (speaker, text, probabilities; no intents from the text
+    models) on a simple clock, and the alerts it raised."""
     rules = CallRules(Playbook.load(), CallStarted("c1", "test", "agent-1", language="en"))
-    alerts = []
+    alerts: list[Alert] = []
     clock = 0.0
+    for seq, (speaker, text, probs) in enumerate(lines):
+        start = clock + 0.6
+        end = start + max(1.0, len(text.split()) / 2.5)
+        clock = end
+        utt = FinalUtterance("c1", speaker, seq, text, start, end)  # type: ignore[arg-type]
+        sentiment = ("negative", "neutral", "positive")[max(range(3), key=lambda i: probs[i])]
+        score = UtteranceScore("c1", seq, speaker, end, sentiment, probs, ())  # type: ignore[arg-type]
+        alerts += [e for e in rules.on_utterance(utt, score) if isinstance(e, Alert)]
+    return rules, alerts
+
+
+def _rules_alerts(lines: list[tuple[str, str, tuple[float, float, float]]]) -> list[Alert]:
+    return _feed(lines)[1]
+
+
+def test_calm_complaint_call_raises_no_alert() -> None:
     lines = [
         ("customer", "hi i'm afraid my parcel arrived damaged", POLITE_COMPLAINT),
         ("agent", "i'm sorry to hear that, can i take the order number", CALM),
@@ -107,14 +127,7 @@ def test_calm_complaint_call_raises_no_alert() -> None:
         ("agent", "i'll add a note for the warehouse", CALM),
         ("customer", "ok thank you", THANKS),
     ]
-    for seq, (speaker, text, probs) in enumerate(lines):
-        start = clock + 0.6
-        end = start + max(1.0, len(text.split()) / 2.5)
-        clock = end
-        utt = FinalUtterance("c1", speaker, seq, text, start, end)  # type: ignore[arg-type]
-        sentiment = ("negative", "neutral", "positive")[max(range(3), key=lambda i: probs[i])]
-        score = UtteranceScore("c1", seq, speaker, end, sentiment, probs, ())  # type: ignore[arg-type]
-        alerts += [e for e in rules.on_utterance(utt, score) if isinstance(e, Alert)]
+    rules, alerts = _feed(lines)
     assert alerts == []
     assert rules.scorer.max_level in ("calm", "watch")
 
@@ -174,3 +187,52 @@ def test_escalation_evidence_on_top_of_a_complaint_still_reaches_at_risk() -> No
         (("cancel_threat", 0.95),), loud=-20.0,
     )  # fmt: skip
     assert risk.level in ("at_risk", "escalated"), risk
+
+
+_ASKS_FOR_A_HUMAN = (
+    "could you please transfer me to a human agent? i'd like to see if they can help"
+)
+_REFUSED = "i can only process the refund to the original payment method or a gift card"
+
+
+def test_asking_for_someone_else_after_a_refusal_is_a_manager_demand() -> None:
+    # docs/intents.md, manager_demand in the conversation: the customer goes over the agent's head
+    for refusal in (_REFUSED, "unfortunately the system does not allow that", "i'm afraid not"):
+        alerts = _rules_alerts(
+            [
+                ("customer", "i'd like the refund on my amex card please", CALM),
+                ("agent", refusal, CALM),
+                ("customer", _ASKS_FOR_A_HUMAN, CALM),
+            ]
+        )
+        assert [a.kind for a in alerts] == ["manager_demand"], (refusal, alerts)
+    # someone else, a real person, given rudely
+    for ask in ("is there anyone else i can talk to", "no, put me through to someone else",
+                "are you kidding me? give me a human now!"):  # fmt: skip
+        alerts = _rules_alerts([("agent", _REFUSED, CALM), ("customer", ask, MILD)])
+        assert "manager_demand" in [a.kind for a in alerts], ask
+
+
+def test_the_same_request_without_a_refusal_or_as_a_yes_to_an_offer_raises_nothing() -> None:
+    # a first request: a hand-off, not an escalation
+    assert (
+        _rules_alerts([("agent", "how can i help", CALM), ("customer", _ASKS_FOR_A_HUMAN, CALM)])
+        == []
+    )
+    # the agent offered the transfer after its refusal: taking it is not going over its head
+    offered = "i'm afraid i can't change that, but i can transfer you to a human agent"
+    assert _rules_alerts([("agent", offered, CALM), ("customer", _ASKS_FOR_A_HUMAN, CALM)]) == []
+    # saying yes to a transfer, after a refusal
+    yes = "yes, please transfer me to a human agent. thank you"
+    assert _rules_alerts([("agent", _REFUSED, CALM), ("customer", yes, CALM)]) == []
+    # the refusal was two agent turns ago: this agent turn did what was asked
+    alerts = _rules_alerts(
+        [
+            ("agent", _REFUSED, CALM),
+            ("customer", "okay, the gift card then", CALM),
+            ("agent", "done, the gift card is credited", CALM),
+            ("customer", "thanks, can someone else sign for the parcel tomorrow", THANKS),
+            ("customer", "and can i talk to someone else about my other order", CALM),
+        ]
+    )
+    assert alerts == []

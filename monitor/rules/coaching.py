@@ -29,6 +29,8 @@ PHRASE_LISTS: tuple[str, ...] = (
     "closing",
     "heated",
     "refusal",
+    "cannot_do",
+    "handoff_request",
 )
 
 _APOSTROPHES = re.compile(r"[’'`´]")

@@ -11,7 +11,7 @@ raises at most ``cards_per_event`` cards — those of the rules first in the pla
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from monitor.events import (
@@ -31,6 +31,10 @@ from monitor.languages import resolve
 from monitor.rules.coaching import RateBaseline, SpeakerBaseline, spoken_rate
 from monitor.rules.playbook import Playbook, Rule
 from monitor.rules.risk import EscalationScorer
+
+# A request to be passed on that the conversation makes a manager demand (CallRules._in_context)
+# counts as strongly as a matched cue (monitor.scoring.cues.CUE_SCORE).
+HANDOFF_DEMAND = 0.9
 
 
 @dataclass(slots=True)
@@ -73,6 +77,10 @@ class CallRules:
         # consecutive scored partials of it reached the bar (settings.partial_confirmations)
         self._partial_turn: int | None = None
         self._partial_runs: dict[str, int] = {}
+        # the agent's latest turn: could it not do what was asked, did it offer a hand-off
+        self._agent_turn_open = False
+        self._agent_declined = False
+        self._agent_offered = False
 
     # ---- inputs -------------------------------------------------------------------------
 
@@ -83,7 +91,11 @@ class CallRules:
         previous = self.scorer.level
         heated = 0
         if utt.speaker == "customer":
+            self._agent_turn_open = False
             heated = len(self.playbook.phrases.find("heated", self.language, utt.text))
+            score = self._in_context(utt.text, score)
+        else:
+            self._agent_said(utt.text)
         risk = self.scorer.on_utterance(utt, score, heated)  # ends any silence or hold
         events.append(risk)
         voice = None
@@ -116,6 +128,7 @@ class CallRules:
         if partial.speaker != "customer" or self._finished or not self.early_alerts:
             return []
         self._event_cards = 0
+        score = self._in_context(partial.text, score)
         evidence = dict(self.scorer.evidence(score))
         settings = self.playbook.settings
         bar = settings.partial_min_probability
@@ -187,6 +200,33 @@ class CallRules:
             if target < best[0]:
                 self._last_fired[rule.name] = partial.end
         return self._fire(best[1], partial.end, reasons=preview.reasons)
+
+    def _agent_said(self, text: str) -> None:
+        """Notes what the agent's turn says: it could not do what was asked (the phrase lists
+        refusal and cannot_do), or it offered to pass the customer on (pass_along)."""
+        if not self._agent_turn_open:  # a new agent turn: the last one's context is over
+            self._agent_turn_open = True
+            self._agent_declined = self._agent_offered = False
+        find = self.playbook.phrases.find
+        self._agent_declined = self._agent_declined or bool(
+            find("refusal", self.language, text) or find("cannot_do", self.language, text)
+        )
+        self._agent_offered = self._agent_offered or bool(find("pass_along", self.language, text))
+
+    def _in_context(self, text: str, score: UtteranceScore) -> UtteranceScore:
+        """The customer's score as the conversation reads it: asking for someone else (a
+        human, another agent) right after the agent could not do what was asked, and had not
+        offered the hand-off itself, is a manager demand (docs/intents.md). The same words
+        as a first request, or a yes to the agent's offer, are a hand-off and raise nothing;
+        the text models score the words alone, so the context is added here."""
+        if not self._agent_declined or self._agent_offered:
+            return score
+        if dict(score.intents).get("manager_demand", 0.0) >= HANDOFF_DEMAND:
+            return score
+        if not self.playbook.phrases.find("handoff_request", self.language, text):
+            return score
+        intents = dict(score.intents) | {"manager_demand": HANDOFF_DEMAND}
+        return replace(score, intents=tuple(sorted(intents.items(), key=lambda kv: -kv[1])))
 
     @property
     def early_alerts(self) -> bool:
