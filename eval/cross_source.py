@@ -45,6 +45,14 @@ SHOP_SOURCES = {
     "taubench": "tau-bench's simulated customers (gpt-4o playing a customer from tasks its "
     "authors wrote; sierra-research/tau-bench, MIT; eval/taubench.py)",
 }
+# the fifth set: a travel agency's calls generated for a Microsoft demo (eval/mstravel.py);
+# labelled before scoring, scored first at the commit that added it
+TRAVEL_FILE = Path(__file__).resolve().parent / "data" / "cross_source_travel.tsv"
+TRAVEL_SOURCES = {
+    "mstravel": "customer turns of travel-agency support calls a language model generated for "
+    "a Microsoft demo (microsoft/Customer-Service-Conversational-Insights-with-Azure-OpenAI-"
+    "Services, MIT; eval/mstravel.py)",
+}
 SOURCES = {
     "abcd": "ABCD sample dialogues (asappresearch/abcd, MIT; crowd-written e-commerce chat)",
     "tm1": "Taskmaster-1 sample dialogue (Google, CC BY 4.0; restaurant booking)",
@@ -242,6 +250,7 @@ def evaluate(
             **EXTERNAL_SOURCES,
             **DIALOGUE_SOURCES,
             **SHOP_SOURCES,
+            **TRAVEL_SOURCES,
         }.items()
         if any(t.source == name for t in turns)
     }

@@ -26,7 +26,7 @@ from __future__ import annotations
 import random
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -297,6 +297,22 @@ def used_calls(path: Path) -> set[str]:
     except ValueError:  # not a picks file: a labelled set
         turns = read_cross_source(path, DIALOGUE_SOURCES)
         return {t.reference.split(":")[0] for t in turns if t.source == "htf"}
+
+
+def print_rows(
+    produce: Callable[[], Iterable[str]],
+    errors: tuple[type[Exception], ...] = (FileNotFoundError, KeyError, ValueError),
+) -> int:
+    """A source CLI's output: every row ``produce`` gives, exit 0; or the error it raised,
+    named on stderr, exit 2 (and nothing printed before it)."""
+    try:
+        rows = list(produce())
+    except errors as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    for row in rows:
+        print(row)
+    return 0
 
 
 def main(argv: list[str]) -> int:

@@ -32,7 +32,7 @@ import re
 import sys
 from pathlib import Path
 
-from eval.htf import Origin, Turn, clean, read_picks, write_scripts
+from eval.htf import Origin, Turn, clean, print_rows, read_picks, write_scripts
 
 RETAIL_FILES = ("few_shot_data/MockRetailDomainEnv-few_shot.jsonl",)
 AIRLINE_FILES = (
@@ -223,21 +223,17 @@ def main(argv: list[str]) -> int:
     if not root.is_dir():
         print(f"error: {root} is not a directory (a copy of tau-bench's files)", file=sys.stderr)
         return 2
-    try:
+
+    def rows() -> list[str]:
         if command == "candidates":
             seed = int(argv[3]) if len(argv) > 3 else 13
             n = int(argv[4]) if len(argv) > 4 else 0
-            rows = candidates(root, argv[2], seed=seed, n=n)
-        elif command == "show":
-            rows = show(root, argv[2])
-        else:
-            rows = [f"wrote {p}" for p in write_calls(root, Path(argv[2]), Path(argv[3]))]
-    except (FileNotFoundError, KeyError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    for row in rows:
-        print(row)
-    return 0
+            return candidates(root, argv[2], seed=seed, n=n)
+        if command == "show":
+            return show(root, argv[2])
+        return [f"wrote {p}" for p in write_calls(root, Path(argv[2]), Path(argv[3]))]
+
+    return print_rows(rows)
 
 
 if __name__ == "__main__":
