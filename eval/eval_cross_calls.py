@@ -20,7 +20,16 @@ alerts from partial transcripts (the main figures) and again from final text onl
   picked the calls and marked the blow-up before any model ran on them;
 - online-shop conversations (``taubench_*``): tau-bench's simulated customers and its automated
   agent (eval/taubench.py; long agent turns shortened), cut after the customer's first
-  escalation, or a complaint that does not escalate; picked and marked the same way.
+  escalation, or a complaint that does not escalate; picked and marked the same way;
+- travel-agency calls (``mstravel_*``): both parties' turns as a language model wrote them for a
+  Microsoft demo (eval/mstravel.py), picked and marked the same way; its complaint calls without
+  an escalation intent were picked as the most heated ones that stay without one.
+
+Of the calm complaint calls, those whose customer never speaks angrily (the reader's mood for
+every customer turn; angry turns are also rendered louder, faster and higher) are the polite
+complaints the issue's calm calls are: "heated" calls have shouting and ultimatums but no
+escalation intent ("This is unacceptable! I demand a refund!"), and a warning on them is
+reported apart, since a supervisor may well want one.
 
 A warning is an alert of severity warning/critical or the risk reaching "at_risk"
 (``eval.eval_calls.first_warning``). Per escalating call: warned before the blow-up turn starts
@@ -45,6 +54,7 @@ from bench.results import EVAL_FILE, update_results  # after the environment abo
 from eval.eval_calls import first_warning, run_one_at_a_time
 from monitor import events as ev
 from monitor.config import REPO_ROOT, MonitorConfig
+from monitor.sample_script import load_script
 
 SCRIPTS = Path(__file__).resolve().parent / "data" / "cross_calls"
 AUDIO = REPO_ROOT / "var" / "cross_calls"
@@ -97,6 +107,7 @@ async def run_mode(monitor: Any, rendered: Sequence[Any], *, early: bool) -> dic
             "first_warning_s": None if warn is None else round(warn, 2),
         }
         if r.first_blowup is None:
+            entry["angry_customer_turns"] = angry_customer_turns(r.name)
             calm += 1
             seconds += r.duration
             warnings += sum(
@@ -116,6 +127,8 @@ async def run_mode(monitor: Any, rendered: Sequence[Any], *, early: bool) -> dic
         per_call[r.name] = entry
     calm_calls = [c for c in per_call.values() if c["expected"] == "calm"]
     complaints = {n: c for n, c in per_call.items() if is_calm_complaint(n, c)}
+    polite = [c for c in complaints.values() if not c["angry_customer_turns"]]
+    heated = [c for c in complaints.values() if c["angry_customer_turns"]]
     return {
         "escalating_calls": escalating,
         "warned_before_blowup": warned,
@@ -135,6 +148,11 @@ async def run_mode(monitor: Any, rendered: Sequence[Any], *, early: bool) -> dic
             1 for c in complaints.values() if c["first_warning_s"] is not None
         ),
         "calm_complaint_peak_levels": sorted(c["peak_level"] for c in complaints.values()),
+        # the polite ones (no angry customer turn), and the heated ones without an intent
+        "polite_complaint_calls": len(polite),
+        "polite_complaint_calls_warned": sum(1 for c in polite if c["first_warning_s"] is not None),
+        "heated_complaint_calls": len(heated),
+        "heated_complaint_calls_warned": sum(1 for c in heated if c["first_warning_s"] is not None),
         "by_source": by_source(per_call),
         "per_call": per_call,
     }
@@ -143,13 +161,21 @@ async def run_mode(monitor: Any, rendered: Sequence[Any], *, early: bool) -> dic
 def is_calm_complaint(name: str, call: dict[str, Any]) -> bool:
     """A calm call in which the customer complains: CFPB's polite complaints, the generated
     support calls' complaints (every htf call is about a charge, an outage or a failed upgrade),
-    the online shop's (every taubench call was picked for a problem reported)."""
-    return call["expected"] == "calm" and name.startswith(("cfpb_calm_", "htf_", "taubench_"))
+    the online shop's (every taubench call was picked for a problem reported), the travel
+    agency's (every mstravel call was picked for a complaint)."""
+    prefixes = ("cfpb_calm_", "htf_", "taubench_", "mstravel_")
+    return call["expected"] == "calm" and name.startswith(prefixes)
+
+
+def angry_customer_turns(name: str) -> int:
+    """How many of the call's customer turns its script marks angry (the reader's mood)."""
+    script = load_script(SCRIPTS / f"{name}.toml")
+    return sum(1 for t in script.turns if t.speaker == "customer" and t.mood == "angry")
 
 
 def by_source(per_call: dict[str, Any]) -> dict[str, Any]:
     """The headline counts per source (the script name's prefix: abcd, tm1, cfpb, htf,
-    taubench)."""
+    taubench, mstravel)."""
     out: dict[str, Any] = {}
     for name, call in per_call.items():
         row = out.setdefault(
@@ -177,7 +203,9 @@ def main() -> int:
         "README; both parties' words theirs; blow-up turns and calls picked by a reader before "
         "any model ran on them, eval/htf.py); escalating and calm complaint calls cut from "
         "tau-bench's online-shop conversations (sierra-research/tau-bench, MIT: gpt-4o playing "
-        "customers, an automated agent; picked the same way, eval/taubench.py); "
+        "customers, an automated agent; picked the same way, eval/taubench.py); escalating "
+        "and heated complaint calls from travel-agency calls a language model generated for a "
+        "Microsoft demo (MIT; human agents; picked the same way, eval/mstravel.py); "
         "rendered with two voices (offline TTS, one synthetic voice pitch-shifted per party)",
     }
     for rate in (16000, 8000):
@@ -192,7 +220,9 @@ def main() -> int:
             f"{r['calm_calls_warned']}/{r['calm_calls']} calm calls warned, "
             f"{r['warning_alerts']} warning alerts ({r['calm_call_minutes']} min); of them "
             f"complaints {r['calm_complaint_calls_warned']}/{r['calm_complaint_calls']} warned, "
-            f"peaks {r['calm_complaint_peak_levels']}"
+            f"peaks {r['calm_complaint_peak_levels']}; polite "
+            f"{r['polite_complaint_calls_warned']}/{r['polite_complaint_calls']} warned, heated "
+            f"without an intent {r['heated_complaint_calls_warned']}/{r['heated_complaint_calls']}"
         )
         late = r["finals_only"]
         print(

@@ -917,7 +917,7 @@ def test_shopping_around_is_a_cancel_cue(text: str, fires: bool) -> None:
         # a conversation about it already had, whoever rang (docs/intents.md's "your colleague
         # yesterday said it would be sorted")
         ("they rang me yesterday and said it would be sorted by friday", False),
-        ("this is my first time calling", False),
+        ("I've emailed you four times about the fee", False),
     ],
 )
 def test_the_companys_contacts_are_not_repeat_contact(
@@ -934,6 +934,32 @@ def test_the_companys_contacts_are_not_repeat_contact(
     assert (merged["repeat_contact"] == 0.0) is theirs
     # only the spec's lines for this text act: the other intents keep the model's reading
     assert all(merged[n] == 0.95 for n in INTENTS if n not in ruled_out(text))
+
+
+@pytest.mark.parametrize(
+    ("text", "first"),
+    [
+        ("this is my first time calling", True),
+        ("I've never called you before, my router keeps dropping", True),
+        ("I haven't contacted you about this yet", True),
+        ("no, absolutely not, I've had no reason to call anyone out", True),
+        ("when can you get an engineer out here?", True),
+        # an earlier contact in the same turn keeps it
+        ("the first time I called they promised a refund", False),
+        ("I've never called before, but I've emailed twice", False),
+        ("they never called me back", False),
+        ("this is the second time I'm ringing, the first time I was cut off", False),
+    ],
+)
+def test_the_first_contact_is_not_repeat_contact(
+    text_classifier: Any, text: str, first: bool
+) -> None:
+    """docs/intents.md, repeat_contact "is not": the first contact. The model read "this is my
+    first time calling" as repeat contact (1.0). Lines written here."""
+    scorer = UtteranceScorer(text_classifier)
+    confident = TextScores((0.0, 1.0, 0.0), dict.fromkeys(INTENTS, 0.95))
+    _, merged = scorer.merge(confident, text, "en")
+    assert (merged["repeat_contact"] == 0.0) is first
 
 
 @pytest.mark.parametrize(

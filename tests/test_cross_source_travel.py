@@ -116,3 +116,24 @@ def test_travel_set_shares_no_turn_with_training_files() -> None:
         texts = {normalize(line.split("\t")[-1]) for line in lines if line.strip()}
         shared = ours & (texts - {""})
         assert all(len(t.split()) <= 6 for t in shared), (name, shared)
+
+
+def test_the_travel_call_scripts_are_the_readers_picks() -> None:
+    from eval.eval_cross_calls import SCRIPTS, angry_customer_turns, is_calm_complaint
+    from eval.htf import read_picks
+
+    picks = {p.call: p for p in read_picks(PICKS)}
+    for key, pick in picks.items():
+        script = load_script(SCRIPTS / f"mstravel_{key}.toml")
+        assert script.expected == pick.kind and len(script.turns) == pick.cut
+        blowups = [i for i, t in enumerate(script.turns) if t.blowup]
+        assert blowups == ([] if pick.kind == "calm" else [pick.blowup]), key
+        angry = sum(
+            1 for t, mood in zip(script.turns, pick.moods, strict=True)
+            if t.speaker == "customer" and mood == "angry"
+        )  # fmt: skip
+        assert angry_customer_turns(script.name) == angry
+    # every complaint call picked here has an angry customer turn: heated, not polite
+    calm = [k for k, p in picks.items() if p.kind == "calm"]
+    assert len(calm) == 10 and all(angry_customer_turns(f"mstravel_{k}") for k in calm)
+    assert is_calm_complaint(f"mstravel_{calm[0]}", {"expected": "calm"})

@@ -686,6 +686,33 @@ def _not_their_contact(folded: str) -> bool:
     ) and not _OWN_CONTACT.search(folded)
 
 
+# docs/intents.md, repeat_contact "is not": the first contact. "This is my first time calling",
+# "I've never called you before", "I've had no reason to call anyone out" (an engineer's visit,
+# not a call to the company) read as repeat contact (the model 0.9-1.0 on the first two; a
+# generated support call, the thirteenth round's development calls). A word of an earlier or
+# repeated contact in the same turn keeps it ("this is the first time I've called, but I've
+# emailed twice").
+_FIRST_CONTACT = re.compile(
+    r"\b(this is|it's|its|it is|this's) (my|the|our) (very )?first (time|call|contact)\b|"
+    r"\bfirst time (calling|contacting|ringing|phoning|reaching out|writing|chatting)\b|"
+    r"\b(i|we|i've|ive|we've|weve|i have|we have|i had|we had)( \w+)? (never|not|haven't|havent|"
+    r"hadn't|hadnt|didn't|didnt) (ever |once |even |yet |actually )?(called|rung|rang|phoned|"
+    r"contacted|emailed|messaged|written|chatted|reached out|been in touch|spoken|talked)\b|"
+    r"\bno (reason|need|cause) to (call|ring|phone|contact|email)\b|"
+    r"\b(call|calling|called|get|getting|got) (an? |the |your )?(engineer|technician|tech|plumber|"
+    r"electrician|someone|somebody|anyone|anybody) out\b"
+)
+_REPEATED = re.compile(
+    r"\b(again|twice|\w+ times|second|third|fourth|fifth|promised|already|yesterday|every time|"
+    r"follow ?up|call ?backs?|(call|called|ring|rang) (me |us )?back)\b|"
+    r"\blast (week|month|time|night)\b"
+)
+
+
+def _first_contact(folded: str) -> bool:
+    return bool(_FIRST_CONTACT.search(folded)) and not _REPEATED.search(folded)
+
+
 def routine_cancellation(text: str) -> bool:
     """True when English ``text`` stops a newsletter, marketing or paper bills, or uses a churn
     word in another sense (a review to leave, an account to open or switch to, payments paused
@@ -858,7 +885,7 @@ def ruled_out_folded(folded: str, english_cues: dict[str, float] | None = None) 
 
     if _attacks_no_one(folded) and not cue("abuse"):
         out.add("abuse")
-    if _not_their_contact(folded) and not cue("repeat_contact"):
+    if (_not_their_contact(folded) and not cue("repeat_contact")) or _first_contact(folded):
         out.add("repeat_contact")
     return out
 
