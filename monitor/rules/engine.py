@@ -217,8 +217,9 @@ class CallRules:
         """The customer's score as the conversation reads it: asking for someone else (a
         human, another agent) right after the agent could not do what was asked, and had not
         offered the hand-off itself, is a manager demand (docs/intents.md). The same words
-        as a first request, or a yes to the agent's offer, are a hand-off and raise nothing;
-        the text models score the words alone, so the context is added here."""
+        as a first request, or a yes to the agent's offer, get nothing added (the text
+        models' reading of the words stands); they score the words alone, so the context is
+        added here."""
         if not self._agent_declined or self._agent_offered:
             return score
         if dict(score.intents).get("manager_demand", 0.0) >= HANDOFF_DEMAND:
