@@ -65,11 +65,12 @@ def score(utt: FinalUtterance, language: str) -> UtteranceScore:
     return UtteranceScore(utt.call_id, utt.seq, utt.speaker, utt.end, label, probs, intents)  # type: ignore[arg-type]
 
 
-def play(language: str) -> list[Event]:
+def play(language: str, lines: list[tuple[str, str]] | None = None) -> list[Event]:
+    """CallRules' events on ``lines`` (the language's sample call when not given)."""
     rules = CallRules(Playbook.load(), CallStarted("c", "t", "agent-1", language=language))
     events: list[Event] = []
     clock = 0.0
-    for seq, (speaker, text) in enumerate(CALLS[language]):
+    for seq, (speaker, text) in enumerate(CALLS[language] if lines is None else lines):
         start = clock + 0.6
         clock = start + len(text.split()) / 2.5
         utt = FinalUtterance("c", speaker, seq, text, start, clock)  # type: ignore[arg-type]
@@ -88,3 +89,25 @@ def test_non_english_call_escalates_with_cards_in_its_language(language: str) ->
     assert cards and all(c.language == language for c in cards)
     coached = {c.trigger for c in cards}
     assert coached & {"dont_know", "vague_time"}, coached
+
+
+# (the agent saying it cannot do what was asked, the customer asking for someone else)
+HANDOFF = {
+    "id": ("mohon maaf kami tidak bisa mengembalikan dana ke kartu itu",
+           "kalau begitu saya mau bicara dengan orang lain saja"),
+    "ms": ("maaf kami tidak dapat memulangkan wang ke kad itu",
+           "kalau macam tu saya nak bercakap dengan orang lain"),
+    "ro": ("din păcate nu putem returna banii pe acel card",
+           "atunci vreau să vorbesc cu altcineva"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("language", sorted(HANDOFF))
+def test_asking_for_someone_else_after_a_refusal_is_a_manager_demand(language: str) -> None:
+    """docs/intents.md, manager_demand in the conversation, in the call's language."""
+    refusal, ask = HANDOFF[language]
+    demand = play(language, [("customer", "tolong"), ("agent", refusal), ("customer", ask)])
+    assert "manager_demand" in {e.kind for e in demand if isinstance(e, Alert)}
+    # the same words with no refusal before them: nothing added
+    plain = play(language, [("agent", "halo"), ("customer", ask)])
+    assert "manager_demand" not in {e.kind for e in plain if isinstance(e, Alert)}
