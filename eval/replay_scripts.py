@@ -1,0 +1,126 @@
+"""Call scripts read as text through the real scorer and rules, in seconds: a development aid.
+
+``python -m eval.replay_scripts [--dir DIR] [--exclude PREFIX ...] [-v] [NAME ...]``
+
+Each script's turns (``monitor.sample_script``) are cut into sentences as a recogniser would
+cut them, scored by the shipped text classifier and cues (``UtteranceScorer``) and fed to
+``CallRules`` with the default playbook on a simple clock. Per call it prints the turn of the
+first warning (a warning or critical alert, or the risk reaching "at_risk") against the
+blow-up turn: before, at, after or never; a calm call, whether it warned. ``-v`` prints every
+customer sentence with its risk, level, alerts, sentiment, intents and reasons.
+
+This is **not** an evaluation: no audio, no recogniser, no partial transcripts and no voice,
+so its figures are not the calls' (``python -m eval.eval_cross_calls`` takes half an hour and
+is the measurement). It shows in seconds which turn a rule or a cue changes, on development
+calls. Leave the calls that are still clean tests out (``--exclude mstravel_``): reading their
+turn-by-turn errors turns them into development material.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from monitor.events import Alert, CallRisk, CallStarted, FinalUtterance
+from monitor.rules import CallRules, Playbook
+from monitor.sample_script import load_script
+from monitor.scoring.classifier import TextClassifier, sentences
+from monitor.scoring.service import UtteranceScorer
+
+SCRIPTS = Path(__file__).resolve().parent / "data" / "cross_calls"
+WORDS_PER_SECOND = 2.6  # speaking rate of the clock
+GAP_S = 0.8  # between turns
+SENTENCE_GAP_S = 0.3  # between sentences of one turn (within CallRules' turn gap)
+
+
+@dataclass(frozen=True, slots=True)
+class Replay:
+    name: str
+    blowup: int | None  # turn index of the blow-up; None: a calm call
+    first_warning: int | None  # turn index of the first warning
+    lines: tuple[str, ...]  # one per customer sentence
+
+    @property
+    def outcome(self) -> str:
+        """before / at / after / never for an escalating call; calm / warned for a calm one."""
+        if self.blowup is None:
+            return "calm" if self.first_warning is None else "warned"
+        if self.first_warning is None:
+            return "never"
+        if self.first_warning < self.blowup:
+            return "before"
+        return "at" if self.first_warning == self.blowup else "after"
+
+
+def replay(path: Path, scorer: UtteranceScorer, playbook: Playbook) -> Replay:
+    """One script through the scorer and CallRules, sentence by sentence."""
+    script = load_script(path)
+    rules = CallRules(playbook, CallStarted(script.name, "replay", "agent", language="en"))
+    clock, seq = 0.0, 0
+    first: int | None = None
+    lines: list[str] = []
+    for index, turn in enumerate(script.turns):
+        clock += GAP_S
+        for sentence in sentences(turn.text) or [turn.text]:
+            end = clock + max(1.0, len(sentence.split()) / WORDS_PER_SECOND)
+            utt = FinalUtterance(script.name, turn.speaker, seq, sentence, clock, end)
+            (score,) = scorer.score_batch([(utt, "en")])
+            clock, seq = end + SENTENCE_GAP_S, seq + 1
+            events = rules.on_utterance(utt, score)
+            risk = next(e for e in events if isinstance(e, CallRisk))
+            alerts = [
+                e.kind
+                for e in events
+                if isinstance(e, Alert) and e.severity in ("warning", "critical")
+            ]
+            if first is None and (alerts or risk.level in ("at_risk", "escalated")):
+                first = index
+            if turn.speaker == "customer":
+                mark = "*" if turn.blowup else " "
+                intents = [name for name, _ in score.intents]
+                lines.append(
+                    f"  {index:2d}{mark} {risk.risk:5.1f} {risk.level:9s} {alerts} "
+                    f"{score.sentiment[:3]} {intents} {list(risk.reasons)[:3]} | {sentence}"
+                )
+    blowup = next((i for i, t in enumerate(script.turns) if t.blowup), None)
+    return Replay(script.name, blowup, first, tuple(lines))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m eval.replay_scripts",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("names", nargs="*", help="only scripts whose name contains one of these")
+    parser.add_argument("--dir", type=Path, default=SCRIPTS, help="a folder of call scripts")
+    parser.add_argument("--exclude", action="append", default=[], help="a name prefix to skip")
+    parser.add_argument("-v", "--verbose", action="store_true", help="every customer sentence")
+    args = parser.parse_args(argv)
+    paths = [
+        p
+        for p in sorted(args.dir.glob("*.toml"))
+        if not p.stem.startswith(tuple(args.exclude))
+        and (not args.names or any(n in p.stem for n in args.names))
+    ]
+    if not paths:
+        print(f"error: no call scripts in {args.dir} match", file=sys.stderr)
+        return 2
+    scorer = UtteranceScorer(TextClassifier.load())
+    playbook = Playbook.load()
+    counts: dict[str, int] = {}
+    for path in paths:
+        r = replay(path, scorer, playbook)
+        counts[r.outcome] = counts.get(r.outcome, 0) + 1
+        where = "calm call" if r.blowup is None else f"blow-up turn {r.blowup}"
+        print(f"{r.name}: {r.outcome} ({where}, first warning turn {r.first_warning})")
+        if args.verbose:
+            print("\n".join(r.lines))
+    print("; ".join(f"{k} {v}" for k, v in sorted(counts.items())), "(text replay, not a figure)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
