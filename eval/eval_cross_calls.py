@@ -43,7 +43,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +54,6 @@ from bench.results import EVAL_FILE, update_results  # after the environment abo
 from eval.eval_calls import first_warning, run_one_at_a_time
 from monitor import events as ev
 from monitor.config import REPO_ROOT, MonitorConfig
-from monitor.sample_script import load_script
 
 SCRIPTS = Path(__file__).resolve().parent / "data" / "cross_calls"
 AUDIO = REPO_ROOT / "var" / "cross_calls"
@@ -107,7 +106,7 @@ async def run_mode(monitor: Any, rendered: Sequence[Any], *, early: bool) -> dic
             "first_warning_s": None if warn is None else round(warn, 2),
         }
         if r.first_blowup is None:
-            entry["angry_customer_turns"] = angry_customer_turns(r.name)
+            entry["angry_customer_turns"] = angry_customer_turns(r.turns)
             calm += 1
             seconds += r.duration
             warnings += sum(
@@ -167,10 +166,10 @@ def is_calm_complaint(name: str, call: dict[str, Any]) -> bool:
     return call["expected"] == "calm" and name.startswith(prefixes)
 
 
-def angry_customer_turns(name: str) -> int:
-    """How many of the call's customer turns its script marks angry (the reader's mood)."""
-    script = load_script(SCRIPTS / f"{name}.toml")
-    return sum(1 for t in script.turns if t.speaker == "customer" and t.mood == "angry")
+def angry_customer_turns(turns: Iterable[Any]) -> int:
+    """How many customer turns are marked angry (the reader's mood): a rendered call's timeline
+    turns or its script's, both with ``speaker`` and ``mood``."""
+    return sum(1 for t in turns if t.speaker == "customer" and t.mood == "angry")
 
 
 def by_source(per_call: dict[str, Any]) -> dict[str, Any]:
