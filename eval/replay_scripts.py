@@ -12,8 +12,9 @@ customer sentence with its risk, level, alerts, sentiment, intents and reasons.
 This is **not** an evaluation: no audio, no recogniser, no partial transcripts and no voice,
 so its figures are not the calls' (``python -m eval.eval_cross_calls`` takes half an hour and
 is the measurement). It shows in seconds which turn a rule or a cue changes, on development
-calls. Leave the calls that are still clean tests out (``--exclude mstravel_``): reading their
-turn-by-turn errors turns them into development material.
+calls. A warning is what the evaluation counts (``eval.eval_calls.first_warning``). Leave
+the calls that are still clean tests out (``--exclude mstravel_``): reading their turn-by-turn
+errors turns them into development material.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from eval.eval_calls import first_warning
 from monitor.events import Alert, CallRisk, CallStarted, FinalUtterance
 from monitor.rules import CallRules, Playbook
 from monitor.sample_script import load_script
@@ -75,7 +77,7 @@ def replay(path: Path, scorer: UtteranceScorer, playbook: Playbook) -> Replay:
                 for e in events
                 if isinstance(e, Alert) and e.severity in ("warning", "critical")
             ]
-            if first is None and (alerts or risk.level in ("at_risk", "escalated")):
+            if first is None and first_warning(events) is not None:
                 first = index
             if turn.speaker == "customer":
                 mark = "*" if turn.blowup else " "
