@@ -663,6 +663,12 @@ _CREDIT_INQUIRY = re.compile(
     r"(inquiry|inquiries|inquires|enquiry|enquiries)\b|"
     r"\b(inquiry|inquiries|inquires|enquiry|enquiries)( \w+){0,5} (credit|report|file|bureau)s?\b"
 )
+# Words of a contact that happened before or keeps happening: both rules below keep repeat
+# contact when a turn has one.
+_EARLIER = (
+    r"again|call ?backs?|(call|called|ring|rang) (me |us )?back|promised|every time|already|"
+    r"follow ?up|yesterday|last (week|month|time|night)"
+)
 _OWN_CONTACT = re.compile(
     r"\b(i|we|ive|weve|id|i've|we've|i'd)( \w+){0,3} (called|rang|phoned|contacted|emailed|wrote|"
     r"written|messaged|chatted|spoke|spoken|talked|told|asked|explained|complained|reached|sent|"
@@ -670,11 +676,9 @@ _OWN_CONTACT = re.compile(
     r"\b(i|we)( have| had|ve|'ve)? (been|keep|kept) (calling|ringing|phoning|emailing|trying|"
     r"chasing|contacting|asking|writing|disputing)\b|"
     r"\bmy (second|third|fourth|fifth|\w+th) (call|time|email|chat)\b|"
-    r"\bagain\b|\bcall ?backs?\b|\b(call|called|ring|rang) (me |us )?back\b|\bpromised\b|"
-    r"\bevery time\b|\balready\b|\bfollow ?up\b|\bprevious\w*|\bearlier\b|"
     # a conversation already had about it, whoever rang: "they called yesterday and said it
     # would be sorted" (docs/intents.md: "your colleague yesterday said it would be sorted")
-    r"\byesterday\b|\blast (week|month|time|night)\b|"
+    rf"\b({_EARLIER})\b|\bprevious\w*|\bearlier\b|"
     r"\b(said|told (me|us)|assured (me|us)) (it|that|this|they|you|he|she|we|i)\b( \w+){0,3} "
     r"(would|will|was|is|had|has|be)\b"
 )
@@ -702,11 +706,7 @@ _FIRST_CONTACT = re.compile(
     r"\b(call|calling|called|get|getting|got) (an? |the |your )?(engineer|technician|tech|plumber|"
     r"electrician|someone|somebody|anyone|anybody) out\b"
 )
-_REPEATED = re.compile(
-    r"\b(again|twice|\w+ times|second|third|fourth|fifth|promised|already|yesterday|every time|"
-    r"follow ?up|call ?backs?|(call|called|ring|rang) (me |us )?back)\b|"
-    r"\blast (week|month|time|night)\b"
-)
+_REPEATED = re.compile(rf"\b({_EARLIER}|twice|\w+ times|second|third|fourth|fifth)\b")
 
 
 def _first_contact(folded: str) -> bool:
