@@ -11,8 +11,7 @@ from eval.htf import Pick, call_script, read_call, read_picks, spoken
 from eval.multidogo import candidates as multidogo_candidates
 from monitor.sample_script import load_script
 from monitor.scoring.classifier import normalize
-
-DATA = Path(__file__).resolve().parent.parent / "monitor" / "scoring" / "data"
+from tests.training_texts import training_texts
 
 TRANSCRIPT = """# Frontier Communications Customer Support Call
 
@@ -50,10 +49,8 @@ def test_test_and_development_samples_share_no_call_or_conversation() -> None:
 @pytest.mark.parametrize("path", [DIALOGUE_FILE, DIALOGUE_DEV_FILE], ids=["test", "dev"])
 def test_dialogue_set_shares_no_turn_with_training_files(path: Path) -> None:
     ours = {normalize(t.text) for t in read_cross_source(path, DIALOGUE_SOURCES)}
-    for name in ("calls_train.tsv", "calls_styles.tsv", "taskmaster3_turns.tsv", "cfpb_train.tsv"):
-        lines = (DATA / name).read_text(encoding="utf-8").splitlines()
-        texts = {normalize(line.split("\t")[-1]) for line in lines if line.strip()}
-        assert not ours & (texts - {""}), name
+    for name, texts in training_texts().items():
+        assert not ours & texts, name
 
 
 def test_transcript_turns_lose_stage_directions(tmp_path: Path) -> None:

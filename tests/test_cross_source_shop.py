@@ -19,8 +19,7 @@ from eval.taubench import (
 )
 from monitor.sample_script import load_script
 from monitor.scoring.classifier import normalize
-
-DATA = Path(__file__).resolve().parent.parent / "monitor" / "scoring" / "data"
+from tests.training_texts import training_texts
 
 DISPLAY = (
     "user: Hi, I want to return the lamp I got.\n"
@@ -103,11 +102,9 @@ def test_shop_set_reads_with_references(path: Path) -> None:
 @pytest.mark.parametrize("path", [SHOP_FILE, SHOP_DEV_FILE], ids=["test", "dev"])
 def test_shop_set_shares_no_turn_with_training_files(path: Path) -> None:
     ours = {normalize(t.text) for t in read_cross_source(path, SHOP_SOURCES)}
-    for name in ("calls_train.tsv", "calls_styles.tsv", "taskmaster3_turns.tsv", "cfpb_train.tsv"):
-        lines = (DATA / name).read_text(encoding="utf-8").splitlines()
-        texts = {normalize(line.split("\t")[-1]) for line in lines if line.strip()}
+    for name, texts in training_texts().items():
         # only a generic courtesy may be shared ("great, thank you for your help")
-        shared = ours & (texts - {""})
+        shared = ours & texts
         assert all(len(t.split()) <= 6 for t in shared), (name, shared)
 
 

@@ -13,8 +13,8 @@ from eval.cross_source import TRAVEL_FILE, TRAVEL_SOURCES, read_cross_source
 from eval.mstravel import SOURCE_DIR, conversations, extract, main, sample, show, write_calls
 from monitor.sample_script import load_script
 from monitor.scoring.classifier import normalize
+from tests.training_texts import training_texts
 
-DATA = Path(__file__).resolve().parent.parent / "monitor" / "scoring" / "data"
 PICKS = Path(__file__).resolve().parent.parent / "eval" / "data" / "mstravel_call_picks.tsv"
 
 
@@ -111,10 +111,8 @@ def test_travel_set_reads_with_references_into_the_picked_calls_keys() -> None:
 
 def test_travel_set_shares_no_turn_with_training_files() -> None:
     ours = {normalize(t.text) for t in read_cross_source(TRAVEL_FILE, TRAVEL_SOURCES)}
-    for name in ("calls_train.tsv", "calls_styles.tsv", "taskmaster3_turns.tsv", "cfpb_train.tsv"):
-        lines = (DATA / name).read_text(encoding="utf-8").splitlines()
-        texts = {normalize(line.split("\t")[-1]) for line in lines if line.strip()}
-        shared = ours & (texts - {""})
+    for name, texts in training_texts().items():
+        shared = ours & texts
         assert all(len(t.split()) <= 6 for t in shared), (name, shared)
 
 
