@@ -299,6 +299,16 @@ def used_calls(path: Path) -> set[str]:
         return {t.reference.split(":")[0] for t in turns if t.source == "htf"}
 
 
+def numbered(calls: dict[str, list[Turn]]) -> list[str]:
+    """Every call as numbered turns, for a reader picking calls or labelling turns: a header
+    line per call, then index (from 0, as picks files and references count), speaker, text."""
+    lines: list[str] = []
+    for key, turns in calls.items():
+        lines.append(f"== {key} ({len(turns)} turns)")
+        lines += [f"{i}\t{t.speaker}\t{t.text}" for i, t in enumerate(turns)]
+    return lines
+
+
 def print_rows(
     produce: Callable[[], Iterable[str]],
     errors: tuple[type[Exception], ...] = (FileNotFoundError, KeyError, ValueError),

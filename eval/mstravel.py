@@ -31,7 +31,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from eval.htf import Origin, Turn, clean, print_rows, read_picks, write_scripts
+from eval.htf import Origin, Turn, clean, numbered, print_rows, read_picks, write_scripts
 
 SOURCE_DIR = "Deployment/scripts/fabric_scripts/data/conversation_input"
 SPEAKERS = {"MessageFromUser": "customer", "MessageFromBotOrAgent": "agent"}
@@ -108,11 +108,7 @@ def sample(root: Path, n: int = 400, seed: int = 14) -> list[str]:
 
 def show(root: Path) -> list[str]:
     """Every call as numbered turns, for a reader picking calls (indices from 0)."""
-    lines: list[str] = []
-    for key, call in conversations(root).items():
-        lines.append(f"== {key} ({len(call)} turns)")
-        lines += [f"{i}\t{t.speaker}\t{t.text}" for i, t in enumerate(call)]
-    return lines
+    return numbered(conversations(root))
 
 
 def write_calls(root: Path, picks: Path, out: Path) -> list[Path]:

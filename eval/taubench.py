@@ -32,7 +32,7 @@ import re
 import sys
 from pathlib import Path
 
-from eval.htf import Origin, Turn, clean, print_rows, read_picks, write_scripts
+from eval.htf import Origin, Turn, clean, numbered, print_rows, read_picks, write_scripts
 
 RETAIL_FILES = ("few_shot_data/MockRetailDomainEnv-few_shot.jsonl",)
 AIRLINE_FILES = (
@@ -186,11 +186,7 @@ def candidates(root: Path, domain: str, seed: int = 13, n: int = 0) -> list[str]
 def show(root: Path, domain: str) -> list[str]:
     """Every conversation as numbered turns, for a reader picking calls (indices as the picks
     file counts them, from 0)."""
-    lines: list[str] = []
-    for key, turns in conversations(root, domain).items():
-        lines.append(f"== {key} ({len(turns)} turns)")
-        lines += [f"{i}\t{t.speaker}\t{t.text}" for i, t in enumerate(turns)]
-    return lines
+    return numbered(conversations(root, domain))
 
 
 def write_calls(root: Path, picks: Path, out: Path) -> list[Path]:
