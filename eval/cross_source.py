@@ -53,6 +53,14 @@ TRAVEL_SOURCES = {
     "a Microsoft demo (microsoft/Customer-Service-Conversational-Insights-with-Azure-OpenAI-"
     "Services, MIT; eval/mstravel.py)",
 }
+# the sixth set: tau2-bench's simulated mobile customers (eval/tau2.py); labelled before scoring,
+# scored first at the commit that added it
+TELECOM_FILE = Path(__file__).resolve().parent / "data" / "cross_source_telecom.tsv"
+TELECOM_SOURCES = {
+    "tau2telecom": "customer turns of tau2-bench's telecom support chats (gpt-4.1 playing a "
+    "mobile customer from tasks its authors wrote; sierra-research/tau2-bench, MIT; "
+    "eval/tau2.py)",
+}
 SOURCES = {
     "abcd": "ABCD sample dialogues (asappresearch/abcd, MIT; crowd-written e-commerce chat)",
     "tm1": "Taskmaster-1 sample dialogue (Google, CC BY 4.0; restaurant booking)",
@@ -251,6 +259,7 @@ def evaluate(
             **DIALOGUE_SOURCES,
             **SHOP_SOURCES,
             **TRAVEL_SOURCES,
+            **TELECOM_SOURCES,
         }.items()
         if any(t.source == name for t in turns)
     }
