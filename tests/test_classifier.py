@@ -790,6 +790,10 @@ def test_a_routine_cancellation_is_the_specs_not_a_cancel_threat(
         ("I'm cancelling because your service is a disgrace", False),
         ("cancel 2 subscriptions today, your service is awful", False),
         ("if the refund isn't here by friday, cancel my bookings and my account", False),
+        # making or using an account is another sense; cancelling one on the way is not
+        ("can I use my work account to pay", True),
+        ("don't make me cancel my account", False),
+        ("you'll make me close the whole account", False),
     ],
 )
 def test_the_other_senses_of_churn_words_are_not_a_cancel_threat(

@@ -585,7 +585,9 @@ _OTHER_SENSE = re.compile(
     r"\bleav\w* (a |an |some |my |our |the )?(\w+ )?(feedback|review|opinion|comment|rating|"
     r"message|note|voicemail|complaint)s?\b|"
     r"\b(open|opening|create|creating|make|making|add|adding|register|registering|set up|"
-    r"setting up|sign up for|get|getting|use|using)( \w+){0,4} (account|profile)s?\b|"
+    r"setting up|sign up for|get|getting|use|using)"
+    # the words between open no other act on it: "don't make me cancel my account" is a threat
+    r"( (?!cancel|clos|terminat|delet|leav|quit|switch)\w+){0,4} (account|profile)s?\b|"
     r"\bswitch\w* (to )?(another|a different|a new|the other|my other) "
     r"(user|profile|account|card|address)\b|"
     r"\b(stop|stopping|stopped|pause|pausing|paused|suspend\w*|defer\w*|postpon\w*|skip\w*|"
