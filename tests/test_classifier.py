@@ -967,6 +967,38 @@ def test_the_first_contact_is_not_repeat_contact(
 
 
 @pytest.mark.parametrize(
+    ("text", "intent", "ruled"),
+    [
+        ("I don't want to cancel my account, I just want this fixed", "cancel_threat", True),
+        ("I'm not really looking to switch providers or anything", "cancel_threat", True),
+        ("I'm not leaving until this is sorted", "cancel_threat", True),
+        ("I'm not going to sue anyone, I just want my money back", "legal_threat", True),
+        ("no i didnt lodge a complaint", "legal_threat", True),
+        ("I don't need to speak to a manager, you've been very helpful", "manager_demand", True),
+        ("I won't be posting about this online, I just want it resolved", "public_shaming", True),
+        # a will or a condition after it, or the threat in other words, keeps it
+        ("I don't want to cancel, but I will if this happens again", "cancel_threat", False),
+        ("I don't want to switch but you're leaving me no choice", "cancel_threat", False),
+        ("I'm not going to cancel yet, but I'm done with you lot", "cancel_threat", False),
+        ("I'm not going to sue you, I'm going to report you to the BBB", "legal_threat", False),
+        ("I don't want to have to call my lawyer about this", "legal_threat", False),
+        ("don't make me cancel my account", "cancel_threat", False),
+        ("I'll cancel my account if you don't fix it", "cancel_threat", False),
+    ],
+)
+def test_a_threat_ruled_out_is_no_threat(
+    text_classifier: Any, text: str, intent: str, ruled: bool
+) -> None:
+    """docs/intents.md, "Saying you won't is not doing it". The model read "I don't really want
+    to switch" as a cancel threat (0.90, a generated support call). Lines written here, but the
+    two "not looking to switch" and "didnt lodge a complaint" ones, from development material."""
+    scorer = UtteranceScorer(text_classifier)
+    confident = TextScores((1.0, 0.0, 0.0), dict.fromkeys(INTENTS, 0.95))
+    _, merged = scorer.merge(confident, text, "en")
+    assert (merged[intent] == 0.0) is ruled
+
+
+@pytest.mark.parametrize(
     ("text", "complaint"),
     [
         ("thanks for sorting it, but the new one is damaged too", True),

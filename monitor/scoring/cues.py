@@ -715,6 +715,64 @@ def _first_contact(folded: str) -> bool:
     return bool(_FIRST_CONTACT.search(folded)) and not _REPEATED.search(folded)
 
 
+# docs/intents.md, "Saying you won't is not doing it": a threat or demand the customer rules out
+# ("I don't really want to switch, the service is good", "I'm not going to sue anyone, I just
+# want my money back", "I don't need to speak to a manager") carries no intent. The model reads
+# the threat's words and misses the "not" (the generated support calls, development material:
+# "No, no, I mean, I don't really want to switch" as a cancel threat, 0.90; the same with
+# "sue", "post … online" and "a manager" at 0.91-0.99). The turn keeps the intent when it goes
+# on to a will or a condition after the words ruled out ("I don't want to cancel, but I will
+# if …", "… unless you fix it"), or when the rest of it makes the threat in other words (the
+# intent's cue matches what is left). "I don't want to have to call my lawyer" is a veiled
+# threat, not one ruled out: "have to" never follows the lead.
+_DISAVOW_LEAD = (
+    r"\b(?:(?:i|we)(?: really| honestly| actually| just| certainly| definitely)? (?:do not|"
+    r"don't|dont|did not|didn't|didnt|will not|won't|wont|would not|wouldn't|wouldnt|never)|"
+    r"(?:i'm|im|i am|we're|we are)(?: really| honestly| actually| just| certainly| definitely)? "
+    r"(?:not|never)|(?:i|we) have no (?:intention|plans?|wish|desire) (?:of|to)|"
+    r"(?:there's|there is|theres)? ?no need (?:to|for)(?: me| us)?(?: to)?)"
+    r"(?: really| necessarily| even| actually| at all)?"
+    r"(?: (?:want|wanna|going|gonna|planning|plan|intend|intending|trying|threatening|looking|"
+    r"asking|here|calling|need|wish|mean|about)(?: to)?)?"
+    r"(?: (?:want|wanna|need)(?: to)?)?(?: be)?"  # "… not trying to want to"; "won't be posting"
+)
+_DISAVOWED_ACT: dict[str, str] = {
+    "cancel_threat": r"cancel\w*|clos\w*|terminat\w*|leav\w*|switch\w*|quit\w*|"
+    r"go (?:elsewhere|somewhere else|anywhere else)|take my (?:business|money|custom)|"
+    r"move (?:to another|to a different|providers|banks|networks)",
+    "legal_threat": r"sue|suing|take (?:legal )?action|take (?:you|this|it|anyone) to court|"
+    r"go to court|(?:get|call|contact|involve)(?: a| my| any)? (?:lawyers?|attorneys?|"
+    r"solicitors?)|(?:make|file|lodge) (?:a |an )?(?:formal )?(?:complaint|claim|lawsuit|"
+    r"report|dispute)|report (?:you|this|it|anyone|anybody)|complain to|"
+    r"take (?:this|it) (?:further|any further)",
+    "manager_demand": r"(?:speak|talk) (?:to|with) (?:a|your|the|any) (?:manager|supervisor|"
+    r"boss|senior|superior)|(?:a|your|the|any) (?:manager|supervisor)|escalat\w*|"
+    r"get (?:a|your|the) (?:manager|supervisor|boss)",
+    "public_shaming": r"post\w*|tweet\w*|go (?:public|to the press|to the media)|"
+    r"(?:write|leave|give)(?: you)? (?:a |an )?(?:bad |negative |one star |1 star )?review|"
+    r"put (?:this|it) (?:online|on social)|tell everyone|shame",
+}
+_DISAVOWED: dict[str, re.Pattern[str]] = {
+    intent: re.compile(rf"{_DISAVOW_LEAD} (?:{act})\b") for intent, act in _DISAVOWED_ACT.items()
+}
+# what after the words ruled out keeps the threat: a will, an obligation or a condition
+_STILL = re.compile(
+    r"\b(will|i'll|ill|we'll|going to|gonna|have to|no choice|forc\w*|unless|otherwise|"
+    r"or else|might|may)\b"
+)
+
+
+def _disavowed(folded: str, english: dict[str, re.Pattern[str]]) -> set[str]:
+    out: set[str] = set()
+    for intent, words in _DISAVOWED.items():
+        found = words.search(folded)
+        if found is None or _STILL.search(folded, found.end()):
+            continue
+        if not english[intent].search(words.sub(" ", folded)):
+            out.add(intent)
+    return out
+
+
 def routine_cancellation(text: str) -> bool:
     """True when English ``text`` stops a newsletter, marketing or paper bills, or uses a churn
     word in another sense (a review to leave, an account to open or switch to, payments paused
@@ -865,7 +923,8 @@ def ruled_out(text: str) -> set[str]:
     model or a cue says: a hold while waiting for goods, a cancel threat on a routine
     cancellation, abuse on a turn without a word of attack (or with harsh words aimed at no
     one), repeat contact on the company's contacts (these two unless an English cue of the same
-    intent matched too), and any intent whose subject the turn does not name.
+    intent matched too), any intent whose subject the turn does not name, and a threat or demand
+    the customer rules out ("I don't want to switch", unless a will or a condition follows).
     The service's merge sets them to 0 (UtteranceScorer.merge)."""
     return ruled_out_folded(fold(text))
 
@@ -889,7 +948,7 @@ def ruled_out_folded(folded: str, english_cues: dict[str, float] | None = None) 
         out.add("abuse")
     if (_not_their_contact(folded) and not cue("repeat_contact")) or _first_contact(folded):
         out.add("repeat_contact")
-    return out
+    return out | _disavowed(folded, _compiled("en"))
 
 
 def keyword_intents(text: str, language: str) -> dict[str, float]:
