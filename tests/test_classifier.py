@@ -982,6 +982,14 @@ def test_the_first_contact_is_not_repeat_contact(
         ("okay, I'm letting go", "cancel_threat", True),
         ("I'm going to be without internet overnight", "cancel_threat", True),
         ("sure, I'm not going anywhere", "cancel_threat", True),
+        ("Okay, I've been holding it down for about ten seconds.", "hold_complaint", True),
+        ("Alright, it's been a couple of minutes now.", "hold_complaint", True),
+        ("I don't know, three hours now?", "hold_complaint", True),
+        ("Now I just wait, right?", "hold_complaint", True),
+        ("Okay, hold on a second.", "hold_complaint", True),
+        ("I've been on hold for 40 minutes", "hold_complaint", False),
+        ("it's been twenty minutes and still no one has picked up", "hold_complaint", False),
+        ("are you still there? I've been waiting five minutes", "hold_complaint", False),
         # an earlier contact, or leaving, said beside them keeps it
         ("I've restarted it three times and called you twice already", "repeat_contact", False),
         ("I've tried calling three times already", "repeat_contact", False),
@@ -991,11 +999,12 @@ def test_the_first_contact_is_not_repeat_contact(
         ("I've lost half my day and you've lost a customer", "cancel_threat", False),
     ],
 )
-def test_other_senses_of_contact_and_leaving_words_name_no_intent(
+def test_other_senses_of_contact_leaving_and_waiting_words_name_no_intent(
     text_classifier: Any, text: str, intent: str, ruled: bool
 ) -> None:
-    """docs/intents.md, repeat_contact and cancel_threat "is not": meetings, the company's
-    silence, steps done twice, time or settings lost, going outside. Lines written here."""
+    """docs/intents.md, repeat_contact, cancel_threat and hold_complaint "is not": meetings, the
+    company's silence, steps done twice, time or settings lost, going outside, a step's wait.
+    Lines written here."""
     scorer = UtteranceScorer(text_classifier)
     confident = TextScores((1.0, 0.0, 0.0), dict.fromkeys(INTENTS, 0.95))
     _, merged = scorer.merge(confident, text, "en")
