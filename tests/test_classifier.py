@@ -966,6 +966,14 @@ def test_the_first_contact_is_not_repeat_contact(
     assert (merged["repeat_contact"] == 0.0) is first
 
 
+def _dropped_by_the_merge(classifier: Any, text: str) -> set[str]:
+    """The intents the service's merge sets to 0 on a customer's ``text`` that the model read
+    negative and confident (0.95) in every intent: the "is not" lines at work."""
+    confident = TextScores((1.0, 0.0, 0.0), dict.fromkeys(INTENTS, 0.95))
+    _, merged = UtteranceScorer(classifier).merge(confident, text, "en")
+    return {name for name, p in merged.items() if p == 0.0}
+
+
 @pytest.mark.parametrize(
     ("text", "intent", "ruled"),
     [
@@ -1005,10 +1013,7 @@ def test_other_senses_of_contact_leaving_and_waiting_words_name_no_intent(
     """docs/intents.md, repeat_contact, cancel_threat and hold_complaint "is not": meetings, the
     company's silence, steps done twice, time or settings lost, going outside, a step's wait.
     Lines written here."""
-    scorer = UtteranceScorer(text_classifier)
-    confident = TextScores((1.0, 0.0, 0.0), dict.fromkeys(INTENTS, 0.95))
-    _, merged = scorer.merge(confident, text, "en")
-    assert (merged[intent] == 0.0) is ruled
+    assert (intent in _dropped_by_the_merge(text_classifier, text)) is ruled
 
 
 @pytest.mark.parametrize(
@@ -1037,10 +1042,7 @@ def test_a_threat_ruled_out_is_no_threat(
     """docs/intents.md, "Saying you won't is not doing it". The model read "I don't really want
     to switch" as a cancel threat (0.90, a generated support call). Lines written here, but the
     two "not looking to switch" and "didnt lodge a complaint" ones, from development material."""
-    scorer = UtteranceScorer(text_classifier)
-    confident = TextScores((1.0, 0.0, 0.0), dict.fromkeys(INTENTS, 0.95))
-    _, merged = scorer.merge(confident, text, "en")
-    assert (merged[intent] == 0.0) is ruled
+    assert (intent in _dropped_by_the_merge(text_classifier, text)) is ruled
 
 
 @pytest.mark.parametrize(
