@@ -649,6 +649,7 @@ def test_harsh_words_aimed_at_no_one_are_the_specs_not_abuse(text: str, plain: b
         ("I'll take my money to a rival", {"cancel_threat"}),
         ("see you in small claims", {"legal_threat"}),
         ("every one of my followers will hear of it", {"public_shaming"}),
+        ("I'll warn others not to use your company", {"public_shaming"}),
         ("your colleague told me the same on Monday", {"repeat_contact"}),
         ("I've been sat in your queue for ages", {"hold_complaint"}),
         ("you've bounced me to three departments", {"transfer_complaint"}),

@@ -503,7 +503,7 @@ _SUBJECT: dict[str, re.Pattern[str]] = {
         r"everybody|friends|family|people|world|press|papers?|news\w*|media|viral|trustpilot|"
         r"yelp|google|reddit|youtube|blog\w*|forum\w*|public\w*|expose|screenshot\w*|share|"
         r"sharing|word|tell|telling|know|group|whatsapp|x|rating|rate|journalist\w*|tv|"
-        r"radio|bad mouth|followers",
+        r"radio|bad mouth|followers|others|warn|warned|warning",
         "repeat_contact": r"call\w*|rang|ring\w*|phon\w*|email\w*|e mail\w*|mail\w*|"
         r"contact\w*|messag\w*|chat\w*|spoke|spoken|speak\w*|talk\w*|told|tell|asked|"
         r"ask\w*|times?|twice|again|before|already|promis\w*|ticket\w*|complain\w*|case|"
