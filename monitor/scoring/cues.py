@@ -563,8 +563,8 @@ _NOT_LEAVING = re.compile(
     r"\bgoing to (?=(be|have|lose|need|take|do|get|try|call|check|work|happen|wipe|erase|mess|"
     r"head|unplug|plug|press|hold|restart|reboot|reset|cost|charge|come|fix|send|make|say|ask|"
     r"wait|keep|stay|run|help|affect|change|show|see|look|put|give|install|set|turn|let|find|"
-    r"pay|use|start|stop|end|leave|cancel|switch|close|go|move|drop|cut|show up|fit|last|"
-    r"expire|go up|increase|stay)\b)|"
+    r"pay|use|start|stop|end|leave|cancel|switch|close|go|move|drop|cut|fit|last|expire|"
+    r"increase)\b)|"
     r"\bnot going anywhere\b"
 )
 
@@ -615,7 +615,7 @@ _NOT_WAIT = re.compile(
     r"( \w+)? (button|reset|power \w+))( down| in)?|( it)? down)\b|"
     r"\bhold on( a| one)?( (sec|second|moment|minute|min|tick|bit))?\b|"
     r"\b(\w+ )?seconds?\b|"
-    r"\b(it's|its|it has|it is|that's|thats)( been)?( like| about| around| almost| over| nearly|"
+    r"\b(it's|its|it has|it is|that's|thats)( been)?( like| about| around| almost| over| nearly"
     r"| roughly| maybe| only| just)*( a| one| two| three| four| five| a couple( of)?| a few|"
     r" another| half a)( and a half)? (minutes?|mins?)( and a half)?( now| already| or so)?\b|"
     r"\b((a|one|two|three|four|five|six|\d+|a couple( of)?|a few|several|\w+ and a half) )?"
@@ -820,7 +820,7 @@ _DISAVOW_LEAD = (
     r"(?: really| necessarily| even| actually| at all)?"
     r"(?: (?:want|wanna|going|gonna|planning|plan|intend|intending|trying|threatening|looking|"
     r"asking|here|calling|need|wish|mean|about)(?: to)?)?"
-    r"(?: (?:want|wanna|need)(?: to)?)?(?: be)?"  # "… not trying to want to"; "won't be posting"
+    r"(?: (?:want|wanna|need)(?: to)?)?(?: be)?"  # "not going to need to …", "won't be posting"
 )
 _DISAVOWED_ACT: dict[str, str] = {
     "cancel_threat": r"cancel\w*|clos\w*|terminat\w*|leav\w*|switch\w*|quit\w*|"
@@ -842,7 +842,7 @@ _DISAVOWED: dict[str, re.Pattern[str]] = {
     intent: re.compile(rf"{_DISAVOW_LEAD} (?:{act})\b") for intent, act in _DISAVOWED_ACT.items()
 }
 # what after the words ruled out keeps the threat: a will, an obligation or a condition
-_STILL = re.compile(
+_KEEPS_THREAT = re.compile(
     r"\b(will|i'll|ill|we'll|going to|gonna|have to|no choice|forc\w*|unless|otherwise|"
     r"or else|might|may)\b"
 )
@@ -852,7 +852,7 @@ def _disavowed(folded: str, english: dict[str, re.Pattern[str]]) -> set[str]:
     out: set[str] = set()
     for intent, words in _DISAVOWED.items():
         found = words.search(folded)
-        if found is None or _STILL.search(folded, found.end()):
+        if found is None or _KEEPS_THREAT.search(folded, found.end()):
             continue
         if not english[intent].search(words.sub(" ", folded)):
             out.add(intent)
