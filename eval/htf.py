@@ -299,6 +299,22 @@ def used_calls(path: Path) -> set[str]:
         return {t.reference.split(":")[0] for t in turns if t.source == "htf"}
 
 
+def draw(calls: dict[str, list[Turn]], n: int, seed: int, min_words: int = 0) -> list[str]:
+    """Tab-separated rows (reference, text) of ``n`` customer turns of ``min_words`` words or
+    more, drawn at random (seeded) from the distinct ones (no text twice, ignoring case), in
+    the calls' order before the shuffle; the reference is key:turn index (from 0)."""
+    seen: set[str] = set()
+    turns: list[tuple[str, str]] = []
+    for key, call in calls.items():
+        for i, turn in enumerate(call):
+            text, folded = turn.text, turn.text.lower()
+            if turn.speaker == "customer" and len(text.split()) >= min_words and folded not in seen:
+                seen.add(folded)
+                turns.append((f"{key}:{i}", text))
+    random.Random(seed).shuffle(turns)
+    return [f"{ref}\t{text}" for ref, text in turns[:n]]
+
+
 def numbered(calls: dict[str, list[Turn]]) -> list[str]:
     """Every call as numbered turns, for a reader picking calls or labelling turns: a header
     line per call, then index (from 0, as picks files and references count), speaker, text."""

@@ -26,12 +26,11 @@ Rebuild both from a clone (or bare mirror) of the repository:
 from __future__ import annotations
 
 import json
-import random
 import subprocess
 import sys
 from pathlib import Path
 
-from eval.htf import Origin, Turn, clean, numbered, print_rows, read_picks, write_scripts
+from eval.htf import Origin, Turn, clean, draw, numbered, print_rows, read_picks, write_scripts
 
 SOURCE_DIR = "Deployment/scripts/fabric_scripts/data/conversation_input"
 SPEAKERS = {"MessageFromUser": "customer", "MessageFromBotOrAgent": "agent"}
@@ -95,15 +94,7 @@ def conversations(root: Path) -> dict[str, list[Turn]]:
 def sample(root: Path, n: int = 400, seed: int = 14) -> list[str]:
     """Tab-separated rows (reference, text) of ``n`` customer turns drawn at random (seeded)
     from the distinct ones (no text twice, ignoring case); the reference is key:turn index."""
-    seen: set[str] = set()
-    turns: list[tuple[str, str]] = []
-    for key, call in conversations(root).items():
-        for i, turn in enumerate(call):
-            if turn.speaker == "customer" and turn.text.lower() not in seen:
-                seen.add(turn.text.lower())
-                turns.append((f"{key}:{i}", turn.text))
-    random.Random(seed).shuffle(turns)
-    return [f"{ref}\t{text}" for ref, text in turns[:n]]
+    return draw(conversations(root), n, seed)
 
 
 def show(root: Path) -> list[str]:

@@ -29,13 +29,12 @@ words are otherwise as given. Rebuild from a clone (or bare mirror) of the repos
 from __future__ import annotations
 
 import json
-import random
 import re
 import subprocess
 import sys
 from pathlib import Path
 
-from eval.htf import Turn, numbered, print_rows
+from eval.htf import Turn, draw, numbered, print_rows
 
 COMMIT = "59d0fb96f4292815e1f6463fb2f139ffef47dc7f"
 RESULTS = "src/experiments/model_training/results"
@@ -106,16 +105,7 @@ def sample(root: Path, n: int = 300, seed: int = 15) -> list[str]:
     """Tab-separated rows (reference, text) of ``n`` customer turns of three words or more,
     drawn at random (seeded) from the distinct ones (no text twice, ignoring case); the
     reference is key:turn index."""
-    seen: set[str] = set()
-    turns: list[tuple[str, str]] = []
-    for key, call in conversations(root).items():
-        for i, turn in enumerate(call):
-            text = turn.text
-            if turn.speaker == "customer" and len(text.split()) >= 3 and text.lower() not in seen:
-                seen.add(text.lower())
-                turns.append((f"{key}:{i}", text))
-    random.Random(seed).shuffle(turns)
-    return [f"{ref}\t{text}" for ref, text in turns[:n]]
+    return draw(conversations(root), n, seed, min_words=3)
 
 
 def show(root: Path) -> list[str]:
