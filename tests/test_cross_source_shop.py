@@ -19,7 +19,7 @@ from eval.taubench import (
 )
 from monitor.sample_script import load_script
 from monitor.scoring.classifier import normalize
-from tests.training_texts import training_texts
+from tests.training_texts import long_turns_shared
 
 DISPLAY = (
     "user: Hi, I want to return the lamp I got.\n"
@@ -102,10 +102,7 @@ def test_shop_set_reads_with_references(path: Path) -> None:
 @pytest.mark.parametrize("path", [SHOP_FILE, SHOP_DEV_FILE], ids=["test", "dev"])
 def test_shop_set_shares_no_turn_with_training_files(path: Path) -> None:
     ours = {normalize(t.text) for t in read_cross_source(path, SHOP_SOURCES)}
-    for name, texts in training_texts().items():
-        # only a generic courtesy may be shared ("great, thank you for your help")
-        shared = ours & texts
-        assert all(len(t.split()) <= 6 for t in shared), (name, shared)
+    assert not long_turns_shared(ours)
 
 
 def test_conversations_are_spoken_turns_without_tools(tmp_path: Path) -> None:

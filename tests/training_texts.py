@@ -21,3 +21,15 @@ def training_texts() -> dict[str, frozenset[str]]:
         out[name] = frozenset(normalize(line.split("\t")[-1]) for line in lines if line.strip())
         out[name] -= {""}
     return out
+
+
+def long_turns_shared(texts: set[str], most_words: int = 6) -> dict[str, set[str]]:
+    """File name -> the normalised ``texts`` over ``most_words`` words that its rows share, for
+    the files that share any: only a generic courtesy ("great, thank you for your help") may be
+    shared by a labelled test set and the training files."""
+    out: dict[str, set[str]] = {}
+    for name, rows in training_texts().items():
+        shared = {t for t in texts & rows if len(t.split()) > most_words}
+        if shared:
+            out[name] = shared
+    return out
