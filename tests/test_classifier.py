@@ -587,6 +587,14 @@ def test_a_turn_without_a_word_of_attack_is_the_specs_not_abuse(text: str, plain
     assert without_attack(text) is plain
 
 
+def _dropped_by_the_merge(classifier: Any, text: str) -> set[str]:
+    """The intents the service's merge sets to 0 on a customer's ``text`` that the model read
+    negative and confident (0.95) in every intent: the "is not" lines at work."""
+    confident = TextScores((1.0, 0.0, 0.0), dict.fromkeys(INTENTS, 0.95))
+    _, merged = UtteranceScorer(classifier).merge(confident, text, "en")
+    return {name for name, p in merged.items() if p == 0.0}
+
+
 def test_the_service_drops_abuse_on_a_turn_without_a_word_of_attack(
     text_classifier: Any,
 ) -> None:
@@ -806,10 +814,7 @@ def test_the_other_senses_of_churn_words_are_not_a_cancel_threat(
     from monitor.scoring.cues import routine_cancellation
 
     assert routine_cancellation(text) is routine
-    scorer = UtteranceScorer(text_classifier)
-    confident = TextScores((0.0, 1.0, 0.0), dict.fromkeys(INTENTS, 0.95))
-    _, merged = scorer.merge(confident, text, "en")
-    assert (merged["cancel_threat"] == 0.0) is routine
+    assert ("cancel_threat" in _dropped_by_the_merge(text_classifier, text)) is routine
 
 
 @pytest.mark.parametrize(
@@ -832,10 +837,7 @@ def test_waiting_on_a_step_of_ones_own_is_not_a_hold(
     """docs/intents.md, hold_complaint "is not": the customer waiting on a step of their own
     while the agent helps (a router restarting) is not being kept waiting."""
     assert ("hold_complaint" in ruled_out(text)) is step
-    scorer = UtteranceScorer(text_classifier)
-    confident = TextScores((0.0, 1.0, 0.0), dict.fromkeys(INTENTS, 0.95))
-    _, merged = scorer.merge(confident, text, "en")
-    assert (merged["hold_complaint"] == 0.0) is step
+    assert ("hold_complaint" in _dropped_by_the_merge(text_classifier, text)) is step
 
 
 @pytest.mark.parametrize(
@@ -933,12 +935,10 @@ def test_the_companys_contacts_are_not_repeat_contact(
     from monitor.scoring.cues import others_contact
 
     assert others_contact(text) is theirs
-    scorer = UtteranceScorer(text_classifier)
-    confident = TextScores((0.0, 1.0, 0.0), dict.fromkeys(INTENTS, 0.95))
-    _, merged = scorer.merge(confident, text, "en")
-    assert (merged["repeat_contact"] == 0.0) is theirs
+    dropped = _dropped_by_the_merge(text_classifier, text)
+    assert ("repeat_contact" in dropped) is theirs
     # only the spec's lines for this text act: the other intents keep the model's reading
-    assert all(merged[n] == 0.95 for n in INTENTS if n not in ruled_out(text))
+    assert dropped == ruled_out(text)
 
 
 @pytest.mark.parametrize(
@@ -961,18 +961,7 @@ def test_the_first_contact_is_not_repeat_contact(
 ) -> None:
     """docs/intents.md, repeat_contact "is not": the first contact. The model read "this is my
     first time calling" as repeat contact (1.0). Lines written here."""
-    scorer = UtteranceScorer(text_classifier)
-    confident = TextScores((0.0, 1.0, 0.0), dict.fromkeys(INTENTS, 0.95))
-    _, merged = scorer.merge(confident, text, "en")
-    assert (merged["repeat_contact"] == 0.0) is first
-
-
-def _dropped_by_the_merge(classifier: Any, text: str) -> set[str]:
-    """The intents the service's merge sets to 0 on a customer's ``text`` that the model read
-    negative and confident (0.95) in every intent: the "is not" lines at work."""
-    confident = TextScores((1.0, 0.0, 0.0), dict.fromkeys(INTENTS, 0.95))
-    _, merged = UtteranceScorer(classifier).merge(confident, text, "en")
-    return {name for name, p in merged.items() if p == 0.0}
+    assert ("repeat_contact" in _dropped_by_the_merge(text_classifier, text)) is first
 
 
 @pytest.mark.parametrize(
