@@ -1009,6 +1009,53 @@ def test_other_senses_of_contact_leaving_and_waiting_words_name_no_intent(
 @pytest.mark.parametrize(
     ("text", "intent", "ruled"),
     [
+        # repeat contact names a contact, or counts them
+        (
+            "I've been with this provider for years and never had this before",
+            "repeat_contact",
+            True,
+        ),
+        ("it's the second time this year the fibre has dropped", "repeat_contact", True),
+        ("I've been putting up with this for about a month", "repeat_contact", True),
+        ("I restarted the hub, tried that twice already actually", "repeat_contact", True),
+        ("no, I didn't ring anyone to ask for an upgrade", "repeat_contact", True),
+        ("this is my fourth call this week", "repeat_contact", False),
+        ("they said last month it would be fixed", "repeat_contact", False),
+        ("I've disputed it numerous times", "repeat_contact", False),
+        ("I've been chasing this for weeks", "repeat_contact", False),
+        ("I didn't call back because nobody answered the last two times", "repeat_contact", False),
+        # a hold complaint names a wait, or ten minutes or more
+        ("right, I'm pressing it now. how long?", "hold_complaint", True),
+        ("I've got a client meeting in about twenty minutes", "hold_complaint", True),
+        ("one minute it works, the next minute it's dead", "hold_complaint", True),
+        ("forty minutes on this line already", "hold_complaint", False),
+        ("it's been twenty five minutes", "hold_complaint", False),
+        ("is anyone still there?", "hold_complaint", False),
+        ("took me two hours to reach a real person", "hold_complaint", False),
+        # a cancel threat: the same senses as before in other words
+        ("I've lost about an hour of work already", "cancel_threat", True),
+        ("I'm trying it in a different socket now", "cancel_threat", True),
+        ("unplugged it, and done", "cancel_threat", True),
+        ("the connection just quit around noon", "cancel_threat", True),
+        ("I'm not planning on going anywhere, just fix it", "cancel_threat", True),
+        ("I just quit, I've had enough of you", "cancel_threat", False),
+        ("I'm done, switching to another provider", "cancel_threat", False),
+    ],
+)
+def test_an_intent_names_its_subject_in_other_words(
+    text_classifier: Any, text: str, intent: str, ruled: bool
+) -> None:
+    """docs/intents.md, repeat_contact, hold_complaint and cancel_threat "is not" (sixteenth
+    round, from the generated support calls' further sentences, development material): a
+    problem that came back, tenure, a step done twice or a contact denied names no contact;
+    minutes still to come or "how long?" names no wait; more senses of churn words. Lines
+    written here."""
+    assert (intent in _dropped_by_the_merge(text_classifier, text)) is ruled
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "ruled"),
+    [
         ("I don't want to cancel my account, I just want this fixed", "cancel_threat", True),
         ("I'm not really looking to switch providers or anything", "cancel_threat", True),
         ("I'm not leaving until this is sorted", "cancel_threat", True),

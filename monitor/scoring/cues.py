@@ -478,6 +478,17 @@ def _attacks_no_one(folded: str) -> bool:
 # servicing"). Chosen on validation only: turns without an intent that raise one, CFPB
 # validation 14 -> 13 of 227, Bitext 15 -> 10 of 4,590, ConvAbuse 12 -> 10 of 400, no labelled
 # intent lost.
+# Sixteenth round: two lists narrowed. In the generated support calls (development material),
+# 62,677 customer sentences beyond the 20,000 the fifteenth round read, the scorer still raised
+# repeat contact on 144 and a hold complaint on 215, nearly all wrong, because a word such as
+# "already", "again", "before", "minutes" or "long" was left once the other senses were read
+# out ("I've been a customer for three years and never had this before", "okay, I'm holding
+# it. How long?"). Repeat contact now needs a word that names a contact, or contacts counted;
+# a hold complaint a word of waiting, holding, a queue, the line or an answer, or ten minutes or
+# more. Of the 436 labelled positives of the two in the training and validation material, 6
+# CFPB sentences are ruled out (1 before; "my question comes up again", "still can't get
+# help"), and 4 hold complaints the hours line had ruled out ("it took an hour just to reach a
+# person") name a wait again.
 _SUBJECT: dict[str, re.Pattern[str]] = {
     intent: re.compile(r"\b(" + words + r")\b")
     for intent, words in {
@@ -504,18 +515,30 @@ _SUBJECT: dict[str, re.Pattern[str]] = {
         r"yelp|google|reddit|youtube|blog\w*|forum\w*|public\w*|expose|screenshot\w*|share|"
         r"sharing|word|tell|telling|know|group|whatsapp|x|rating|rate|journalist\w*|tv|"
         r"radio|bad mouth|followers|others|warn|warned|warning",
-        "repeat_contact": r"call\w*|rang|ring\w*|phon\w*|email\w*|e mail\w*|mail\w*|"
-        r"contact\w*|messag\w*|chat\w*|spoke|spoken|speak\w*|talk\w*|told|tell|asked|"
-        r"ask\w*|times?|twice|again|before|already|promis\w*|ticket\w*|complain\w*|case|"
-        r"reference|callback|last|yesterday|previous\w*|earlier|colleague\w*|agent\w*|"
-        r"explain\w*|wrote|written|writ\w*|letter\w*|reach\w*|tried|trying|still|keep|kept|"
-        r"repeated\w*|same|over and over|week\w*|month\w*|days?|back|follow\w*|raised|dm|"
-        r"dms|sent|chas\w*|nth|numerous|multiple|attempts?|occasions|continu\w*|replied|"
-        r"objection|informed|second|third|fourth|fifth|2nd|3rd|4th|5th|disput\w*|"
-        r"request\w*|report\w*|visit\w*|faxed|nobody|no one",
-        "hold_complaint": r"hold\w*|wait\w*|queue\w*|phone|minutes?|mins?|hours?|hrs?|ages|"
-        r"forever|long|line|answer\w*|through|music|reply|respond\w*|pick\w* up|human|"
-        r"someone|time|still|hello|anyone|there",
+        # sixteenth round: a word that names a contact, or contacts counted ("numerous
+        # times", "twice"); no longer "again", "before", "already", "still", "same", "last" or
+        # a span of time alone, which a turn about the problem says as often (below)
+        "repeat_contact": r"call\w*|rang|ring|rings|ringing|rung|phon\w*|e ?mail\w*|mail|"
+        r"mailed|letters?|contact\w*|messag\w*|chat\w*|spoke|spoken|speak\w*|talk\w*|told|"
+        r"tell|promis\w*|tickets?|case|reference|callback|colleagues?|agents?|"
+        r"representatives?|reps?|wrote|written|writ\w*|reach\w*|complain\w*|replied|"
+        r"repl(y|ies)|respon\w*|inform\w*|notif\w*|visit\w*|fax\w*|dms?|sent|follow\w*|"
+        r"request\w*|report\w*|disput\w*|rais\w*|asked|ask|asking|explain\w*|assur\w*|"
+        r"communicat\w*|(they|someone|somebody|the \w+) (said|say|says)|"
+        r"customer service|support|store|branch|website|portal|in touch|get back|"
+        r"got back|hung up|cut off|transferr\w*|escalat\w*|chas\w*|attempt\w*|numerous|"
+        r"occasions|repeatedly|\w+ times|twice|(yet|once) again|again and again|objection|"
+        r"stated|nobody|no one|back and forth|brought (this|it|his|that) up|with (them|"
+        r"someone|somebody|one of)",
+        # sixteenth round: a word of waiting, holding, a queue, the line or being answered, or
+        # ten minutes or more (docs/intents.md); no longer "minutes", "long", "time", "still"
+        # or "someone" alone, which a customer's own step says as often (below)
+        "hold_complaint": r"hold\w*|wait\w*|queue\w*|music|answer\w*|pick\w* up|picked|"
+        r"through|phone|line|hello|reply|repl(ied|ies)|respon\w*|forever|ages|"
+        r"(anyone|anybody|someone|somebody|you|u) (still )?there|reach\w*|"
+        r"get (a|to a|to|hold of a) (human|person|someone|somebody|agent|real person)|"
+        r"(ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|sixty|ninety|[1-9]\d+)( \w+)? "
+        r"minutes",
         "transfer_complaint": r"transfer\w*|pass\w*|bounc\w*|department\w*|send\w*|sent|"
         r"put through|someone else|round|around|pillar|person|people|team|circles?|"
         r"ping ?pong|redirect\w*|forward\w*|else|another|contact the|told to contact|"
@@ -565,7 +588,21 @@ _NOT_LEAVING = re.compile(
     r"wait|keep|stay|run|help|affect|change|show|see|look|put|give|install|set|turn|let|find|"
     r"pay|use|start|stop|end|leave|cancel|switch|close|go|move|drop|cut|fit|last|expire|"
     r"increase)\b)|"
-    r"\bnot going anywhere\b"
+    r"\bnot going anywhere\b|"
+    # sixteenth round, the same calls' 62,677 further sentences (development): the same senses
+    # in other words ("I've already lost like an hour", "losing internet for the whole day",
+    # "I'm not planning to go anywhere", "trying a different outlet"), a step finished ("okay,
+    # unplugging now... done"), and the service that quit or is gone ("it just quit this
+    # morning")
+    r"\b(lost|lose|losing|loses)( (like|about|almost|nearly|over|half|all|a|an|the|whole|my|our|"
+    r"\w+ hours of))* (internet|wifi|wi fi|power|access|productivity|hours?|day|morning|"
+    r"connection|service|signal)\b|"
+    r"\bnot (planning|plan|going|about|looking)( to| on)? (go|going|leave|leaving) anywhere\b|"
+    r"\b(a )?different (outlet|socket|port|plug|plan|package|device|phone|cable|room|one|"
+    r"browser|laptop|computer|channel|network name|password|setting|settings)s?\b|"
+    r"\b(now|okay|ok|alright|all right|right|and|it's|its) done\b|^done\b|\bdone$|"
+    r"\b(it|it's|its|internet|wifi|connection|service|signal|everything)( just| has| had| is)*"
+    r" (quit|gone|stopped|died)\b|\b(and|then)( just| suddenly)? (quit|died|stopped)\b"
 )
 
 
@@ -581,8 +618,11 @@ _NOT_CONTACT = re.compile(
     r"\b((back to back|work|video|zoom|teams|conference|skype|webex|business|client|important|"
     r"school|sales|online|family) )+(calls?|meetings?)( (pretty much |basically |almost )?"
     r"(all|every) (day|week|morning|afternoon|evening))?\b|"
-    r"\b(calls?|meetings?) (scheduled|coming up|starting|lined up|booked|later|this (morning|"
-    r"afternoon|evening|week)|today|tomorrow|in (like |about )?(an?|\w+) (hours?|minutes?))\b|"
+    # (not "my third call this week": a count of calls is a count of contacts)
+    r"\b(?<!second )(?<!third )(?<!fourth )(?<!fifth )(?<!sixth )(?<!2nd )(?<!3rd )(?<!4th )"
+    r"(?<!5th )(?<!6th )(?<!nth )(calls?|meetings?) (scheduled|coming up|starting|lined up|"
+    r"booked|later|this (morning|afternoon|evening|week)|today|tomorrow|in (like |about )?"
+    r"(an?|\w+) (hours?|minutes?))\b|"
     r"\bat the same time\b|"
     r"\b(nobody|no one|noone)( ever| even)?( (or|and|nor))? (called|emailed|e mailed|texted|"
     r"rang|phoned|contacted|told|informed|notified|sent|wrote|messaged|reached out to|let)"
@@ -590,13 +630,15 @@ _NOT_CONTACT = re.compile(
     r"notified|sent|wrote|messaged|let)( (me|us))?)*( (anything|a letter|a message|an email|"
     r"a text|know))?\b|"
     r"\bwhy (wasn't|wasnt|weren't|werent) (i|we) (told|informed|notified|called|contacted)\b|"
-    r"\b(tried|try|trying)( \w+)? (restart|reboot|reset|unplug|plug|turn|switch|power|check|"
-    r"everything|it|that|this|the)\w*\b|"
     r"\b(tried|try|trying|restart\w*|reboot\w*|reset\w*|unplug\w*|plugg\w*|check\w*|"
     r"turn\w*|switch\w*|power cycl\w*|did|done|doing)"
     r"( (?!call|rang|ring|phon|email|e mail|contact|spoke|speak|talk|chat|messag|wrote|writ|text)"
     r"\w+){0,6} ((a (couple|few)( of)?|two|three|four|five|several|multiple|many|\d+|like \w+) "
     r"times|twice|again)( already)?\b|"
+    # after the steps done N times, so that "tried" does not take the verb they need ("I've
+    # tried restarting it twice already")
+    r"\b(tried|try|trying)( \w+)? (restart|reboot|reset|unplug|plug|turn|switch|power|check|"
+    r"everything|it|that|this|the)\w*\b|"
     r"\bthe same (plan|modem|router|service|provider|package|phone|number|account|setup|"
     r"equipment|price|rate|address|email|password|settings)\b"
 )
@@ -623,6 +665,12 @@ _NOT_WAIT = re.compile(
     r"\b(i|we) (just )?waited( like| about| maybe)?( a| one| two| three| four| five| a couple"
     r"( of)?| a few)( \w+)? (minutes?|mins?|bit|while)\b|"
     r"\b(now|so|then) (i|we) (just )?wait\b|"
+    # sixteenth round: minutes still to come, not minutes waited ("I have a meeting in like 45
+    # minutes", "a call in twenty minutes", "40 minutes before that meeting", "20 minutes from
+    # now")
+    r"\bin (like |about |around |maybe |just |under |less than )?(an?|\w+|\d+)( \w+)? "
+    r"(minutes?|mins?)\b|"
+    r"\b(\w+|\d+) (minutes?|mins?) (before|until|till|from now)\b|"
     r"\bstill (nothing|no|not|blinking|flashing|red|orange|amber|green|spinning|going|loading|"
     r"the same|down|dead|off|on|working|connecting|holding( it)?)\b"
 )
@@ -791,6 +839,10 @@ _FIRST_CONTACT = re.compile(
     r"hadn't|hadnt|didn't|didnt) (ever |once |even |yet |actually )?(called|rung|rang|phoned|"
     r"contacted|emailed|messaged|written|chatted|reached out|been in touch|spoken|talked)\b|"
     r"\bno (reason|need|cause) to (call|ring|phone|contact|email)\b|"
+    # sixteenth round (the generated support calls, development): a contact denied in the
+    # present tense of "did" ("I didn't call in to ask for that", "I didn't call anybody")
+    r"\b(i|we)( \w+)? (didn't|didnt|did not|never) (call|ring|phone|contact|email|message|"
+    r"write|chat)( in| anybody| anyone| you| them)?\b|"
     r"\b(call|calling|called|get|getting|got) (an? |the |your )?(engineer|technician|tech|plumber|"
     r"electrician|someone|somebody|anyone|anybody) out\b"
 )
