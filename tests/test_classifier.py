@@ -1071,6 +1071,10 @@ def test_an_intent_names_its_subject_in_other_words(
         ("I don't want to have to call my lawyer about this", "legal_threat", False),
         ("don't make me cancel my account", "cancel_threat", False),
         ("I'll cancel my account if you don't fix it", "cancel_threat", False),
+        # typed with a typographic apostrophe, the same
+        ("I don\u2019t want to cancel my account, I just want this fixed", "cancel_threat", True),
+        ("I\u2019m not going to sue anyone, I just want my money back", "legal_threat", True),
+        ("I don\u2019t want to cancel, but I will if this happens again", "cancel_threat", False),
     ],
 )
 def test_a_threat_ruled_out_is_no_threat(
@@ -1207,3 +1211,13 @@ def test_the_live_scorer_reads_a_polite_complaint_by_who_says_it(text_classifier
     [alone] = text_classifier.predict([text], ["agent"])
     assert customer.sentiment == "negative"
     assert agent.sentiment == alone.sentiment
+
+
+def test_typographic_apostrophes_read_as_straight_ones() -> None:
+    """Typed text writes "don\u2019t" (U+2019); the cues and the model read it as "don't", not
+    "don t" (which no cue spelling "don't" or "i've" matched)."""
+    from monitor.scoring.cues import fold
+
+    for typed in ("I don\u2019t know, I\u2019ve tried", "I don\u2018t know, I\u02bcve tried"):
+        assert fold(typed) == "i don't know i've tried"
+        assert normalize(typed) == normalize("I don't know, I've tried")

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from monitor.events import INTENTS
-from monitor.scoring.data.calls import asr_style
+from monitor.scoring.data.calls import asr_style, straight_apostrophes
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MODEL_DIR = REPO_ROOT / "models" / "text-classifier"
@@ -52,7 +52,7 @@ def normalize(text: str) -> str:
     Lowercase, no URLs or @handles, no punctuation, numbers as words. Training and inference
     both go through here, so the model never depends on punctuation the recognizers do not emit.
     """
-    text = _URL.sub(" ", text.lower())
+    text = _URL.sub(" ", straight_apostrophes(text.lower()))
     text = _MENTION.sub(" ", text)
     text = text.replace("#", " ").replace("&amp;", " and ")
     text = _NON_TEXT.sub(" ", text)

@@ -16,7 +16,7 @@ from functools import cache
 
 from monitor.events import INTENTS
 from monitor.languages import resolve
-from monitor.scoring.data.calls import DATA_DIR
+from monitor.scoring.data.calls import DATA_DIR, straight_apostrophes
 
 CUE_SCORE = 0.9  # a matched cue is strong evidence, but not certainty
 _NTH = r"(second|third|fourth|fifth|sixth|2nd|3rd|4th|5th)"
@@ -333,8 +333,9 @@ _SPACE = re.compile(r"\s+")
 
 
 def fold(text: str) -> str:
-    """Lowercase, diacritics off, punctuation and hyphens to spaces: the text cues see."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
+    """Lowercase, diacritics off, typographic apostrophes straight, punctuation and hyphens to
+    spaces: the text cues see."""
+    decomposed = unicodedata.normalize("NFKD", straight_apostrophes(text.lower()))
     plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return _SPACE.sub(" ", _STRIP.sub(" ", plain)).strip()
 
