@@ -1039,6 +1039,7 @@ def test_other_senses_of_contact_leaving_and_waiting_words_name_no_intent(
         ("the connection just quit around noon", "cancel_threat", True),
         ("I'm not planning on going anywhere, just fix it", "cancel_threat", True),
         ("I just quit, I've had enough of you", "cancel_threat", False),
+        ("honestly I'm so done", "cancel_threat", False),
         ("I'm done, switching to another provider", "cancel_threat", False),
     ],
 )

@@ -601,7 +601,7 @@ _NOT_LEAVING = re.compile(
     r"\bnot (planning|plan|going|about|looking)( to| on)? (go|going|leave|leaving) anywhere\b|"
     r"\b(a )?different (outlet|socket|port|plug|plan|package|device|phone|cable|room|one|"
     r"browser|laptop|computer|channel|network name|password|setting|settings)s?\b|"
-    r"\b(now|okay|ok|alright|all right|right|and|it's|its) done\b|^done\b|\bdone$|"
+    r"\b(now|okay|ok|alright|all right|right|and|it's|its) done\b|"
     r"\b(it|it's|its|internet|wifi|connection|service|signal|everything)( just| has| had| is)*"
     r" (quit|gone|stopped|died)\b|\b(and|then)( just| suddenly)? (quit|died|stopped)\b"
 )
@@ -843,7 +843,7 @@ _FIRST_CONTACT = re.compile(
     # sixteenth round (the generated support calls, development): a contact denied in the
     # present tense of "did" ("I didn't call in to ask for that", "I didn't call anybody")
     r"\b(i|we)( \w+)? (didn't|didnt|did not|never) (call|ring|phone|contact|email|message|"
-    r"write|chat)( in| anybody| anyone| you| them)?\b|"
+    r"write|chat)\b|"
     r"\b(call|calling|called|get|getting|got) (an? |the |your )?(engineer|technician|tech|plumber|"
     r"electrician|someone|somebody|anyone|anybody) out\b"
 )
