@@ -995,21 +995,7 @@ def test_the_first_contact_is_not_repeat_contact(
         ("I'm going to Verizon if this isn't sorted today", "cancel_threat", False),
         ("I'm going to cancel if this isn't fixed", "cancel_threat", False),
         ("I've lost half my day and you've lost a customer", "cancel_threat", False),
-    ],
-)
-def test_other_senses_of_contact_leaving_and_waiting_words_name_no_intent(
-    text_classifier: Any, text: str, intent: str, ruled: bool
-) -> None:
-    """docs/intents.md, repeat_contact, cancel_threat and hold_complaint "is not": meetings, the
-    company's silence, steps done twice, time or settings lost, going outside, a step's wait.
-    Lines written here."""
-    assert (intent in _dropped_by_the_merge(text_classifier, text)) is ruled
-
-
-@pytest.mark.parametrize(
-    ("text", "intent", "ruled"),
-    [
-        # repeat contact names a contact, or counts them
+        # sixteenth round: repeat contact names a contact, or counts them
         (
             "I've been with this provider for years and never had this before",
             "repeat_contact",
@@ -1043,14 +1029,15 @@ def test_other_senses_of_contact_leaving_and_waiting_words_name_no_intent(
         ("I'm done, switching to another provider", "cancel_threat", False),
     ],
 )
-def test_an_intent_names_its_subject_in_other_words(
+def test_other_senses_of_contact_leaving_and_waiting_words_name_no_intent(
     text_classifier: Any, text: str, intent: str, ruled: bool
 ) -> None:
-    """docs/intents.md, repeat_contact, hold_complaint and cancel_threat "is not" (sixteenth
-    round, from the generated support calls' further sentences, development material): a
-    problem that came back, tenure, a step done twice or a contact denied names no contact;
-    minutes still to come or "how long?" names no wait; more senses of churn words. Lines
-    written here."""
+    """docs/intents.md, repeat_contact, cancel_threat and hold_complaint "is not": meetings, the
+    company's silence, steps done twice, time or settings lost, going outside, a step's wait;
+    since the sixteenth round (the generated support calls' further sentences, development
+    material), a problem that came back, tenure or a contact denied names no contact, minutes
+    still to come or "how long?" names no wait, and more senses of churn words. Lines written
+    here."""
     assert (intent in _dropped_by_the_merge(text_classifier, text)) is ruled
 
 
