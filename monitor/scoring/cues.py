@@ -497,12 +497,25 @@ _SUBJECT: dict[str, re.Pattern[str]] = {
         r"team ?lead\w*|lead|head|director|ceo|owner|someone|somebody|anyone|anybody|whoever|"
         r"person|people|human|higher|above|in charge|escalat\w*|over your head|decision|"
         r"decide|authority|charge|running|complaints (team|department)|mgr|sup",
+        # seventeenth round: "lose", "again", "stop", "end", "port", "another" and the like only
+        # with what they need to name leaving ("you've lost a customer", "I won't order again",
+        # "stop my subscription", "another provider"); no longer "customer", "money", "take",
+        # "bye" or a bare "again", "end" or "stop", which a complaint says as often (below)
         "cancel_threat": r"cancel\w*|close|closing|closed|terminat\w*|leave|leaving|left|"
         r"switch\w*|mov\w*|competitor\w*|elsewhere|somewhere else|quit\w*|done|finished|"
-        r"lost|lose|losing|never|last time|again|unsubscrib\w*|stop\w*|business|custom|"
-        r"customer|money|another|other|different|renew\w*|get out of|contract|someone else|"
-        r"provider|rival|go|going|gone|goodbye|bye|through with|end|ending|port\w*|walk\w*|"
-        r"take|taking",
+        r"(lose|lost|losing|loses)( \w+){0,2} (me|us|customers?|business|custom|clients?)|"
+        r"never|last time|(won't|wont|will not|not going to|not gonna|no longer)( \w+){0,5} "
+        r"again|unsubscrib\w*|stop\w* (my|our|the|this|all)( \w+)? (service|subscription|"
+        r"membership|account|contract|plan|order)s?|stop\w* (using|ordering|buying|shopping|"
+        r"doing business|paying)|business|custom|more of my money|(another|other|different) "
+        r"(\w+ )?(provider|company|carrier|isp|network|operator|supplier|firm|store|shop|"
+        r"retailer|bank|airline|brand|service)s?|new (provider|company|carrier|isp|network|"
+        r"operator|supplier|bank|airline)s?|renew\w*|get out of|contract|someone else|"
+        r"providers?|rival|go|going|gone|goodbye|through with|end\w* (my|our|the|this) (\w+ )?"
+        r"(service|relationship|subscription|membership|agreement|contract|account|plan|policy|"
+        r"package|line|internet|broadband|card|insurance|cover|phone|mobile|tv|deal)s?|"
+        r"end\w* (it|this|things)|port\w* (my|our|out|it out)|porting|walk\w*|"
+        r"(i'm|im|i am) (off|out|outta here|out of here)$",
         "legal_threat": r"lawyer\w*|attorney\w*|solicitor\w*|legal\w*|law|laws|lawsuit\w*|"
         r"sue|suing|sued|court\w*|chargeback|charge back|dispute\w*|ombudsman|regulat\w*|"
         r"trading standards|consumer|claim\w*|tribunal|police|report\w*|cfpb|ftc|bbb|"
@@ -603,7 +616,29 @@ _NOT_LEAVING = re.compile(
     r"browser|laptop|computer|channel|network name|password|setting|settings)s?\b|"
     r"\b(now|okay|ok|alright|all right|right|and|it's|its) done\b|"
     r"\b(it|it's|its|internet|wifi|connection|service|signal|everything)( just| has| had| is)*"
-    r" (quit|gone|stopped|died)\b|\b(and|then)( just| suddenly)? (quit|died|stopped)\b"
+    r" (quit|gone|stopped|died)\b|\b(and|then)( just| suddenly)? (quit|died|stopped)\b|"
+    # seventeenth round, the same calls' sentences that still raised a cancel threat
+    # (development): a plan changed back or to another one with the same company ("can't I go
+    # back to the regular fiber plan?", "what about switching to a different plan?"), "go
+    # overboard", the switch that brought them here ("we switched from another provider",
+    # "since I switched over"), a step already done ("I've done that much"), other services held
+    # elsewhere ("I have my cell phone through another company"), "or just leave it?", the
+    # worry of being tied in ("am I locked into another contract?"), and a discount that is gone
+    r"\b(go|going|switch\w*|chang\w*|mov\w*) back to (the|my|our)( \w+){0,3} (plan|package|"
+    r"tier|speed|rate|price|deal|bundle|setup|settings?)\b|"
+    r"\bswitch\w* (over )?to (a|an|another|the)( \w+){0,2} (plan|package|tier|speed|bundle|"
+    r"deal|option)\b|\bgo overboard\b|"
+    r"\b(we|i) (switched|moved|came|changed)( over)? from( (another|a different|our old|my old|"
+    r"the other|\w+)( provider| company| carrier)?)?\b|"
+    r"\bsince (i|we) (switched|moved|changed|signed)\b|"
+    r"\b(i've|ive|i have|we've|weve|we have|already|i|we) (already |just )?(done|did) (that|this|"
+    r"it|those|them|all|everything)\b|"
+    r"\b(got|have|has|had|use|using)( \w+){0,4} (through|covered (with|by)) (another|a different|"
+    r"other|a separate) (provider|company|carrier|service)\b|"
+    r"\b(or|just) leave (it|them|that|things)\b|"
+    r"\blocked in(to)?( \w+){0,2} contracts?\b|"
+    r"\b(that's|thats|that|it's|its|discount|promo\w*|deal|offer|credit|rate|price|savings?)"
+    r"( is| has| was| now| all| just| already)* gone\b"
 )
 
 
@@ -641,7 +676,63 @@ _NOT_CONTACT = re.compile(
     r"\b(tried|try|trying)( \w+)? (restart|reboot|reset|unplug|plug|turn|switch|power|check|"
     r"everything|it|that|this|the)\w*\b|"
     r"\bthe same (plan|modem|router|service|provider|package|phone|number|account|setup|"
-    r"equipment|price|rate|address|email|password|settings)\b"
+    r"equipment|price|rate|address|email|password|settings)\b|"
+    # seventeenth round, the same calls' sentences that still raised repeat contact
+    # (development): this call ("I'm calling because…", "I tried that before I called", "so I
+    # just called you guys right away"), a contact still to come or only imagined ("when I call
+    # back, will I have to explain it all again?", "do I just call back?", "I would've called
+    # right away", "you could've called me"), calls with family, work or a competitor ("I
+    # called my mom", "on a call with my boss", "video calling", "I called Verizon"), nobody
+    # having said or told anything, having to call at all ("why do I have to call in to get a
+    # better deal?"), the device asking for a password, an email checked, a thing in the mail,
+    # complaints denied or the family's
+    r"\b(?<!again )(?<!time )(?<!times )(i'm|im|i am) (just )?calling (because|about|to|since|"
+    r"as|cause|regarding|for)\b(?!( \w+){0,6} (again|time|times)\b)|"
+    r"\bwhy (i'm|im|i am) calling\b|\b(on|during|in) this call\b|"
+    r"\b(before|after) (i|we) (\w+ )?(called|call|rang|phoned)( you| you guys| in| here| today)?"
+    r"\b(?! (last|previous\w*|earlier|yesterday|before|again|back|\w+ (days?|weeks?|months?) "
+    r"ago)\b)|"
+    r"\b(so|and) (i|we) just called( you| you guys| in)?( right away| straight away| first)?"
+    r"\b(?! (last|yesterday|before|earlier|\w+ times|twice)\b)|"
+    r"\b(i|we|i'd|id) (just )?(called|call)( you| you guys| in)? (right away|straight away|first|"
+    r"immediately)\b|"
+    r"\b(if|when|unless|whether|before|until) (i|we) (\w+ ){0,2}(call|ring|phone|contact|email|"
+    r"talk|speak)( \w+)?( back| again| in)?\b|"
+    r"\b(i|we|i'll|ill|we'll) (just |will |should |need to |have to |might |can |could |may )+"
+    r"(\w+ )?call( \w+)? (back|again|in)\b|"
+    r"\b(do|should|can|shall) (i|we) (just )?call( you| them)?( back| again)?\b|"
+    r"\b(don't|dont|do not) (want|have|need) to (be )?call(ing)? (back|again|in)\b|"
+    r"\b(could|would|should|might|must|i'd|we'd)(n't| not)?( have|'ve|ve) (\w+ )?(called|"
+    r"contacted|rung|phoned|emailed|sent|been (contacted|called|told|notified|informed))\b|"
+    r"\bif (i|we) had (\w+ )?(called|contacted|complained|rung)\b|"
+    r"\b(call|called|calling|rang|phoned) (my|her|his|their) (mom|mum|dad|mother|father|wife|"
+    r"husband|son|daughter|kids?|sister|brother|friend|neighbou?r|boss|coworkers?|colleagues?|"
+    r"family|parents?)\b|"
+    r"\b(call|called|calling|rang|phoned|contacted) (verizon|comcast|at&t|att|spectrum|xfinity|"
+    r"t mobile|tmobile|cox|another provider|other providers|a competitor|your competitor)\b|"
+    r"\b(on|in|during) (a|my|the|another|an important|a work) (\w+ )?call\b|"
+    r"\bvideo (calling|conferenc\w*)\b|\b(multiple|several|two|three) calls (going|at once)\b|"
+    r"\b(i|we) have calls\b|\bcalls (coming in|for work)\b|"
+    r"\b(nobody|no one|noone) (ever )?(said|mentioned|explained|warned)\b|"
+    r"\bwhy (didn't|didnt|did not|wasn't|wasnt) (anybody|anyone|somebody|someone|you|they) (tell|"
+    r"call|contact|inform|notify|email|let)( me| us)?\b|"
+    r"\bwithout (at least |even )?(calling|contacting|telling|emailing|notifying|informing) "
+    r"(me|us)\b|"
+    r"\b(why do (i|we) have|instead of (me|us) having|(i|we) (don't|dont|do not) have time) to "
+    r"call( in| back| up)?\b|"
+    r"\b(it's|its|it is|it|it keeps|keeps|still) (\w+ )?asking (me )?for\b|"
+    r"\b(didn't|didnt|did not|never) ask(ed)?( me| us)?( for| if| whether| about)\b|"
+    r"\b(everything|what|anything|all) (you|he|she|they) (asked|told|said)( me| us)?( to)?\b|"
+    r"\bbefore you ask\b|\b(don't|dont|do not) ask me\b|"
+    r"\b(you|you guys) (must )?get (a lot of|lots of|many|tons of) (these |those |such )?calls\b|"
+    r"\b(haven't|havent|have not|never|didn't|didnt|no) (had )?(any )?(real |major )?"
+    r"complaints?\b|"
+    r"\b(wife|husband|kids|son|daughter|family|partner|roommate)('s|s)?( has| have| had| is| are|"
+    r"| was| were)?( been)? complain\w*\b|"
+    r"\bcheck(ing|ed)? (my |the )?e ?mails?\b|\b(in|by|through) the mail\b|"
+    r"\b(we'll|well|we will|we can|we could|let's|lets) talk\b|"
+    r"\balmost (called|rang|phoned|emailed)\b|"
+    r"\b(ever|never) (had to |needed to )?call(ed)?( you| in| you guys)? before\b"
 )
 
 
@@ -733,7 +824,7 @@ _OTHER_SENSE = re.compile(
     r"those|two|three|upcoming|current|original|existing|other))*( \w+)? "
     r"(order|purchase|item|booking|reservation|payment|transaction|request|appointment|"
     r"delivery|drink|shake|milkshake|burger|pizza|meal|coffee|sandwich|salad|dessert|fries|"
-    r"ticket|flight|seat|visit|trip|itinerary|hotel|room|stay)s?\b|"
+    r"ticket|flight|seat|visit|trip|itinerary|hotel|room|stay|meeting|call)s?\b|"
     # one order or booking named by its code ("cancel 59XX6W now, please"), not a count
     # ("cancel 2 subscriptions")
     r"\bcancel\w*( (order|booking|reservation|number|no|id|the|my|it))* "
