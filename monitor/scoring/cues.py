@@ -728,7 +728,7 @@ _NOT_CONTACT = re.compile(
     r"\b(haven't|havent|have not|never|didn't|didnt|no) (had )?(any )?(real |major )?"
     r"complaints?\b|"
     r"\b(wife|husband|kids|son|daughter|family|partner|roommate)('s|s)?( has| have| had| is| are|"
-    r"| was| were)?( been)? complain\w*\b|"
+    r" was| were)?( been)? complain\w*\b|"
     r"\bcheck(ing|ed)? (my |the )?e ?mails?\b|\b(in|by|through) the mail\b|"
     r"\b(we'll|well|we will|we can|we could|let's|lets) talk\b|"
     r"\balmost (called|rang|phoned|emailed)\b|"
