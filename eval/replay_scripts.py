@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from eval.eval_calls import first_warning
-from monitor.events import Alert, CallRisk, CallStarted, FinalUtterance
+from monitor.events import Alert, CallRisk, CallStarted, FinalUtterance, Speaker
 from monitor.rules import CallRules, Playbook
 from monitor.sample_script import load_script
 from monitor.scoring.classifier import TextClassifier, sentences
@@ -56,36 +57,73 @@ class Replay:
         return "at" if self.first_warning == self.blowup else "after"
 
 
-def replay(path: Path, scorer: UtteranceScorer, playbook: Playbook) -> Replay:
-    """One script through the scorer and CallRules, sentence by sentence."""
-    script = load_script(path)
-    rules = CallRules(playbook, CallStarted(script.name, "replay", "agent", language="en"))
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One sentence of a replayed call, as the rules saw it."""
+
+    turn: int  # index of its turn in the call
+    speaker: Speaker
+    text: str
+    risk: float
+    level: str
+    warned: bool  # this sentence's events hold a warning (eval.eval_calls.first_warning)
+    alerts: tuple[str, ...]  # kinds of its warning and critical alerts
+    sentiment: str
+    intents: tuple[str, ...]  # intents the scorer raised on it
+    reasons: tuple[str, ...]
+
+
+def replay_turns(
+    name: str, turns: Sequence[tuple[Speaker, str]], scorer: UtteranceScorer, playbook: Playbook
+) -> list[Step]:
+    """A call's (speaker, text) turns through the scorer and CallRules, sentence by sentence,
+    on the simple clock above."""
+    rules = CallRules(playbook, CallStarted(name, "replay", "agent", language="en"))
     clock, seq = 0.0, 0
-    first: int | None = None
-    lines: list[str] = []
-    for index, turn in enumerate(script.turns):
+    steps: list[Step] = []
+    for index, (speaker, text) in enumerate(turns):
         clock += GAP_S
-        for sentence in sentences(turn.text) or [turn.text]:
+        for sentence in sentences(text) or [text]:
             end = clock + max(1.0, len(sentence.split()) / WORDS_PER_SECOND)
-            utt = FinalUtterance(script.name, turn.speaker, seq, sentence, clock, end)
+            utt = FinalUtterance(name, speaker, seq, sentence, clock, end)
             (score,) = scorer.score_batch([(utt, "en")])
             clock, seq = end + SENTENCE_GAP_S, seq + 1
             events = rules.on_utterance(utt, score)
             risk = next(e for e in events if isinstance(e, CallRisk))
-            alerts = [
+            alerts = tuple(
                 e.kind
                 for e in events
                 if isinstance(e, Alert) and e.severity in ("warning", "critical")
-            ]
-            if first is None and first_warning(events) is not None:
-                first = index
-            if turn.speaker == "customer":
-                mark = "*" if turn.blowup else " "
-                intents = [name for name, _ in score.intents]
-                lines.append(
-                    f"  {index:2d}{mark} {risk.risk:5.1f} {risk.level:9s} {alerts} "
-                    f"{score.sentiment[:3]} {intents} {list(risk.reasons)[:3]} | {sentence}"
+            )
+            steps.append(
+                Step(
+                    index,
+                    speaker,
+                    sentence,
+                    risk.risk,
+                    risk.level,
+                    first_warning(events) is not None,
+                    alerts,
+                    score.sentiment,
+                    tuple(intent for intent, _ in score.intents),
+                    tuple(risk.reasons),
                 )
+            )
+    return steps
+
+
+def replay(path: Path, scorer: UtteranceScorer, playbook: Playbook) -> Replay:
+    """One script through the scorer and CallRules, sentence by sentence."""
+    script = load_script(path)
+    steps = replay_turns(script.name, [(t.speaker, t.text) for t in script.turns], scorer, playbook)
+    first = next((step.turn for step in steps if step.warned), None)
+    lines = [
+        f"  {step.turn:2d}{'*' if script.turns[step.turn].blowup else ' '} {step.risk:5.1f} "
+        f"{step.level:9s} {list(step.alerts)} {step.sentiment[:3]} {list(step.intents)} "
+        f"{list(step.reasons)[:3]} | {step.text}"
+        for step in steps
+        if step.speaker == "customer"
+    ]
     blowup = next((i for i, t in enumerate(script.turns) if t.blowup), None)
     return Replay(script.name, blowup, first, tuple(lines))
 
