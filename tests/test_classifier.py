@@ -1066,6 +1066,56 @@ def test_the_first_contact_is_not_repeat_contact(
         ("I rang last month and was told it was fixed", "repeat_contact", False),
         ("this is the fourth time I'm calling", "repeat_contact", False),
         ("I had to call back three times before anyone helped", "repeat_contact", False),
+        # eighteenth round: the wait the customer was asked to do, asked about or done before
+        # calling; a wait of days; a time ago; a button held
+        ("right, I'm just sitting here waiting", "hold_complaint", True),
+        ("how long do you want me to wait this time?", "hold_complaint", True),
+        ("should I have waited a bit longer?", "hold_complaint", True),
+        ("so I just have to wait until four o'clock?", "hold_complaint", True),
+        (
+            "I waited like forty minutes hoping it would come back on its own",
+            "hold_complaint",
+            True,
+        ),
+        ("wait, seven to ten working days?", "hold_complaint", True),
+        ("I don't know, maybe fifteen minutes ago?", "hold_complaint", True),
+        ("ok, pushing it in and holding... eleven seconds", "hold_complaint", True),
+        ("how much longer do I have to wait?", "hold_complaint", False),
+        ("I'm still waiting for someone to pick up", "hold_complaint", False),
+        ("I waited forty minutes in the queue before you answered", "hold_complaint", False),
+        # calls as the phone's service, the company's silence or an earlier contact praised
+        # are no earlier contact
+        ("outgoing calls keep failing on my phone", "repeat_contact", True),
+        ("I can't make calls or send texts since yesterday", "repeat_contact", True),
+        ("can you switch on call forwarding to my office number?", "repeat_contact", True),
+        ("nobody called me asking whether I wanted the upgrade", "repeat_contact", True),
+        ("every time I've rung you've been really helpful", "repeat_contact", True),
+        (
+            "if I'd phoned earlier and complained, would I have got the discount?",
+            "repeat_contact",
+            True,
+        ),
+        ("I rang twice and you were helpful, but it's still broken", "repeat_contact", False),
+        ("I've made three calls about this already", "repeat_contact", False),
+        ("I left voicemails and never got a phone call back", "repeat_contact", False),
+        # a visit asked for, a transfer asked for once, things sent, the internet as a service,
+        # "you know" and a button pressed name no manager, no passing around, no going public
+        ("can you send someone out to the house tomorrow?", "manager_demand", True),
+        ("please get a technician out here", "manager_demand", True),
+        ("can I talk to someone above you?", "manager_demand", False),
+        ("just transfer me over to billing then", "transfer_complaint", True),
+        ("they've been sending me letters about it every week", "transfer_complaint", True),
+        ("you sent an engineer out and he never turned up", "transfer_complaint", True),
+        ("every time I call you transfer me to another department", "transfer_complaint", False),
+        ("I'd get the faster internet from tomorrow then?", "public_shaming", True),
+        ("I don't know, will that wipe my settings?", "public_shaming", True),
+        ("I'm grabbing a pen to press it now", "public_shaming", True),
+        ("I'll put this all over the internet", "public_shaming", False),
+        ("you know I'll be telling everyone about this", "public_shaming", False),
+        ("I'm leaving a two star review for the kettle", "cancel_threat", True),
+        # a cabin class is no business taken elsewhere
+        ("I can't afford business class any more, move me to economy", "cancel_threat", True),
+        ("I'll take my business elsewhere", "cancel_threat", False),
     ],
 )
 def test_other_senses_of_contact_leaving_and_waiting_words_name_no_intent(
@@ -1098,6 +1148,14 @@ def test_other_senses_of_contact_leaving_and_waiting_words_name_no_intent(
         ("I don't want to have to call my lawyer about this", "legal_threat", False),
         ("don't make me cancel my account", "cancel_threat", False),
         ("I'll cancel my account if you don't fix it", "cancel_threat", False),
+        # eighteenth round: a transfer declined, unless it has happened before
+        (
+            "no thanks, I don't want to be transferred, can you not sort it?",
+            "transfer_complaint",
+            True,
+        ),
+        ("I don't want to be transferred again", "transfer_complaint", False),
+        ("I'm not being passed around any more, fix it now", "transfer_complaint", False),
         # typed with a typographic apostrophe, the same
         ("I don\u2019t want to cancel my account, I just want this fixed", "cancel_threat", True),
         ("I\u2019m not going to sue anyone, I just want my money back", "legal_threat", True),

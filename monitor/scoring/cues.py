@@ -565,7 +565,46 @@ _SUBJECT: dict[str, re.Pattern[str]] = {
 
 # docs/intents.md, manager_demand "is not": "my manager at work". The customer's own boss names
 # no one above the agent.
-_OWN_BOSS = re.compile(r"\bmy (line )?(manager|boss|supervisor|team ?lead\w*|director)\b")
+_OWN_BOSS = re.compile(
+    r"\bmy (line )?(manager|boss|supervisor|team ?lead\w*|director)\b|"
+    # eighteenth round, the generated support calls (development): a visit asked for is no one
+    # above the agent ("can you get someone out here sooner?")
+    r"\b(get|send|sending|have|need) (someone|somebody|a tech\w*|an engineer|a person) (out|over|"
+    r"round|here|to (my|the|our) (house|home|place|address|flat|apartment))\b"
+)
+
+
+# docs/intents.md, transfer_complaint "is not" (eighteenth round, the generated support calls,
+# development): asking once to be put through ("just transfer me over", "go ahead and transfer
+# me to that retention team"), things the company sends ("they've been sending me offers"),
+# someone sent out to the house, and "you people" as a way of address
+_NOT_PASSED = re.compile(
+    r"\b(transfer|put|pass|connect) (me|us) (over|through|across|to (the|that|your|a|an) (\w+ )"
+    r"{0,2}(team|department|desk|line|person|agent|specialist|technician|engineer|supervisor|"
+    r"manager|rep|representative))\b(?! again)|"
+    r"\b(send|sending|sent|sends)( me| us)? (offers?|e ?mails?|letters?|bills?|texts?|mail|ads|"
+    r"adverts?|promotions?|notifications?|reminders?|an? (letter|email|text|bill|offer))\b|"
+    r"\b(send|sending|sent|sends) (them|someone|somebody|him|her|a tech\w*|an engineer|a person|"
+    r"a crew|one|a new \w+)( \w+)? out\b|"
+    r"\byou people\b"
+)
+
+
+# docs/intents.md, public_shaming "is not" (eighteenth round, the same calls): the internet as
+# the service an internet provider sells ("I don't have internet at home", "faster internet"),
+# "you know" and "I don't know", pressing a button ("I'll use a pen to press it"), and
+# searching on Google. Putting it on the internet still names going public.
+_NOT_PUBLIC = re.compile(
+    r"\b((the|my|our|your|no|home|fibre|fiber|faster|fast|slow|slower|working|wifi|wireless|"
+    r"broadband|cable|any|good|better|reliable|decent) )*(?<!on the )(?<!over the )"
+    r"(?<!across the )(?<!to the )internet( (connection|service|bill|speed|speeds|plan|package|"
+    r"access|provider|is|was|isn't|wasn't|keeps|at home|down|back|working|went|goes|cuts|dropp"
+    r"\w*))?\b|"
+    r"\b(i|we|you|they|he|she)( just| really)? (don't|dont|do not|didn't|didnt|did not|"
+    r"wouldn't|wouldnt|never) know\b|\b(you|i|we) know\b|\blet me know\b|"
+    r"\b(press|pressing|pressed) (it|them|the|this|that|and|down|again|on|in|for|button)\b|"
+    r"\b(typ\w*|search\w*|look\w*( it)? up) (in |into |on )?google\b|\bgoogl(e|ed|ing) (it|for)\b"
+)
 
 
 # Idioms of "go" that say nothing of leaving: "what's going on", a price "going down to 89.99",
@@ -575,6 +614,12 @@ _OWN_BOSS = re.compile(r"\bmy (line )?(manager|boss|supervisor|team ?lead\w*|dir
 # already lost it", a tablet).
 _NOT_LEAVING = re.compile(
     r"\b(go|goes|going|gone|went) (on|down|up)\b|\bgoing to happen\b|"
+    # eighteenth round, an airline's development chats: a cabin class ("I can't afford
+    # business anymore", "downgrade from business to economy")
+    r"\b(business|first|premium|economy) (class|cabin|seats?|fares?|tickets?)\b|"
+    r"\b(afford|fly|flying|book|booked|upgrade to|downgrade from|downgrading from|out of) "
+    r"business\b|\b(move|moving|put) (me|us) (to|on|onto|into) (economy|coach|basic|an? (earlier|"
+    r"later|cheaper|different) (flight|seat|plan|fare))\b|"
     # a thing the customer lost ("I just received a new tablet, but I've already lost it"), not
     # a customer the company lost
     r"\b(i|i've|ive|we|we've|weve|i have|we have)( already| just)? lost (it|them|the \w+|"
@@ -652,7 +697,7 @@ _NOT_LEAVING = re.compile(
 # restarting it a couple of times", "I checked that like three times"), and a thing kept the same
 # ("I've had the same plan for two years").
 _NOT_CONTACT = re.compile(
-    r"\b((back to back|work|video|zoom|teams|conference|skype|webex|business|client|important|"
+    r"(?:\b((back to back|work|video|zoom|teams|conference|skype|webex|business|client|important|"
     r"school|sales|online|family) )+(calls?|meetings?)( (pretty much |basically |almost )?"
     r"(all|every) (day|week|morning|afternoon|evening))?\b|"
     # (not "my third call this week": a count of calls is a count of contacts)
@@ -697,7 +742,7 @@ _NOT_CONTACT = re.compile(
     r"\b(?! (last|yesterday|before|earlier|\w+ times|twice)\b)|"
     r"\b(i|we|i'd|id) (just )?(called|call)( you| you guys| in)? (right away|straight away|first|"
     r"immediately)\b|"
-    r"\b(if|when|unless|whether|before|until) (i|we) (\w+ ){0,2}(call|ring|phone|contact|email|"
+    r"\b(if|when|unless|whether|before|until) (i|we) ([\w']+ ){0,2}(call|ring|phone|contact|email|"
     r"talk|speak)( \w+)?( back| again| in)?\b|"
     r"\b(i|we|i'll|ill|we'll) (just |will |should |need to |have to |might |can |could |may )+"
     r"(\w+ )?call( \w+)? (back|again|in)\b|"
@@ -705,7 +750,8 @@ _NOT_CONTACT = re.compile(
     r"\b(don't|dont|do not) (want|have|need) to (be )?call(ing)? (back|again|in)\b|"
     r"\b(could|would|should|might|must|i'd|we'd)(n't| not)?( have|'ve|ve) (\w+ )?(called|"
     r"contacted|rung|phoned|emailed|sent|been (contacted|called|told|notified|informed))\b|"
-    r"\bif (i|we) had (\w+ )?(called|contacted|complained|rung)\b|"
+    r"\bif (i|we)( had|'d|d|'d have| would have) (\w+ )?(called|contacted|complained|rung|rang|"
+    r"phoned|emailed)\b|"
     r"\b(call|called|calling|rang|phoned) (my|her|his|their) (mom|mum|dad|mother|father|wife|"
     r"husband|son|daughter|kids?|sister|brother|friend|neighbou?r|boss|coworkers?|colleagues?|"
     r"family|parents?)\b|"
@@ -733,7 +779,48 @@ _NOT_CONTACT = re.compile(
     r"\bcheck(ing|ed)? (my |the )?e ?mails?\b|\b(in|by|through) the mail\b|"
     r"\b(we'll|well|we will|we can|we could|let's|lets) talk\b|"
     r"\balmost (called|rang|phoned|emailed)\b|"
-    r"\b(ever|never) (had to |needed to )?call(ed)?( you| in| you guys)? before\b"
+    r"\b(ever|never) (had to |needed to )?call(ed)?( you| in| you guys)? before\b|"
+    # eighteenth round, Contoso's telecom calls (development): calls as the phone's service, not
+    # contacts with the company ("my calls keep dropping", "call forwarding", "I can't make
+    # calls", "it just says call failed"), and earlier contacts praised ("every time I've
+    # reached out, you guys have responded promptly")
+    r"\bcalls? (keep |keeps |kept |always |just |still |now |should |should now |will |won't |"
+    r"wont |don't |dont |aren't |are |get |got |be |now be )*(dropp\w*|drop|fail\w*|cut\w* "
+    r"(out|off)|disconnect\w*|forward\w*|divert\w*|redirect\w*|block\w*|go through|going "
+    r"through|go(es)? (straight )?to (voice ?mail|the wrong)|ring\w* out)\b|"
+    r"\b(dropped|failed|failing|missed|incoming|outgoing|international|wifi|wi fi|voice|"
+    r"emergency|video) calls?\b(?! back)|"
+    r"\b(on|from|with) (my|this|her|his|our|their) (phone|mobile|cell)\b|"
+    r"\bcall (failed|failure|forwarding|waiting|barring|quality|drops?|log|history|button)\b|"
+    r"\b(make|making|place|placing|receive|receiving|take|taking)( any| a| phone| voice| my)? "
+    r"calls?\b(?! back)|\bevery call (i|we) (make|place|try)\b|"
+    r"\b((every time|whenever|each time|the (few )?times?|when(ever)?) (i've |i have |i |we've |"
+    r"we )?|(i've|i have|ive|we've|we have) )(reached out|called|contacted|been in touch|rang|"
+    r"rung|phoned)( [\w']+){0,8} (and |but )?(you've|"
+    r"you have|you|you guys|your team|they've|they|it|it's|its)( have| has)?( always| usually|"
+    r"all| really| been| always been)* (great|helpful|quick|prompt\w*|responsive|efficient\w*|"
+    r"excellent|amazing|fantastic|good|brilliant|lovely|nice|kind|sorted|fixed|resolved|"
+    r"respond\w* (promptly|quickly|fast|right away|straight away))\b"
+    r"(?!.*\b(but|still|yet|again|however|though|until)\b)|"
+    # eighteenth round, the generated support calls' sentences (development): a contact the
+    # company did not make or only might have ("nobody called me asking if I wanted to
+    # upgrade", "you should at least tell them", "I might've gotten a call"), its email or
+    # letter received ("I did get an email three weeks ago asking me to verify"), a call back
+    # still to come ("I'll think about it and call back if I want it"), and emails at work
+    r"\b(nobody|no one|noone) (called|emailed|contacted|texted|told)( me| us)? (asking|to tell|"
+    r"to ask|to let)( me| us)?\b|"
+    r"\b(you|they|someone|somebody) (should|could|would|must)( at least| just| have|'ve| ve)* "
+    r"(tell|told|let|notify|notified|inform|informed|warn|warned)( me| us| them| people)?\b|"
+    r"\b(might|may|could)( have|'ve| ve) (gotten|got|had|received) an? (call|email|e mail|letter|"
+    r"text)\b|"
+    r"\b(i|we) (did |do |might've |might have )?(get|got|received?) (an?|your|their|the) (\w+ )?"
+    r"(email|e mail|text|letter)( \w+){0,4} (asking|saying|telling)\b|"
+    r"\bbehind on (my )?e ?mails\b|\btried to check (my |the )?e ?mails?\b|"
+    r"\bcall( you| you guys)? back (if|later|tomorrow)\b"
+    # a contact that is not one, and what the same words go on to do ("... call and complain",
+    # "you could've called or sent something", "if I had called earlier and complained")
+    r")(( (\w+ )?(and|or|to) (complain\w*|disput\w*|sen[dt]( \w+){0,2}|e ?mail\w*|explain\w*|"
+    r"told|tell\w*|ask\w*|text\w*|messag\w*|talk\w*)| asking( me| us)?)*)"
 )
 
 
@@ -746,6 +833,7 @@ _NOT_CONTACT = re.compile(
 # router "still" blinking. Ten minutes or more, and any word of hold music, a queue, getting
 # through or being answered, still name a wait.
 _NOT_WAIT = re.compile(
+    r"\b(press\w*|push\w*)( it| them| again| now| down| in| and)* holding\b|"  # eighteenth round
     r"\b(holding|hold|held|pressing|pressed|press|pushing|pushed|push)(( it| them| the"
     r"( \w+)? (button|reset|power \w+))( down| in)?|( it)? down)\b|"
     r"\bhold on( a| one)?( (sec|second|moment|minute|min|tick|bit))?\b|"
@@ -755,9 +843,41 @@ _NOT_WAIT = re.compile(
     r" another| half a)( and a half)? (minutes?|mins?)( and a half)?( now| already| or so)?\b|"
     r"\b((a|one|two|three|four|five|six|\d+|a couple( of)?|a few|several|\w+ and a half) )?"
     r"hours?( now| ago)?\b|"
-    r"\b(i|we) (just )?waited( like| about| maybe)?( a| one| two| three| four| five| a couple"
-    r"( of)?| a few)( \w+)? (minutes?|mins?|bit|while)\b|"
+    r"\b((i|we) )?(just )?waited( like| about| maybe| around| only| just| the full| the whole)*"
+    r"( a| one| two| three| four| five| a couple( of)?| a few)( or \w+)?( \w+)? (minutes?|mins?|"
+    r"seconds?|bit|while)\b|"
     r"\b(now|so|then) (i|we) (just )?wait\b|"
+    # eighteenth round, from the same generated calls: the customer doing the waiting they were
+    # asked to do ("okay, I'm waiting... how much longer?", "alright, I'm just sitting here
+    # waiting", "still waiting... nope, still nothing"), asking about it or saying they will ("how
+    # long do you want me to wait?", "should I have waited longer?", "maybe I didn't wait long
+    # enough", "so I just have to wait until three o'clock?", "I'll wait like thirty seconds"),
+    # the wait before calling, for the service to come back ("I waited like twenty minutes
+    # thinking maybe it was just slow"), a wait of days, a time ago, and a button held down
+    # ("pressing it... and holding... ten seconds")
+    r"\b(ok|okay|alright|all right|right|sure|yeah|yes|um|uh|and|now|so)( i'm| im| i am)?( just|"
+    r" still)?( sitting| standing)?( here)? waiting\b(?! for)|"
+    r"\b(i'm|im|i am)( just)? waiting\b(?! for)|\bwhile (i'm|im|i am|we're|were) waiting\b|"
+    r"\bbeen waiting( like| about| maybe| around| only| just| for)*( a| one| two| three| four|"
+    r" five| a couple( of)?| a few)( \w+)? (minutes?|mins?|seconds?)\b|"
+    r"\b(i'm|im|i am)( just| still)? (sitting|standing) (here|there) waiting\b|"
+    r"\bstill waiting (nothing|nope|no|still)\b|"
+    r"\b(want|need|like) me to wait\b|"
+    r"(?<!long )(?<!longer )\b(do|should|shall|can|must|will) (i|we)( just| still| need to|"
+    r" have to)* wait\b|"
+    r"\bshould (i|we)( \w+)? have waited\b|"
+    r"\b(didn't|did not|don't|do not)( \w+)? wait (that|long|enough|the)\b|"
+    r"\bwait(ed)? long enough\b|"
+    r"\b(have|need|got) to wait (until|till|that long)\b|"
+    r"\bcan't wait (until|till)\b|"
+    r"\b(i'll|i will|let me)( just)? wait\b|"
+    r"\b((i'm|im|i am)( just)? )?(gonna|going to)( just)? wait\b|"
+    r"\bwait(ed|ing)?( \w+){0,6} (thinking|hoping|to see if|to see whether|in case)\b|"
+    r"\bwait\w*( \w+){0,5} (days|weeks|months)\b|"
+    r"\b(minutes?|mins?|hours?) ago\b|"
+    r"\bhours? and (a half|\w+ minutes?)\b|"
+    r"\bholding( [\w']+){0,6} seconds?\b|\bwait\w*( like| about| for)*( \w+)? seconds?\b|"
+    r"\bholding (this|that)\b|"
     # sixteenth round: minutes still to come, not minutes waited ("I have a meeting in like 45
     # minutes", "a call in twenty minutes", "40 minutes before that meeting", "20 minutes from
     # now")
@@ -772,6 +892,8 @@ _NOT_WAIT = re.compile(
 # Words that look like an intent's subject and are not, read out before the subject is looked for.
 _NOT_SUBJECT: dict[str, re.Pattern[str]] = {
     "manager_demand": _OWN_BOSS,
+    "transfer_complaint": _NOT_PASSED,
+    "public_shaming": _NOT_PUBLIC,
     "cancel_threat": _NOT_LEAVING,
     "repeat_contact": _NOT_CONTACT,
     "hold_complaint": _NOT_WAIT,
@@ -809,7 +931,7 @@ _CHURN_WORD = re.compile(
 # Each is read out of the text before the churn words are looked for, and a condition ("if it
 # isn't here by Friday I'm cancelling the order") keeps the threat: that is leverage.
 _OTHER_SENSE = re.compile(
-    r"\bleav\w* (a |an |some |my |our |the )?(\w+ )?(feedback|review|opinion|comment|rating|"
+    r"\bleav\w* (a |an |some |my |our |the )?(\w+ ){0,2}(feedback|review|opinion|comment|rating|"
     r"message|note|voicemail|complaint)s?\b|"
     r"\b(open|opening|create|creating|make|making|add|adding|register|registering|set up|"
     r"setting up|sign up for|get|getting|use|using)"
@@ -982,6 +1104,10 @@ _DISAVOWED_ACT: dict[str, str] = {
     "public_shaming": r"post\w*|tweet\w*|go (?:public|to the press|to the media)|"
     r"(?:write|leave|give)(?: you)? (?:a |an )?(?:bad |negative |one star |1 star )?review|"
     r"put (?:this|it) (?:online|on social)|tell everyone|shame",
+    # eighteenth round, an airline's development chats: a transfer declined ("No, I really
+    # don't want to be transferred. I just needed some help"); "again" keeps the complaint
+    "transfer_complaint": r"(?:transferr\w*|transfer(?: me| us)?|passed (?:around|on)|put "
+    r"through)(?!(?: \w+){0,3} (?:again|anymore|any more))",
 }
 _DISAVOWED: dict[str, re.Pattern[str]] = {
     intent: re.compile(rf"{_DISAVOW_LEAD} (?:{act})\b") for intent, act in _DISAVOWED_ACT.items()
