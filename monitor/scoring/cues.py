@@ -903,9 +903,14 @@ _NOT_SUBJECT: dict[str, re.Pattern[str]] = {
 def _unnamed(folded: str) -> set[str]:
     out: set[str] = set()
     for intent, words in _SUBJECT.items():
+        # a turn without a subject word has none once words are read out either (a read-out
+        # only takes words away, and leaves spaces where they stood): the read-outs, the
+        # dearest rules here, only run where a subject word stands
+        if not words.search(folded):
+            out.add(intent)
+            continue
         idioms = _NOT_SUBJECT.get(intent)
-        text = idioms.sub(" ", folded) if idioms is not None else folded
-        if not words.search(text):
+        if idioms is not None and not words.search(idioms.sub(" ", folded)):
             out.add(intent)
     return out
 
