@@ -1148,14 +1148,6 @@ def test_other_senses_of_contact_leaving_and_waiting_words_name_no_intent(
         ("I don't want to have to call my lawyer about this", "legal_threat", False),
         ("don't make me cancel my account", "cancel_threat", False),
         ("I'll cancel my account if you don't fix it", "cancel_threat", False),
-        # eighteenth round: a transfer declined, unless it has happened before
-        (
-            "no thanks, I don't want to be transferred, can you not sort it?",
-            "transfer_complaint",
-            True,
-        ),
-        ("I don't want to be transferred again", "transfer_complaint", False),
-        ("I'm not being passed around any more, fix it now", "transfer_complaint", False),
         # typed with a typographic apostrophe, the same
         ("I don\u2019t want to cancel my account, I just want this fixed", "cancel_threat", True),
         ("I\u2019m not going to sue anyone, I just want my money back", "legal_threat", True),

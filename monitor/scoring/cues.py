@@ -1109,10 +1109,6 @@ _DISAVOWED_ACT: dict[str, str] = {
     "public_shaming": r"post\w*|tweet\w*|go (?:public|to the press|to the media)|"
     r"(?:write|leave|give)(?: you)? (?:a |an )?(?:bad |negative |one star |1 star )?review|"
     r"put (?:this|it) (?:online|on social)|tell everyone|shame",
-    # eighteenth round, an airline's development chats: a transfer declined ("No, I really
-    # don't want to be transferred. I just needed some help"); "again" keeps the complaint
-    "transfer_complaint": r"(?:transferr\w*|transfer(?: me| us)?|passed (?:around|on)|put "
-    r"through)(?!(?: \w+){0,3} (?:again|anymore|any more))",
 }
 _DISAVOWED: dict[str, re.Pattern[str]] = {
     intent: re.compile(rf"{_DISAVOW_LEAD} (?:{act})\b") for intent, act in _DISAVOWED_ACT.items()
