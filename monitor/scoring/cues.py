@@ -564,8 +564,8 @@ _SUBJECT: dict[str, re.Pattern[str]] = {
 
 
 # docs/intents.md, manager_demand "is not": "my manager at work". The customer's own boss names
-# no one above the agent.
-_OWN_BOSS = re.compile(
+# no one above the agent; nor does a visit asked for (below).
+_NOT_ABOVE = re.compile(
     r"\bmy (line )?(manager|boss|supervisor|team ?lead\w*|director)\b|"
     # eighteenth round, the generated support calls (development): a visit asked for is no one
     # above the agent ("can you get someone out here sooner?")
@@ -891,7 +891,7 @@ _NOT_WAIT = re.compile(
 
 # Words that look like an intent's subject and are not, read out before the subject is looked for.
 _NOT_SUBJECT: dict[str, re.Pattern[str]] = {
-    "manager_demand": _OWN_BOSS,
+    "manager_demand": _NOT_ABOVE,
     "transfer_complaint": _NOT_PASSED,
     "public_shaming": _NOT_PUBLIC,
     "cancel_threat": _NOT_LEAVING,
