@@ -34,22 +34,31 @@ Positives = dict[str, set[tuple[str, str]]]  # intent -> {(source, text)}
 RuledOut = Callable[[str], set[str]]
 
 
-def spec_positives(path: Path = SPEC) -> Iterable[tuple[str, str]]:
-    """(intent, text) of the "is" column of each intent's tables in docs/intents.md: the lines
-    a customer says (not "(agent) …"), and not the lines judged in a conversation
-    ("(agent: …) …"), whose intent needs the agent's words before them."""
+def spec_rows(path: Path = SPEC) -> list[tuple[str, str, str]]:
+    """(intent, "is" cell, "is not" cell) of every table row under an intent's heading in
+    docs/intents.md (tests/test_intents.py runs them through the model)."""
+    rows: list[tuple[str, str, str]] = []
     current = None
     for line in path.read_text(encoding="utf-8").splitlines():
         heading = re.match(r"^## (\w+)$", line)
         if heading:
             current = heading.group(1) if heading.group(1) in INTENTS else None
             continue
-        if current is None or not line.startswith("| ") or line.startswith("|---"):
+        if current is None or not line.startswith("|") or line.startswith("|---"):
             continue
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) != 2 or cells[1] in ("is not", "not a demand") or cells[0].startswith("("):
-            continue
-        yield current, cells[0]
+        if cells[1] in ("is not", "not a demand"):
+            continue  # a header row (not "is there anyone who can decide", an example)
+        yes, no = cells
+        rows.append((current, yes, no))
+    return rows
+
+
+def spec_positives(path: Path = SPEC) -> Iterable[tuple[str, str]]:
+    """(intent, text) of the "is" column: the lines a customer says (not "(agent) …"), and not
+    the lines judged in a conversation ("(agent: …) …"), whose intent needs the agent's words
+    before them."""
+    return [(intent, yes) for intent, yes, _ in spec_rows(path) if not yes.startswith("(")]
 
 
 def positives() -> Positives:

@@ -1,10 +1,11 @@
 """docs/intents.md is the spec: its borderline pairs run through the real model and the cues.
 
-The tables on that page ("is" | "is not", per intent) are parsed here. Only the pairs that no
-training file contains (after normalisation) are scored: the held-back part. Each "is" side must
-raise its intent and each "is not" side must not, as the service scores a turn (model + English
-cues, shipped thresholds). The cross-source test set and the spec's pairs are checked to be
-disjoint from every training file, so neither figure is measured on trained text.
+The tables on that page ("is" | "is not", per intent) are parsed by eval.positives.spec_rows.
+Only the pairs that no training file contains (after normalisation) are scored: the held-back
+part. Each "is" side must raise its intent and each "is not" side must not, as the service
+scores a turn (model + English cues, shipped thresholds). The cross-source test set and the
+spec's pairs are checked to be disjoint from every training file, so neither figure is
+measured on trained text.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 
 from eval.cross_source import read_cross_source
+from eval.positives import spec_rows
 from monitor.events import INTENTS, Alert, CallStarted, FinalUtterance
 from monitor.rules import CallRules, Playbook
 from monitor.scoring.classifier import normalize
@@ -24,29 +26,9 @@ from monitor.scoring.data.calls import styles_utterances, training_utterances
 from monitor.scoring.data.taskmaster import read_turns
 from monitor.scoring.service import UtteranceScorer
 
-SPEC = Path(__file__).resolve().parents[1] / "docs" / "intents.md"
 _AGENT = re.compile(r"^\(agent\)\s*")
 # "(agent: what the agent said) what the customer says next": a line judged in the conversation
 _IN_CONVERSATION = re.compile(r"^\(agent: ([^)]*)\)\s*(.+)$")
-
-
-def _spec_rows() -> list[tuple[str, str, str]]:
-    """(intent, left cell, right cell) of every table row under an intent's heading."""
-    rows: list[tuple[str, str, str]] = []
-    current = None
-    for line in SPEC.read_text(encoding="utf-8").splitlines():
-        heading = re.match(r"^## (\w+)$", line)
-        if heading:
-            current = heading.group(1) if heading.group(1) in INTENTS else None
-            continue
-        if current is None or not line.startswith("|") or line.startswith("|---"):
-            continue
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if cells[1] in ("is not", "not a demand"):
-            continue  # a header row (not "is there anyone who can decide", an example)
-        yes, no = cells
-        rows.append((current, yes, no))
-    return rows
 
 
 def spec_pairs() -> dict[str, tuple[list[str], list[str]]]:
@@ -54,7 +36,7 @@ def spec_pairs() -> dict[str, tuple[list[str], list[str]]]:
     "(agent) ..." marks a line the agent says. Lines judged in the conversation are apart
     (spec_conversations)."""
     pairs: dict[str, tuple[list[str], list[str]]] = {intent: ([], []) for intent in INTENTS}
-    for intent, yes, no in _spec_rows():
+    for intent, yes, no in spec_rows():
         if not _IN_CONVERSATION.match(yes):
             pairs[intent][0].append(yes)
             pairs[intent][1].append(no)
@@ -65,7 +47,7 @@ def spec_conversations() -> dict[str, tuple[list[tuple[str, str]], list[tuple[st
     """intent -> ((agent, customer) exchanges that are it, exchanges that are not): the spec's
     "in the conversation" tables, "(agent: ...) ..." on both sides."""
     out: dict[str, tuple[list[tuple[str, str]], list[tuple[str, str]]]] = {}
-    for intent, yes, no in _spec_rows():
+    for intent, yes, no in spec_rows():
         said_yes, said_no = _IN_CONVERSATION.match(yes), _IN_CONVERSATION.match(no)
         if said_yes and said_no:
             lists = out.setdefault(intent, ([], []))
