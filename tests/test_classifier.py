@@ -902,6 +902,11 @@ def test_words_about_oneself_attack_no_one(text: str, attack: bool) -> None:
         ("I'm honestly thinking about switching to cable", True),
         ("I'm thinking about switching to the faster plan", False),
         ("thinking of switching the router off for a bit", False),
+        # the providers themselves changed (nineteenth round)
+        ("If this doesn't work I might have to switch carriers.", True),
+        ("I'm thinking of changing networks", True),
+        ("We switched providers in March and it was fine", False),
+        ("can I switch plans without a fee?", False),
     ],
 )
 def test_shopping_around_is_a_cancel_cue(text: str, fires: bool) -> None:
@@ -1140,6 +1145,13 @@ def test_other_senses_of_contact_leaving_and_waiting_words_name_no_intent(
         ("no i didnt lodge a complaint", "legal_threat", True),
         ("I don't need to speak to a manager, you've been very helpful", "manager_demand", True),
         ("I won't be posting about this online, I just want it resolved", "public_shaming", True),
+        # a preference against it, or a plea that the company not do it (nineteenth round)
+        ("I'd rather not cancel my plan, I just want it to work", "cancel_threat", True),
+        ("I'd prefer not to switch providers", "cancel_threat", True),
+        ("Please don't cancel my line, I need it for work", "cancel_threat", True),
+        ("I'd rather not have to cancel", "cancel_threat", False),
+        ("I'd prefer not to cancel, but if this keeps happening I will", "cancel_threat", False),
+        ("please don't make me close my account", "cancel_threat", False),
         # a will or a condition after it, or the threat in other words, keeps it
         ("I don't want to cancel, but I will if this happens again", "cancel_threat", False),
         ("I don't want to switch but you're leaving me no choice", "cancel_threat", False),

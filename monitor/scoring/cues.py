@@ -56,6 +56,10 @@ _CUES: dict[str, dict[str, tuple[str, ...]]] = {
             r"(switch|switching|move|moving|going|go|shift|shifting) to (another|a different) "
             r"(provider|company|network|supplier|bank|carrier|operator|shop|store|site|app|seller)",
             r"(switch|switching|move|moving|going|go) to (your|a) competitors?",
+            # nineteenth round: the providers themselves changed, plural ("I might have to switch
+            # carriers"); a plan, a phone or a number changed is not leaving
+            r"(switch|switching|change|changing) (providers|carriers|networks|companies|banks|"
+            r"suppliers|operators|isps)\b",
             r"(take|taking) my (business|money|custom) (elsewhere|somewhere else)",
             r"(take|taking) my (business|custom) (over )?to ",  # "... to Argos", a rival
             r"(i'm|i am|im|i'll be) (leaving|done with|finished with) (you|your|this)",
@@ -511,7 +515,8 @@ _SUBJECT: dict[str, re.Pattern[str]] = {
         r"paying)|business|custom|more of my money|(another|other|different) (\w+ )?(company|"
         r"carrier|isp|network|operator|supplier|firm|store|shop|retailer|bank|airline|brand|"
         r"service)s?|new (company|carrier|isp|network|operator|supplier|bank|airline)s?|"
-        r"renew\w*|get out of|contract|someone else|"
+        r"renew\w*|get out of|contract|someone else|(switch|chang|mov)\w* (providers|carriers|"
+        r"networks|companies|banks|suppliers|operators|isps)|"
         r"providers?|rival|go|going|gone|goodbye|through with|end\w* (my|our|the|this) (\w+ )?"
         r"(service|relationship|subscription|membership|agreement|contract|account|plan|policy|"
         r"package|line|internet|broadband|card|insurance|cover|phone|mobile|tv|deal)s?|"
@@ -1086,7 +1091,11 @@ _DISAVOW_LEAD = (
     r"don't|dont|did not|didn't|didnt|will not|won't|wont|would not|wouldn't|wouldnt|never)|"
     r"(?:i'm|im|i am|we're|we are)(?: really| honestly| actually| just| certainly| definitely)? "
     r"(?:not|never)|(?:i|we) have no (?:intention|plans?|wish|desire) (?:of|to)|"
-    r"(?:there's|there is|theres)? ?no need (?:to|for)(?: me| us)?(?: to)?)"
+    r"(?:there's|there is|theres)? ?no need (?:to|for)(?: me| us)?(?: to)?|"
+    # nineteenth round: a preference against it, or a plea that the company not do it ("I'd
+    # rather not cancel my plan, I just want it to work", "please don't cancel my line")
+    r"(?:i|we)(?:'d|d| would)?(?: really| honestly| much)? (?:rather|prefer(?: to)?) not(?: to)?|"
+    r"please (?:do not|don't|dont))"
     r"(?: really| necessarily| even| actually| at all)?"
     r"(?: (?:want|wanna|going|gonna|planning|plan|intend|intending|trying|threatening|looking|"
     r"asking|here|calling|need|wish|mean|about)(?: to)?)?"
