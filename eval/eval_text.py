@@ -141,13 +141,18 @@ def predict(
 
 
 def served(
-    scores: Sequence[TextScores], texts: Sequence[str], speakers: Sequence[str] | None = None
+    classifier: TextClassifier,
+    scores: Sequence[TextScores],
+    texts: Sequence[str],
+    speakers: Sequence[str] | None = None,
 ) -> list[TextScores]:
-    """``scores`` with the sentiment the service serves (UtteranceScorer.sentiment: a
-    customer's polite complaint read positive is negative) and the model's own intents."""
+    """``scores`` with the sentiment the service serves (UtteranceScorer.merge, English: a
+    customer's polite complaint read positive is negative, a plain request read negative is
+    neutral unless the turn raises an intent, ...) and the model's own intents."""
     who = list(speakers) if speakers is not None else ["customer"] * len(texts)
+    scorer = UtteranceScorer(classifier)
     return [
-        TextScores(UtteranceScorer.sentiment(s, t, w), s.intents)
+        TextScores(scorer.merge(s, t, "en", w)[0], s.intents)
         for s, t, w in zip(scores, texts, who, strict=True)
     ]
 
@@ -181,10 +186,12 @@ def evaluate(model_dir: Path | None, **load: Any) -> dict[str, Any]:
     seconds = time.monotonic() - started
     # sentiment as the service serves it (UtteranceScorer.sentiment); intents stay the model's
     # here and are merged below, so the model-only figures remain the model's
-    tweet_scores = served(tweet_scores, [t for t, _ in tweets])
-    call_scores = served(call_scores, [u.text for u in calls], [u.speaker for u in calls])
+    tweet_scores = served(classifier, tweet_scores, [t for t, _ in tweets])
+    call_scores = served(
+        classifier, call_scores, [u.text for u in calls], [u.speaker for u in calls]
+    )
     scores = {
-        name: served(raw[name], [t.text for t in turns], [t.speaker for t in turns])
+        name: served(classifier, raw[name], [t.text for t in turns], [t.speaker for t in turns])
         for name, turns in sets.items()
     }
     model_only = [s.intents for s in call_scores]
@@ -230,8 +237,12 @@ POLICY = (
     "docs/intents.md (monitor/scoring/cues.py: waiting for goods, a turn without a word of "
     "attack or with harsh words aimed at no one, a routine cancellation or another sense of a "
     "churn word, the company's contacts or a credit inquiry, an intent whose subject the turn "
-    "does not name); sentiment the model's, a customer's polite complaint read positive "
-    "turned negative"
+    "does not name); sentiment the model's, less the rules of UtteranceScorer.sentiment for a "
+    "customer's turn: a polite complaint read positive turned negative, a step report read "
+    "negative and (since the nineteenth round) a plain request or courtesy read negative "
+    "turned neutral, pushback read neutral or positive turned negative, and (nineteenth "
+    "round) thanks or agreement opening a turn read neutral turned positive; the last two "
+    "only on a turn that raises no intent"
 )
 # Bitext's language-variation tags worth a figure of their own
 REQUEST_STYLES = {"Q": "colloquial", "Z": "typos", "W": "offensive", "N": "negation"}

@@ -1202,6 +1202,12 @@ def test_a_polite_complaint_is_a_complaint(text: str, complaint: bool) -> None:
         ("Okay, thirty seconds have passed. Plugging it back in.", True),
         ("Power light is green again, but the internet light is still blinking orange.", True),
         ("I'm pressing it. The lights all went off. Now it's booting back up.", True),
+        # a mobile phone's switches and read-outs (nineteenth round)
+        ("Okay, I turned airplane mode on and then off again.", True),
+        ("I took the SIM card out and put it back in.", True),
+        ("Data roaming is turned off.", True),
+        ("I can't believe I have to toggle mobile data every single morning.", False),
+        ("I've been charged for roaming again.", False),
         # how the customer feels, or the problem's story, keeps it a complaint
         ("Still blinking red. This is so frustrating.", False),
         ("My internet has been down since this morning and the router is blinking red.", False),
@@ -1260,6 +1266,89 @@ def test_pushback_through_the_real_model_is_negative(text_classifier: Any) -> No
         model = text_classifier.predict([text])[0]
         served = scorer.sentiment(model, text, "customer")
         assert max(range(3), key=served.__getitem__) == sentiment, (text, served)
+
+
+@pytest.mark.parametrize(
+    ("text", "plain"),
+    [
+        ("Hi, I need to cancel my flight, please.", True),
+        ("Yes, please transfer me to a human agent. Thank you.", True),
+        ("i want a new internet service", True),
+        ("Can you send someone out to look at it?", True),
+        ("You too, bye.", True),
+        ("Okay, one second.", True),
+        # a grievance anywhere in the turn keeps the model's reading
+        ("I need to cancel my flight, the delay ruined the trip.", False),
+        ("Please transfer me to a human agent, this is ridiculous.", False),
+        ("I want my money back.", False),
+        ("Can you at least send someone out today?", False),
+        ("I need my internet back.", False),
+        ("yeah fuck you too okay", False),
+        # a request that does not open the turn is not a plain one
+        ("The box arrived crushed so please send another.", False),
+    ],
+)
+def test_a_plain_request_is_neutral(text: str, plain: bool) -> None:
+    """docs/intents.md, Sentiment: a plain request or a courtesy is neutral; lines written here."""
+    from monitor.scoring.cues import fold, plain_request_folded
+
+    assert plain_request_folded(fold(text)) is plain
+    read_negative = TextScores((0.8, 0.15, 0.05), dict.fromkeys(INTENTS, 0.0))
+    served = UtteranceScorer.sentiment(read_negative, text, "customer")
+    assert (served[1] > served[0]) is plain
+    # a turn that raises an intent keeps it ("please process my cancellation now", "could
+    # you find me a supervisor to talk to"), and the agent's turns are read as given
+    assert UtteranceScorer.sentiment(read_negative, text, "customer", raised=True) == (
+        0.8,
+        0.15,
+        0.05,
+    )
+    assert UtteranceScorer.sentiment(read_negative, text, "agent") == (0.8, 0.15, 0.05)
+
+
+@pytest.mark.parametrize(
+    ("text", "thanks"),
+    [
+        ("Okay, thanks. Is there anything else I should try?", True),
+        ("That sounds good. What's the pricing on that?", True),
+        ("Alright. I appreciate your help, Marcus.", True),
+        ("yes you did well", True),
+        # thanks that only closes a request is politeness
+        ("Yes, please go ahead and book it. Thank you!", False),
+        # a hedge or a grievance keeps the model's reading
+        ("That's better than before, I guess.", False),
+        ("Sounds good, but will there be any downtime?", False),
+        ("Thanks, but it still doesn't work.", False),
+    ],
+)
+def test_thanks_that_opens_a_turn_is_positive(text: str, thanks: bool) -> None:
+    """docs/intents.md, Sentiment: thanks, praise or agreement opening a customer's turn is
+    positive; lines written here."""
+    from monitor.scoring.cues import fold, gratitude_folded
+
+    assert gratitude_folded(fold(text)) is thanks
+    neutral = TextScores((0.1, 0.8, 0.1), dict.fromkeys(INTENTS, 0.0))
+    served = UtteranceScorer.sentiment(neutral, text, "customer")
+    assert (served[2] > served[1]) is thanks
+    assert UtteranceScorer.sentiment(neutral, text, "customer", raised=True) == (0.1, 0.8, 0.1)
+    assert UtteranceScorer.sentiment(neutral, text, "agent") == (0.1, 0.8, 0.1)
+
+
+def test_a_plain_request_through_the_real_model(text_classifier: Any) -> None:
+    """The merge passes whether the turn raises an intent: a manager demand put as a request
+    stays as the model read it."""
+    scorer = UtteranceScorer(text_classifier)
+    for text, neutral in (
+        ("You too, bye.", True),
+        ("Could you find me a supervisor to talk to?", False),
+    ):
+        [model] = text_classifier.predict([text])
+        probs, intents = scorer.merge(model, text, "en", "customer")
+        if neutral:
+            assert max(range(3), key=probs.__getitem__) == 1, (text, probs)
+        else:
+            assert intents["manager_demand"] >= text_classifier.threshold("manager_demand")
+            assert probs == model.probabilities, text
 
 
 def test_the_service_reads_a_customers_polite_complaint_as_negative() -> None:

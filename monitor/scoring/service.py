@@ -34,9 +34,11 @@ from monitor.languages import is_english
 from monitor.scoring.classifier import TextClassifier, TextScores
 from monitor.scoring.cues import (
     fold,
+    gratitude_folded,
     keyword_intents,
     keyword_intents_folded,
     lexicon_polarity,
+    plain_request_folded,
     polite_complaint_folded,
     pushback_folded,
     ruled_out_folded,
@@ -83,11 +85,17 @@ class UtteranceScorer:
         english = cues if is_english(language) else None  # the rules' cue checks are English
         for name in ruled_out_folded(folded, english):  # the spec's "is not" lines (cues.py)
             intents[name] = 0.0
-        return self.sentiment(model, text, speaker, folded), intents
+        raised = any(v >= self.classifier.threshold(name) for name, v in intents.items())
+        return self.sentiment(model, text, speaker, folded, raised=raised), intents
 
     @staticmethod
     def sentiment(
-        model: TextScores, text: str, speaker: str = "customer", folded: str | None = None
+        model: TextScores,
+        text: str,
+        speaker: str = "customer",
+        folded: str | None = None,
+        *,
+        raised: bool = False,
     ) -> tuple[float, float, float]:
         """The English model's sentiment, less three misreadings stated in code: a customer's
         polite complaint that the model reads positive ("thanks, but it's still broken") is
@@ -96,9 +104,16 @@ class UtteranceScorer:
         ("Okay, it's unplugged") is neutral; its negative and neutral trade places
         (cues.step_report_folded). A customer's pushback on an answer or a refusal that the
         model reads neutral or positive ("I understand, but can you check again?") is negative;
-        negative trades places with the reading the model gave (cues.pushback_folded). The
-        agent's turns are left as read (bad news politely given is service talk). ``folded``:
-        ``cues.fold(text)`` when the caller has it already."""
+        negative trades places with the reading the model gave (cues.pushback_folded). A
+        customer's plain request or courtesy that the model reads negative ("Hi, I need to
+        cancel my flight", "You too, bye") is neutral, unless the turn raises an intent
+        (``raised``, which the merge knows); negative and neutral trade places
+        (cues.plain_request_folded). Thanks, praise or agreement opening a customer's turn
+        that the model reads neutral ("Okay, thanks. Is there anything else?") is positive,
+        unless it raises an intent; neutral and positive trade places (cues.gratitude_folded).
+        The agent's turns are left as read (bad news politely
+        given is service talk). ``folded``: ``cues.fold(text)`` when the caller has it
+        already."""
         neg, neu, pos = model.probabilities
         if speaker == "agent":
             return model.probabilities
@@ -110,6 +125,10 @@ class UtteranceScorer:
         if neg < max(neu, pos) and pushback_folded(folded):
             # the reading the model gave first goes to negative's place, and negative to its
             return (neu, neg, pos) if neu >= pos else (pos, neu, neg)
+        if neg > max(neu, pos) and not raised and plain_request_folded(folded):
+            return (neu, neg, pos)
+        if neu > max(neg, pos) and not raised and gratitude_folded(folded):
+            return (neg, pos, neu)
         return model.probabilities
 
     def score_batch(
