@@ -184,7 +184,7 @@ def evaluate(model_dir: Path | None, **load: Any) -> dict[str, Any]:
     abuse = [t for t in read_abuse() if t.held_apart]
     abuse_scores = predict(classifier, [t.text for t in abuse])
     seconds = time.monotonic() - started
-    # sentiment as the service serves it (UtteranceScorer.sentiment); intents stay the model's
+    # sentiment as the service serves it (UtteranceScorer.merge's); intents stay the model's
     # here and are merged below, so the model-only figures remain the model's
     tweet_scores = served(classifier, tweet_scores, [t for t, _ in tweets])
     call_scores = served(

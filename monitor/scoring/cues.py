@@ -1293,7 +1293,7 @@ _OPENER = (
 _PLAIN_REQUEST = re.compile(
     rf"^{_OPENER}((i|we) (just )?(want|need|would like|'d like|d like|wanna|would love)( to)?|"
     r"please|kindly|(can|could|would|will) you|(can|could|may) (i|we)|i'd like|id like|let's|"
-    r"lets|go ahead|please go ahead)( please| kindly)? "
+    r"lets|go ahead)( please| kindly)? "
 )
 _GRIEF = re.compile(
     r"(n't|\b(dont|cant|wont|didnt|doesnt|isnt|wasnt|havent|hasnt|shouldnt|wouldnt|couldnt|"
