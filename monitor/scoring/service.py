@@ -99,7 +99,7 @@ class UtteranceScorer:
         *,
         raised: bool = False,
     ) -> tuple[float, float, float]:
-        """The English model's sentiment, less three misreadings stated in code: a customer's
+        """The English model's sentiment, less five misreadings stated in code: a customer's
         polite complaint that the model reads positive ("thanks, but it's still broken") is
         negative; its negative and positive probabilities trade places (cues.polite_complaint).
         A customer's troubleshooting step or device read-out that the model reads negative
@@ -113,9 +113,8 @@ class UtteranceScorer:
         (cues.plain_request_folded). Thanks, praise or agreement opening a customer's turn
         that the model reads neutral ("Okay, thanks. Is there anything else?") is positive,
         unless it raises an intent; neutral and positive trade places (cues.gratitude_folded).
-        The agent's turns are left as read (bad news politely
-        given is service talk). ``folded``: ``cues.fold(text)`` when the caller has it
-        already."""
+        The agent's turns are left as read (bad news politely given is service talk).
+        ``folded``: ``cues.fold(text)`` when the caller has it already."""
         neg, neu, pos = model.probabilities
         if speaker == "agent":
             return model.probabilities
