@@ -212,7 +212,7 @@ def raised_intents(
     out: list[set[str]] = []
     for text, score in zip(texts, scores, strict=True):
         _, merged = scorer.merge(score, text, "en")
-        out.append({k for k, v in merged.items() if v >= classifier.threshold(k)})
+        out.append(set(classifier.raised(merged)))
     return out
 
 
@@ -221,9 +221,7 @@ def evaluate(
 ) -> dict[str, Any]:
     """The service's merge and thresholds over ``scores`` (one per turn, from ``classifier``)."""
     predicted = raised_intents(classifier, [t.text for t in turns], scores)
-    model_only = [
-        {k for k, v in score.intents.items() if v >= classifier.threshold(k)} for score in scores
-    ]
+    model_only = [set(classifier.raised(score.intents)) for score in scores]
     probabilities = [s.probabilities for s in scores]
     result = figures(turns, predicted, probabilities)
     alone = figures(turns, model_only, probabilities)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -359,3 +359,7 @@ class TextClassifier:
 
     def threshold(self, intent: str) -> float:
         return self.thresholds.get(intent, 0.5)
+
+    def raised(self, intents: Mapping[str, float]) -> dict[str, float]:
+        """The intents of ``intents`` at or above their threshold, in the order given."""
+        return {name: p for name, p in intents.items() if p >= self.threshold(name)}

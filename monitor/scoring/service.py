@@ -87,7 +87,7 @@ class UtteranceScorer:
         english = cues if is_english(language) else None  # the rules' cue checks are English
         for name in ruled_out_folded(folded, english):  # the spec's "is not" lines (cues.py)
             intents[name] = 0.0
-        raised = any(v >= self.classifier.threshold(name) for name, v in intents.items())
+        raised = bool(self.classifier.raised(intents))
         return self.sentiment(model, text, speaker, folded, raised=raised), intents
 
     @staticmethod
@@ -144,11 +144,7 @@ class UtteranceScorer:
         for i, (utt, language) in enumerate(items):
             probs, intents = self.merge(by_index.get(i), utt.text, language, utt.speaker)
             kept = sorted(
-                (
-                    (name, round(p, 4))
-                    for name, p in intents.items()
-                    if p >= self.classifier.threshold(name)
-                ),
+                ((name, round(p, 4)) for name, p in self.classifier.raised(intents).items()),
                 key=lambda kv: -kv[1],
             )
             label = _SENTIMENTS[max(range(3), key=probs.__getitem__)]
