@@ -41,27 +41,12 @@ OWN = ("own held-out tweets", "own held-out call utterances")
 
 Labelled = dict[str, list[tuple[str, str, str]]]  # set -> [(text, gold sentiment, speaker)]
 
-# run in REV's checkout: the same scoring as served_labels below, with REV's code and model
+# run in REV's checkout: served_labels below, this file's own code, over REV's package and model
 _AT_REV = """
-import json, sys
-from monitor.scoring.classifier import TextClassifier
-from monitor.scoring.data.calls import SENTIMENTS
-from monitor.scoring.service import UtteranceScorer
-sets = json.load(open(sys.argv[1], encoding="utf-8"))
-classifier = TextClassifier.load(None)
-scorer = UtteranceScorer(classifier)
-out = {}
-for name, rows in sets.items():
-    texts = [r[0] for r in rows]
-    speakers = [r[2] for r in rows]
-    scores = []
-    for i in range(0, len(texts), 64):
-        scores += classifier.predict(texts[i : i + 64], speakers[i : i + 64])
-    out[name] = []
-    for (text, _, speaker), s in zip(rows, scores):
-        probs = scorer.merge(s, text, "en", speaker)[0]
-        out[name].append(SENTIMENTS[max(range(3), key=probs.__getitem__)])
-json.dump(out, open(sys.argv[2], "w", encoding="utf-8"))
+import json, runpy, sys
+served_labels = runpy.run_path(sys.argv[1])["served_labels"]
+sets = json.load(open(sys.argv[2], encoding="utf-8"))
+json.dump(served_labels(sets), open(sys.argv[3], "w", encoding="utf-8"))
 """
 
 
@@ -117,7 +102,8 @@ def served_labels(sets: Labelled) -> dict[str, list[str]]:
 
 def labels_at(rev: str, sets: Labelled, root: Path = ROOT) -> dict[str, list[str]]:
     """The sentiment served at git revision ``rev`` for every turn of ``sets``: REV checked out
-    in a temporary worktree (removed afterwards) and scored there by its own code and model.
+    in a temporary worktree (removed afterwards) and scored there by ``served_labels`` over its
+    own package and model.
     ValueError when the revision cannot be checked out or scored."""
     with tempfile.TemporaryDirectory(prefix="callmon-flips-") as tmp:
         tree = Path(tmp) / "tree"
@@ -134,7 +120,7 @@ def labels_at(rev: str, sets: Labelled, root: Path = ROOT) -> dict[str, list[str
             given.write_text(json.dumps(sets), encoding="utf-8")
             env = {**os.environ, "PYTHONPATH": str(tree)}
             scored = subprocess.run(
-                [sys.executable, "-c", _AT_REV, str(given), str(taken)],
+                [sys.executable, "-c", _AT_REV, __file__, str(given), str(taken)],
                 cwd=tree,
                 env=env,
                 capture_output=True,
