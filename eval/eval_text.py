@@ -240,9 +240,11 @@ POLICY = (
     "does not name); sentiment the model's, less the rules of UtteranceScorer.sentiment for a "
     "customer's turn: a polite complaint read positive turned negative, a step report read "
     "negative and (since the nineteenth round) a plain request or courtesy read negative "
-    "turned neutral, pushback read neutral or positive turned negative, and (nineteenth "
-    "round) thanks or agreement opening a turn read neutral turned positive; the last two "
-    "only on a turn that raises no intent"
+    "turned neutral, pushback read neutral or positive turned negative, (nineteenth round) "
+    "thanks or agreement opening a turn read neutral turned positive, the plain request and "
+    "the thanks only on a turn that raises no intent, and (twentieth round) a stated "
+    "unhappiness, a loss, a wrong charge, a delay or a grudging acceptance read neutral "
+    "turned negative"
 )
 # Bitext's language-variation tags worth a figure of their own
 REQUEST_STYLES = {"Q": "colloquial", "Z": "typos", "W": "offensive", "N": "negation"}

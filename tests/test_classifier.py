@@ -1334,6 +1334,56 @@ def test_thanks_that_opens_a_turn_is_positive(text: str, thanks: bool) -> None:
     assert UtteranceScorer.sentiment(neutral, text, "agent") == (0.1, 0.8, 0.1)
 
 
+@pytest.mark.parametrize(
+    ("text", "unhappy"),
+    [
+        ("I'm getting really frustrated, the booking still shows the old date.", True),
+        ("Honestly this is a nightmare, can we sort it today?", True),
+        ("I'd like to report a stolen debit card.", True),
+        ("My suitcase was lost on the way to Lisbon.", True),
+        ("Could you take the late fee off? I mean, please remove that fee.", True),
+        ("There's a mistake on my last invoice.", True),
+        ("I was hoping for compensation for the delay.", True),
+        ("Okay, I suppose that'll have to do.", True),
+        ("Wednesday? Not ideal, but fine.", True),
+        ("That's quite a bit more than I budgeted for.", True),
+        # said of no unhappiness of the customer's, or denied
+        ("I'm not upset, I just want to know the date.", False),
+        ("Sorry if I was short with you earlier.", False),
+        ("Is my flight delayed?", False),
+        ("Can I add a card to my account?", False),
+        ("That works, I'll take the ten o'clock.", False),
+    ],
+)
+def test_a_calmly_told_grievance_is_negative(text: str, unhappy: bool) -> None:
+    """docs/intents.md, Sentiment: a customer who says they are unhappy, reports a loss, a
+    wrong charge or a delay, or accepts grudgingly, is negative however calmly; lines
+    written here."""
+    from monitor.scoring.cues import fold, unhappy_folded
+
+    assert unhappy_folded(fold(text)) is unhappy
+    neutral = TextScores((0.2, 0.7, 0.1), dict.fromkeys(INTENTS, 0.0))
+    served = UtteranceScorer.sentiment(neutral, text, "customer")
+    assert (served[0] > served[1]) is unhappy
+    # only a neutral reading moves, and the agent's turns are read as given
+    positive = TextScores((0.1, 0.2, 0.7), dict.fromkeys(INTENTS, 0.0))
+    assert UtteranceScorer.sentiment(positive, text, "customer") == (0.1, 0.2, 0.7)
+    assert UtteranceScorer.sentiment(neutral, text, "agent") == (0.2, 0.7, 0.1)
+
+
+def test_a_calmly_told_grievance_through_the_real_model(text_classifier: Any) -> None:
+    scorer = UtteranceScorer(text_classifier)
+    """Lines the model reads neutral (0.69 to 1.0 when written): the merge serves negative."""
+    for text in (
+        "Okay. I guess that's better than nothing.",
+        "Hi, I'd like to report a stolen debit card please.",
+        "I was hoping to discuss compensation for the delay. Could you help?",
+    ):
+        [model] = text_classifier.predict([text])
+        probs, _ = scorer.merge(model, text, "en", "customer")
+        assert max(range(3), key=probs.__getitem__) == 0, (text, model.probabilities, probs)
+
+
 def test_a_plain_request_through_the_real_model(text_classifier: Any) -> None:
     """The merge passes whether the turn raises an intent: a manager demand put as a request
     stays as the model read it."""

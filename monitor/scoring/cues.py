@@ -1356,6 +1356,58 @@ def pushback_folded(folded: str) -> bool:
     return bool(_DISPUTE.search(folded) or (_INSIST.search(folded) and _REQUEST.search(folded)))
 
 
+# docs/intents.md, Sentiment: a customer who says they are unhappy ("I'm really frustrated
+# because my flight was delayed. Can we discuss that?"), reports a loss, a wrong charge or a
+# delay ("hi i would like to report lost credit card", "could you please remove the charge",
+# "can you assist with compensation for the delay?") or accepts grudgingly ("It's not ideal,
+# but it'll have to work", "I guess that's better than nothing", "that's a bit more than I was
+# expecting") is unhappy or reports a problem, however calmly: negative. The model reads such
+# turns neutral (the dialogue and shop development samples, issue 10, twentieth round: 17 of
+# their negative turns). Checked on the CFPB validation and training sentences, GoEmotions dev
+# and the own held-out sets, and read on 40,000 sentences of the generated support calls and
+# tau2's airline chats.
+_UNHAPPY = re.compile(
+    r"\b(i('m| am| feel|'ve been| have been| get| getting)|we('re| are)|that's|thats|this is|"
+    r"it's|its|that is|it is|this has been|it has been|it's been)"
+    r"( (really|so|very|quite|pretty|extremely|incredibly|a bit|a little|kind of|kinda|getting|"
+    r"becoming|just|honestly|rather|truly|totally|absolutely|starting to get|starting to feel))* "
+    r"(frustrat\w*|upset|annoy\w*|angry|mad|furious|livid|disappoint\w*|unhappy|fed up|"
+    r"sick (and tired )?of|tired of|stress\w*|devastat\w*|gutted|irritat\w*|exasperat\w*|"
+    r"ridiculous|unacceptable|outrageous|a joke|a nightmare|a disaster|infuriat\w*|appall\w*|"
+    r"disgust\w*|concerned|worried|anxious)\b|"
+    r"\bput me in a (tough|difficult|bad|terrible|awful) (spot|position|situation)\b"
+)
+_BELONGING = (
+    r"(credit card|debit card|card|wallet|phone|bags?|luggage|baggage|suitcase|package|parcel|"
+    r"order|item|delivery|passport|laptop)"
+)
+_LOSS = re.compile(
+    r"\breport\w*( (a|my|the|an))? (lost|stolen|missing|damaged|fraud\w*|unauthori[sz]ed)\b|"
+    rf"\b(my|the|our) {_BELONGING}( \w+)? (is|was|has been|got|have been|are|were|went) "
+    r"(lost|stolen|missing|damaged|broken|never delivered)\b|"
+    rf"\b(lost|missing|stolen) {_BELONGING}\b|\bi (missed|lost) my {_BELONGING}\b|"
+    rf"\b{_BELONGING} (is |was )?missing\b|"
+    r"\bremove (the|this|that|a|these|those) (\w+ )?(charges?|fees?)\b|"
+    r"\b(charges?|fees?) (\w+ )?removed\b|"
+    r"\b(error|mistake|wrong charge)s? (in|on) (my |the )?(\w+ )?(bill|statement|invoice)\b|"
+    r"\bcompensation for (the|my|this|that) (\w+ )?(delay|inconvenience|cancell?ation|trouble)\b|"
+    r"\b(flight|train|bus|order|delivery|package|parcel) (was|is|got|has been|had been) "
+    r"(delayed|cancell?ed|late)\b"
+)
+_GRUDGING = re.compile(
+    r"\b(not (ideal|great)|better than nothing|(it'll|itll|that'll|thatll|this'll|it will|"
+    r"that will|this will) (just )?have to (do|work)|more than i (was |had )?(expect\w*|hoped|"
+    r"thought|budgeted|planned)|i (guess|suppose) i (have|don't have|dont have|have got) "
+    r"(no|any|much) (other )?choice)\b"
+)
+
+
+def unhappy_folded(folded: str) -> bool:
+    """True when folded English text says the customer is unhappy, reports a loss, a wrong
+    charge or a delay, or accepts grudgingly: negative, however calmly put."""
+    return bool(_UNHAPPY.search(folded) or _LOSS.search(folded) or _GRUDGING.search(folded))
+
+
 def polite_complaint(text: str) -> bool:
     """True when English ``text`` reports a problem after a contrast ("thanks, but it's still
     broken") or after a word of praise ("great, wrong size again"): a complaint, negative

@@ -9,7 +9,8 @@ worker thread for the model so inference never blocks the event loop.
 Merge policy (measured in eval/eval_text.py, see models/README.md):
 - English: sentiment from the model, less the readings of a customer's turn that
   ``UtteranceScorer.sentiment`` states in code (a polite complaint, a step report, pushback, a
-  plain request or courtesy, thanks that opens the turn; docs/intents.md, Sentiment). Intents:
+  plain request or courtesy, thanks that opens the turn, a stated unhappiness, loss or grudging
+  acceptance; docs/intents.md, Sentiment). Intents:
   the model's probability, raised to the cue score where an English cue matched (cues are
   high-precision phrases that back the model up on wordings it never saw), then the "is not"
   lines of docs/intents.md (cues.ruled_out).
@@ -45,6 +46,7 @@ from monitor.scoring.cues import (
     pushback_folded,
     ruled_out_folded,
     step_report_folded,
+    unhappy_folded,
 )
 from monitor.scoring.multilingual import score_text
 
@@ -99,7 +101,7 @@ class UtteranceScorer:
         *,
         raised: bool = False,
     ) -> tuple[float, float, float]:
-        """The English model's sentiment, less five misreadings stated in code: a customer's
+        """The English model's sentiment, less six misreadings stated in code: a customer's
         polite complaint that the model reads positive ("thanks, but it's still broken") is
         negative; its negative and positive probabilities trade places (cues.polite_complaint).
         A customer's troubleshooting step or device read-out that the model reads negative
@@ -113,6 +115,9 @@ class UtteranceScorer:
         (cues.plain_request_folded). Thanks, praise or agreement opening a customer's turn
         that the model reads neutral ("Okay, thanks. Is there anything else?") is positive,
         unless it raises an intent; neutral and positive trade places (cues.gratitude_folded).
+        A customer's turn that says they are unhappy, reports a loss, a wrong charge or a
+        delay, or accepts grudgingly ("It's not ideal, but it'll have to work"), that the model
+        reads neutral, is negative; neutral and negative trade places (cues.unhappy_folded).
         The agent's turns are left as read (bad news politely given is service talk).
         ``folded``: ``cues.fold(text)`` when the caller has it already."""
         neg, neu, pos = model.probabilities
@@ -126,6 +131,8 @@ class UtteranceScorer:
         if neg < max(neu, pos) and pushback_folded(folded):
             # the reading the model gave first goes to negative's place, and negative to its
             return (neu, neg, pos) if neu >= pos else (pos, neu, neg)
+        if neu > max(neg, pos) and unhappy_folded(folded):
+            return (neu, neg, pos)
         if neg > max(neu, pos) and not raised and plain_request_folded(folded):
             return (neu, neg, pos)
         if neu > max(neg, pos) and not raised and gratitude_folded(folded):
