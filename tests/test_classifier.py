@@ -1343,6 +1343,10 @@ def test_thanks_that_opens_a_turn_is_positive(text: str, thanks: bool) -> None:
         ("My suitcase was lost on the way to Lisbon.", True),
         ("Could you take the late fee off? I mean, please remove that fee.", True),
         ("There's a mistake on my last invoice.", True),
+        ("Hi, I got the wrong charger in my parcel.", True),
+        ("I asked for the large one and they sent a medium.", True),
+        ("The vase arrived smashed.", True),
+        ("It was supposed to arrive last Thursday.", True),
         ("I was hoping for compensation for the delay.", True),
         ("Okay, I suppose that'll have to do.", True),
         ("Wednesday? Not ideal, but fine.", True),
@@ -1352,13 +1356,15 @@ def test_thanks_that_opens_a_turn_is_positive(text: str, thanks: bool) -> None:
         ("Sorry if I was short with you earlier.", False),
         ("Is my flight delayed?", False),
         ("Can I add a card to my account?", False),
+        ("I ordered the blue one, can you tell me when it ships?", False),
+        ("It's due to arrive on Friday, right?", False),
         ("That works, I'll take the ten o'clock.", False),
     ],
 )
 def test_a_calmly_told_grievance_is_negative(text: str, unhappy: bool) -> None:
     """docs/intents.md, Sentiment: a customer who says they are unhappy, reports a loss, a
-    wrong charge or a delay, or accepts grudgingly, is negative however calmly; lines
-    written here."""
+    wrong charge, a delay or goods that came wrong, or accepts grudgingly, is negative however
+    calmly; lines written here."""
     from monitor.scoring.cues import fold, unhappy_folded
 
     assert unhappy_folded(fold(text)) is unhappy

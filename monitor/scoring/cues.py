@@ -1357,9 +1357,10 @@ def pushback_folded(folded: str) -> bool:
 
 
 # docs/intents.md, Sentiment: a customer who says they are unhappy ("I'm really frustrated
-# because my flight was delayed. Can we discuss that?"), reports a loss, a wrong charge or a
-# delay ("hi i would like to report lost credit card", "could you please remove the charge",
-# "can you assist with compensation for the delay?") or accepts grudgingly ("It's not ideal,
+# because my flight was delayed. Can we discuss that?"), reports a loss, a wrong charge, a
+# delay or goods that came wrong ("hi i would like to report lost credit card", "could you
+# please remove the charge", "can you assist with compensation for the delay?", "I received
+# the wrong size") or accepts grudgingly ("It's not ideal,
 # but it'll have to work", "I guess that's better than nothing", "that's a bit more than I was
 # expecting") is unhappy or reports a problem, however calmly: negative. The model reads such
 # turns neutral (the dialogue and shop development samples, issue 10, twentieth round: 17 of
@@ -1381,7 +1382,7 @@ _BELONGING = (
     r"(credit card|debit card|card|wallet|phone|bags?|luggage|baggage|suitcase|package|parcel|"
     r"order|item|delivery|passport|laptop)"
 )
-_LOSS = re.compile(
+_REPORTED = re.compile(
     r"\breport\w*( (a|my|the|an))? (lost|stolen|missing|damaged|fraud\w*|unauthori[sz]ed)\b|"
     rf"\b(my|the|our) {_BELONGING}( \w+)? (is|was|has been|got|have been|are|were|went) "
     r"(lost|stolen|missing|damaged|broken|never delivered)\b|"
@@ -1392,7 +1393,17 @@ _LOSS = re.compile(
     r"\b(error|mistake|wrong charge)s? (in|on) (my |the )?(\w+ )?(bill|statement|invoice)\b|"
     r"\bcompensation for (the|my|this|that) (\w+ )?(delay|inconvenience|cancell?ation|trouble)\b|"
     r"\b(flight|train|bus|order|delivery|package|parcel) (was|is|got|has been|had been) "
-    r"(delayed|cancell?ed|late)\b"
+    r"(delayed|cancell?ed|late)\b|"
+    # goods that came wrong, broken or late ("I ordered a blue one but got a red one", "the
+    # shoes fell apart", "it was due last week"): lines written here, after the issue's
+    # polite complaints read neutral
+    r"\b(received|got|get|sent( me)?|delivered|came with|shipped( me)?) (the |a |an )?wrong\b|"
+    r"\b(ordered|asked for|bought|paid for) (a |an |the )?(\w+ ){0,3}(but|and) (got|received|"
+    r"they sent|you sent|you guys sent|it came)\b|"
+    r"\b(fell apart|came apart|arrived (damaged|broken|cracked|late|open|smashed|crushed|wet|"
+    r"soaked))\b|"
+    r"\b(was|were) (due|supposed to (arrive|be here|come|be delivered)|meant to (arrive|be here|"
+    r"come)) (last|yesterday|on|by|\w+ (days|weeks) ago)\b"
 )
 _GRUDGING = re.compile(
     r"\b(not (ideal|great)|better than nothing|(it'll|itll|that'll|thatll|this'll|it will|"
@@ -1404,8 +1415,9 @@ _GRUDGING = re.compile(
 
 def unhappy_folded(folded: str) -> bool:
     """True when folded English text says the customer is unhappy, reports a loss, a wrong
-    charge or a delay, or accepts grudgingly: negative, however calmly put."""
-    return bool(_UNHAPPY.search(folded) or _LOSS.search(folded) or _GRUDGING.search(folded))
+    charge, a delay or goods that came wrong, or accepts grudgingly: negative, however
+    calmly put."""
+    return bool(_UNHAPPY.search(folded) or _REPORTED.search(folded) or _GRUDGING.search(folded))
 
 
 def polite_complaint(text: str) -> bool:

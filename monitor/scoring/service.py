@@ -115,9 +115,10 @@ class UtteranceScorer:
         (cues.plain_request_folded). Thanks, praise or agreement opening a customer's turn
         that the model reads neutral ("Okay, thanks. Is there anything else?") is positive,
         unless it raises an intent; neutral and positive trade places (cues.gratitude_folded).
-        A customer's turn that says they are unhappy, reports a loss, a wrong charge or a
-        delay, or accepts grudgingly ("It's not ideal, but it'll have to work"), that the model
-        reads neutral, is negative; neutral and negative trade places (cues.unhappy_folded).
+        A customer's turn that says they are unhappy, reports a loss, a wrong charge, a delay
+        or goods that came wrong, or accepts grudgingly ("It's not ideal, but it'll have to
+        work"), that the model reads neutral, is negative; neutral and negative trade places
+        (cues.unhappy_folded).
         The agent's turns are left as read (bad news politely given is service talk).
         ``folded``: ``cues.fold(text)`` when the caller has it already."""
         neg, neu, pos = model.probabilities
