@@ -317,6 +317,19 @@ CUE_SPEC_EN = (
     ("legal_threat", "my lawyer's office is the delivery address", False),
     ("legal_threat", "you can also contact the ombudsman if you're not happy", False),
     ("legal_threat", "i'm going to the ombudsman with this", True),
+    # chat forms and a few more ways to say it (twentieth round; lines written here)
+    ("abuse", "u guys r useless, 3rd time i msg abt this", True),
+    ("abuse", "u r a star, thx", False),
+    ("repeat_contact", "u guys r useless, 3rd time i msg abt this", True),
+    ("repeat_contact", "I've rung you lot four times now", True),
+    ("repeat_contact", "i dm'd you 5 times", True),
+    ("repeat_contact", "i'll msg u if it happens again", False),
+    ("legal_threat", "I'll dispute it with my credit card company then", True),
+    ("legal_threat", "if it's not refunded I'm going to dispute the charge with my bank", True),
+    ("legal_threat", "should I dispute it with my bank, or will you refund it?", False),
+    ("manager_demand", "put me through to complaints", True),
+    ("manager_demand", "I want to speak to someone in complaints", True),
+    ("manager_demand", "are you the complaints team?", False),
 )
 
 

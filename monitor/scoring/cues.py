@@ -47,6 +47,12 @@ _CUES: dict[str, dict[str, tuple[str, ...]]] = {
             r"(can|could|would|will) you (please |kindly |just |maybe )?escalate (this|it|my|the)",
             r"(is there|isn't there|isnt there|there must be) (an |any |some )?escalation",
             r"(no|any|a|some) way (to|you can|you could|of|for you to) escalat\w*",
+            # the complaints department asked for ("put me through to complaints", twentieth
+            # round); the agent's offer of the complaints team names no "me"
+            r"(get|put|pass|connect|transfer|send) me (through |over )?to (your |the )?"
+            r"complaints( team| department| dept| line)?",
+            r"(speak|talk|speaking|talking) (to|with) (someone|somebody|anyone|anybody) "
+            r"(in|from|on) (your |the )?complaints",
         ),
         "cancel_threat": (
             r"(cancel|cancelling|canceling|close|closing|terminate|terminating) "
@@ -117,6 +123,12 @@ _CUES: dict[str, dict[str, tuple[str, ...]]] = {
             r"consumer (forum|court)",
             r"(contact|contacting|call|calling|ring|ringing|ask|asking|get|getting|going to) my "
             r"bank to (reverse|dispute|claw back|take back|get back)",
+            # a dispute through the card said as what the customer will do ("I'll dispute it
+            # with my credit card company"), not one in the story ("I disputed it last year")
+            r"(i'll|ill|i will|i'm going to|im going to|i'm gonna|im gonna|we'll|we will) "
+            r"(just |have to |then )?(dispute|reverse|charge back|chargeback|claw back)( \w+){0,4} "
+            r"(with|through|via) (my|the|our) (bank|credit card company|card company|card issuer|"
+            r"card provider|credit card|card)",
         ),
         "public_shaming": (
             r"(post|posting|put|share|sharing|tweet|tweeting|write|writing) .{0,30}"
@@ -127,7 +139,8 @@ _CUES: dict[str, dict[str, tuple[str, ...]]] = {
         # an attack on a person or the company; undirected swearing ("so damn frustrating",
         # "these stupid mugs") is not abuse
         "abuse": (
-            r"(you|you're|youre|ur|u|you are|u r|you guys are|you people are|you lot are) "
+            # chat forms too ("u guys r useless", twentieth round)
+            r"(you|you're|youre|ur|u|ya|(you|u|ya)( guys| people| lot| all)? (are|r)) "
             r"(an? |so |such an? |absolutely |completely |a bunch of |all )?"
             r"(idiots?|morons?|imbeciles?|stupid|useless|incompetent|pathetic|clowns?|muppets?|"
             r"hopeless|a joke|joke|fool|loser|liars|cheats|cheaters|scammers|crooks|thieves|frauds|"
@@ -147,10 +160,13 @@ _CUES: dict[str, dict[str, tuple[str, ...]]] = {
         ),
         # evidence of an earlier contact; "i'll call again if..." is not one
         "repeat_contact": (
-            rf"{_NTH} (call|email|message|complaint|chat)",
+            rf"{_NTH} (call|email|message|msg|text|complaint|chat)",
             rf"{_NTH} time (that )?(i'm |i've |i have |i am |im |ive |i )?"
-            r"(call|ring|phon|contact|email|messag|writ|chat|ask|rais|complain|explain)\w*",
-            r"(called|rung|phoned|emailed|messaged|contacted|chatted with) (you )?"
+            r"(call|ring|phon|contact|email|messag|msg|text|dm|writ|chat|ask|rais|complain|"
+            r"explain)\w*",
+            # chat forms and "you lot" too ("I've rung you lot four times now", twentieth round)
+            r"(called|rung|rang|phoned|emailed|messaged|msged|msg'd|texted|dmed|dm'd|contacted|"
+            r"chatted with) ((you|u)( guys| lot| people| all)? )?(now |already )?"
             r"(\w+ times|twice|before|last week|yesterday)",
             r"how many (more )?times (do|must|will|have|should) (i|we) (have to |need to |got to )?"
             r"(call|contact|email|message|explain|chase|ask|tell|ring|write|phone|chat)",
@@ -500,7 +516,8 @@ _SUBJECT: dict[str, re.Pattern[str]] = {
         "manager_demand": r"manager|managers|management|supervisor|superior|boss|senior|"
         r"team ?lead\w*|lead|head|director|ceo|owner|someone|somebody|anyone|anybody|whoever|"
         r"person|people|human|higher|above|in charge|escalat\w*|over your head|decision|"
-        r"decide|authority|charge|running|complaints (team|department)|mgr|sup",
+        r"decide|authority|charge|running|complaints (team|department)|mgr|sup|"
+        r"(to|in|from) (your |the )?complaints",
         # seventeenth round: "lose", "again", "stop", "end", "port", "another" and the like only
         # with what they need to name leaving ("you've lost a customer", "I won't order again",
         # "stop my subscription", "another provider"); no longer "customer", "money", "take",
@@ -543,6 +560,7 @@ _SUBJECT: dict[str, re.Pattern[str]] = {
         r"tell|promis\w*|tickets?|case|reference|callback|colleagues?|agents?|"
         r"representatives?|reps?|wrote|written|writ\w*|reach\w*|complain\w*|replied|"
         r"repl(y|ies)|respon\w*|inform\w*|notif\w*|visit\w*|fax\w*|dms?|sent|follow\w*|"
+        r"msg\w*|msg'd|txt\w*|dmed|dm'd|"
         r"request\w*|report\w*|disput\w*|rais\w*|asked|ask|asking|explain\w*|assur\w*|"
         r"communicat\w*|(they|someone|somebody|the \w+) (said|say|says)|"
         r"customer service|support|store|branch|website|portal|in touch|get back|"
