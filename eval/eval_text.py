@@ -244,8 +244,7 @@ POLICY = (
     "thanks or agreement opening a turn read neutral turned positive, the plain request and "
     "the thanks only on a turn that raises no intent, and (twentieth round) a stated "
     "unhappiness, a loss, a wrong charge, a delay, goods that came wrong or a grudging "
-    "acceptance read neutral "
-    "turned negative"
+    "acceptance read neutral turned negative"
 )
 # Bitext's language-variation tags worth a figure of their own
 REQUEST_STYLES = {"Q": "colloquial", "Z": "typos", "W": "offensive", "N": "negation"}
