@@ -114,7 +114,7 @@ def _raised(classifier: Any, lines: list[str]) -> list[set[str]]:
     out = []
     for text, score in zip(texts, classifier.predict(texts, speakers), strict=True):
         _, merged = scorer.merge(score, text, "en")
-        out.append({k for k, v in merged.items() if v >= classifier.threshold(k)})
+        out.append(set(classifier.raised(merged)))
     return out
 
 

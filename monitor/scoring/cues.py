@@ -1378,9 +1378,9 @@ def pushback_folded(folded: str) -> bool:
 # because my flight was delayed. Can we discuss that?"), reports a loss, a wrong charge, a
 # delay or goods that came wrong ("hi i would like to report lost credit card", "could you
 # please remove the charge", "can you assist with compensation for the delay?", "I received
-# the wrong size") or accepts grudgingly ("It's not ideal,
-# but it'll have to work", "I guess that's better than nothing", "that's a bit more than I was
-# expecting") is unhappy or reports a problem, however calmly: negative. The model reads such
+# the wrong size") or accepts grudgingly ("It's not ideal, but it'll have to work", "I guess
+# that's better than nothing", "that's a bit more than I was expecting") is unhappy or reports
+# a problem, however calmly: negative. The model reads such
 # turns neutral (the dialogue and shop development samples, issue 10, twentieth round: 17 of
 # their negative turns). Checked on the CFPB validation and training sentences, GoEmotions dev
 # and the own held-out sets, and read on 40,000 sentences of the generated support calls and

