@@ -330,6 +330,29 @@ CUE_SPEC_EN = (
     ("manager_demand", "put me through to complaints", True),
     ("manager_demand", "I want to speak to someone in complaints", True),
     ("manager_demand", "are you the complaints team?", False),
+    # a rival named, elsewhere from now on, not buying here, the app deleted, regulators of the
+    # countries this is for, the complaint sent up, an earlier ticket, a wait for an agent
+    # (twenty-first round; lines written here)
+    ("cancel_threat", "I'm switching to Shopee from now on", True),
+    ("cancel_threat", "will just buy from lazada next time, at least they deliver", True),
+    ("cancel_threat", "I'll buy from other sites from now on", True),
+    ("cancel_threat", "I won't be shopping with you again", True),
+    ("cancel_threat", "I'll be uninstalling your app after this", True),
+    ("cancel_threat", "I bought it on Amazon last year and it was fine", False),
+    ("cancel_threat", "I'll order from the app next time", False),
+    ("cancel_threat", "I'll order a different size next time", False),
+    ("cancel_threat", "the light is switching to orange now", False),
+    ("cancel_threat", "how do i delete my account", False),
+    ("legal_threat", "I will complain to the Ministry of Domestic Trade about this", True),
+    ("legal_threat", "I'm reporting you to KPDN", True),
+    ("legal_threat", "is this the consumer helpline?", False),
+    ("manager_demand", "can you raise a complaint ticket to higher management?", True),
+    ("manager_demand", "I will raise this to the senior team for you", False),
+    ("repeat_contact", "my previous ticket was closed without any resolution", True),
+    ("repeat_contact", "the last agent said it would be fixed in 48 hours", True),
+    ("repeat_contact", "my previous order was fine", False),
+    ("hold_complaint", "I've been waiting for an agent for ages", True),
+    ("hold_complaint", "waiting for my refund for 20 days now", False),
 )
 
 
@@ -1193,10 +1216,15 @@ def test_a_threat_ruled_out_is_no_threat(
         ("cheers, however the refund still hasn't come through", True),
         ("great, charged twice again", True),
         ("lovely, another week to wait for it", True),
+        # thanks meant the other way (twenty-first round)
+        ("thank you for nothing", True),
+        ("oh great, another delay", True),
         # thanks without a problem after it, or praise, is not a complaint
         ("thanks, that's all sorted now", False),
         ("great, but could you also email me the invoice", False),
         ("brilliant service, the parcel came the next day", False),
+        ("thanks, that was nothing, really", False),
+        ("great, another one of those came today and it's lovely", False),
     ],
 )
 def test_a_polite_complaint_is_a_complaint(text: str, complaint: bool) -> None:

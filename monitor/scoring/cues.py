@@ -20,6 +20,42 @@ from monitor.scoring.data.calls import DATA_DIR, straight_apostrophes
 
 CUE_SCORE = 0.9  # a matched cue is strong evidence, but not certainty
 _NTH = r"(second|third|fourth|fifth|sixth|2nd|3rd|4th|5th)"
+# a customer's future ("I'll", "gonna", "might as well"), and rival shops and networks named by
+# customers in the countries this is for (twenty-first round; cancel_threat)
+_WILL = (
+    r"(i'll|ill|i will|will|i'm going to|im going to|i'm gonna|im gonna|gonna|going to|"
+    r"might as well|may as well|i'd rather|i would rather|i'm|im|i am)"
+)
+# shopping elsewhere from now on ("will just buy from other sites next time"); the company's
+# own app, site or a different size is not elsewhere
+_FROM_NOW_ON = (
+    rf"{_WILL}( just| be| probably| definitely| rather)* (switch\w*|mov\w*|buy\w*|order\w*|"
+    r"shop\w*|stick\w*)( over)?( (it|them|everything|my stuff))? (to|from|at|on|with) "
+    r"(?!(you|your|u|ur|the|this|that|my|a different (size|colou?r)|another (size|colou?r))\b)"
+    r"(\w+ ?){1,2} (next time|from now on|in future|in the future|going forward|from here on)"
+)
+_NOT_BUYING = (
+    r"(won't|wont|will not|not going to|never going to|not gonna|no longer)( be)? "
+    r"(shop|order|buy|purchas)\w* (here|from (you|u|ya|this|your)|with (you|u|ya|this|your)|"
+    r"on (this|your))"
+)
+_DELETING = (
+    r"(i'll|ill|i will|i'm going to|im going to|i'm gonna|im gonna|gonna|i'm|im|i am)( just|"
+    r" be| now)* (delet|uninstall)\w* (my account|your app|this app|the app|my profile)"
+)
+_RIVALS = (
+    r"(amazon|flipkart|shopee|lazada|ebay|walmart|temu|aliexpress|alibaba|shein|myntra|meesho|"
+    r"ajio|nykaa|snapdeal|tokopedia|bukalapak|blibli|zalora|emag|altex|argos|currys|tesco|"
+    r"verizon|at&t|att|t-mobile|tmobile|comcast|xfinity|spectrum|vodafone|digi|maxis|"
+    r"celcom|unifi|telkomsel|indosat|jio|airtel)\b"
+)
+# a rival named as where the customer goes ("I'm switching to Shopee", "will just buy from
+# Lazada"); a light "going to orange" or a purchase there in the story is not leaving
+_TO_RIVAL = (
+    rf"(switch\w*|mov\w*|stick\w*|go over|going over)( over)? (to|with) {_RIVALS}|"
+    rf"{_WILL}( just| be| probably| definitely| rather)* (buy\w*|order\w*|shop\w*)"
+    rf"( (it|them|everything|my \w+))? (from|at|on|with|via) {_RIVALS}"
+)
 
 # Each intent maps to alternatives joined into one regex; "\b" bounds are added around the whole.
 _CUES: dict[str, dict[str, tuple[str, ...]]] = {
@@ -46,6 +82,24 @@ _CUES: dict[str, dict[str, tuple[str, ...]]] = {
             r"(authority|make an exception|make exceptions|decide|make (that|the|a) decision)",
             r"(can|could|would|will) you (please |kindly |just |maybe )?escalate (this|it|my|the)",
             r"(is there|isn't there|isnt there|there must be) (an |any |some )?escalation",
+            # the escalation team or the grievance officer asked for (Indian e-commerce's
+            # escalation path: "give me the number of your escalation team", "kindly share the
+            # email id of your grievance officer"); lines written here
+            r"(give|share|send|provide|tell|need|want)( me)?( with)? (the |your )?(\w+ ){0,3}"
+            r"(of|for|to) (your |the )?(escalation|grievance|nodal) (team|officer|cell|department|"
+            r"desk|manager|matrix)",
+            r"(connect|transfer|put|pass|escalat\w*|forward)\w* (me |this |it |my \w+ )?(through )?"
+            r"to (your |the )?(escalation|grievance|nodal) (team|officer|cell|department|desk)",
+            r"(speak|talk|speaking|talking) (to|with) (your |the |a )?(escalation|grievance|nodal) "
+            r"(team|officer|cell|department|desk)",
+            # twenty-first round: the complaint sent up at the customer's asking ("can you raise
+            # a complaint ticket to higher management?"); lines written here. The agent's "I will
+            # raise this to the senior team" is service talk
+            r"((can|could|would|will) (you|u) (please |kindly |just )?|please |pls |kindly |"
+            r"i (want|need|would like|'d like) (you to )?)"
+            r"(raise|escalate|forward|send|take|pass|bring) (this |it |that |my |a |the )?"
+            r"(complaint |case |issue |matter )?(ticket )?to (the |your )?"
+            r"(higher|senior|upper|top) (management|level|ups|authorit\w*|officials?|team)",
             r"(no|any|a|some) way (to|you can|you could|of|for you to) escalat\w*",
             # the complaints department asked for ("put me through to complaints", twentieth
             # round); the agent's offer of the complaints team names no "me"
@@ -101,6 +155,15 @@ _CUES: dict[str, dict[str, tuple[str, ...]]] = {
             # in two days"
             r"last time i('ll| will)? (ever )?(order|buy|shop|use)",
             r"never (order|buy|shop|use)\w* .{0,25}again",
+            # twenty-first round, lines written here: a rival named ("I'm switching to Shopee
+            # from now on", "will just buy from Lazada next time"), shopping elsewhere from now
+            # on ("I'll stick to the mall from now on"), not buying here any more, the account or
+            # the app deleted as a threat ("I'll be uninstalling your app after this")
+            _TO_RIVAL,
+            _FROM_NOW_ON,
+            r"(buy|order|shop)\w* (from|at|with) (your|a) competitors?",
+            _NOT_BUYING,
+            _DELETING,
         ),
         "legal_threat": (
             # "my lawyer's office is the delivery address" is an address, not a threat
@@ -121,6 +184,12 @@ _CUES: dict[str, dict[str, tuple[str, ...]]] = {
             r"(i'll|i will|i'm|i am|im|we'll|we will) .{0,30}"
             r"(ombudsman|regulator|trading standards|consumer protection|better business bureau)",
             r"consumer (forum|court)",
+            # twenty-first round: the regulators of the countries this is for, named as where the
+            # complaint goes ("I will complain to the Ministry of Domestic Trade about this")
+            r"(complain\w*|report\w*|go|going|escalat\w*|writ\w*|tak\w* (this|it)) (\w+ ){0,3}"
+            r"to (the )?(ministry of (domestic trade|consumer affairs)|kpdn\w*|ylki|bpkn|bpsk|anpc|"
+            r"consumer (tribunal|claims tribunal|helpline|affairs|council|association|commission)|"
+            r"national consumer helpline|tribunal for consumer claims|protectia consumatorului)",
             r"(contact|contacting|call|calling|ring|ringing|ask|asking|get|getting|going to) my "
             r"bank to (reverse|dispute|claw back|take back|get back)",
             # a dispute through the card said as what the customer will do ("I'll dispute it
@@ -172,6 +241,13 @@ _CUES: dict[str, dict[str, tuple[str, ...]]] = {
             r"(call|contact|email|message|explain|chase|ask|tell|ring|write|phone|chat)",
             r"(i've|i have|ive|i|been|keep|kept) (been )?chasing (you|u|this|it|them)",
             r"promised (me )?a (call ?back|callback)",
+            # twenty-first round: an earlier ticket or complaint, what the last agent said ("My
+            # previous ticket was closed without any resolution"); lines written here
+            r"(my|the|our) (previous|earlier|last|old|first) (ticket|complaint|case|chat|report)s? "
+            r"(was|were|got|has been|have been|is|are|had been|said|about)",
+            r"(the |your )?(previous|last|earlier) (agent|rep|representative|advisor|adviser|"
+            r"person|guy|lady|staff|officer|operator)s? (said|told|promised|assured|mentioned|"
+            r"confirmed|i (spoke|talked|chatted))",
             r"already (called|contacted|emailed|chatted|spoke|raised|explained)",
             # an earlier contact named by who was spoken to ("the representative I spoke with
             # assured me", "I was told by customer support to cancel it here")
@@ -192,6 +268,16 @@ _CUES: dict[str, dict[str, tuple[str, ...]]] = {
             r"(waited|waiting|holding) (for )?(\w+ )?(minutes|mins)",
             r"(hold music|in your queue|in the queue|to get through)",
             r"waiting (ages|forever) for (a reply|someone|an answer|you)",
+            # twenty-first round: "I've been waiting for an agent for ages" (lines written here)
+            r"waiting (for|on) (an agent|an? (human|person|real person|rep|representative|live "
+            r"agent)|someone|somebody|anyone|(a|your) (reply|response|answer)|you( guys)?) "
+            r"(for )?(ages|forever|so long|too long|over an hour|an hour|half an hour|"
+            r"\d+ ?(minutes|mins))",
+            # British "sat here": "I've been sat here for half an hour"; "sitting here for hours
+            # trying to figure it out" is the customer's own time before the call
+            r"(been|i'm|im|i am|i've|ive) (sat here|(sat|sitting|stuck) (here waiting|on "
+            r"(the|this) (line|phone|chat)|in (the|this) (queue|chat)))( waiting)?( for)? "
+            r"(half an hour|an hour|over an hour|hours|ages|forever|\d+ ?(minutes|mins))",
             r"(listening|listened|listen) to (that|this|the|your) (music|jingle|recording)",
         ),
         "transfer_complaint": (
@@ -517,6 +603,7 @@ _SUBJECT: dict[str, re.Pattern[str]] = {
         r"team ?lead\w*|lead|head|director|ceo|owner|someone|somebody|anyone|anybody|whoever|"
         r"person|people|human|higher|above|in charge|escalat\w*|over your head|decision|"
         r"decide|authority|charge|running|complaints (team|department)|mgr|sup|"
+        r"(grievance|nodal) (officer|cell|team|department|desk)|"
         r"(to|in|from) (your |the )?complaints",
         # seventeenth round: "lose", "again", "stop", "end", "port", "another" and the like only
         # with what they need to name leaving ("you've lost a customer", "I won't order again",
@@ -538,14 +625,17 @@ _SUBJECT: dict[str, re.Pattern[str]] = {
         r"(service|relationship|subscription|membership|agreement|contract|account|plan|policy|"
         r"package|line|internet|broadband|card|insurance|cover|phone|mobile|tv|deal)s?|"
         r"end\w* (it|this|things)|port\w* (my|our|out|it out)|porting|walk\w*|"
-        r"(i'm|im|i am) (off|out|outta here|out of here)$",
+        r"(i'm|im|i am) (off|out|outta here|out of here)$|"
+        # twenty-first round: a rival, elsewhere from now on, not buying here, the app deleted
+        rf"{_TO_RIVAL}|{_FROM_NOW_ON}|{_NOT_BUYING}|{_DELETING}",
         "legal_threat": r"lawyer\w*|attorney\w*|solicitor\w*|legal\w*|law|laws|lawsuit\w*|"
         r"sue|suing|sued|court\w*|chargeback|charge back|dispute\w*|ombudsman|regulat\w*|"
         r"trading standards|consumer|claim\w*|tribunal|police|report\w*|cfpb|ftc|bbb|"
         r"better business|attorney general|authorit\w*|rights|action|fcra|fdcpa|liable|"
         r"damages|fined|fines|guilty|penalt\w*|sanction\w*|criminal\w*|inquiry|proceeding\w*|"
         r"complaint|file|filing|fcc|agency|"
-        r"government|federal|state|litigat\w*|judge|justice|bank",
+        r"government|federal|state|litigat\w*|judge|justice|bank|ministry of (domestic trade|"
+        r"consumer affairs)|kpdn\w*|ylki|bpkn|bpsk|anpc|protectia",
         "public_shaming": r"review\w*|star|stars|twitter|tweet\w*|facebook|fb|tiktok|"
         r"instagram|insta|ig|social|online|internet|web|post|posting|posted|everyone|"
         r"everybody|friends|family|people|world|press|papers?|news\w*|media|viral|trustpilot|"
@@ -572,6 +662,7 @@ _SUBJECT: dict[str, re.Pattern[str]] = {
         # ten minutes or more (docs/intents.md); no longer "minutes", "long", "time", "still"
         # or "someone" alone, which a customer's own step says as often (below)
         "hold_complaint": r"hold\w*|wait\w*|queue\w*|music|answer\w*|pick\w* up|picked|"
+        r"sat here|(sat|sitting|stuck) (here waiting|on (the|this) (line|phone|chat))|"
         r"through|phone|line|hello|reply|repl(ied|ies)|respon\w*|forever|ages|"
         r"(anyone|anybody|someone|somebody|you|u) (still )?there|reach\w*|"
         r"get (a|to a|to|hold of a) (human|person|someone|somebody|agent|real person)|"
@@ -1195,7 +1286,8 @@ _PROBLEM = re.compile(
     r"(charged|billed) (me )?(twice|double|two times)|overcharged|double charged|"
     r"still (no|nothing|waiting|broken|wrong|missing|hasn't|haven't|isn't|not|don't|dont|hasnt|"
     r"havent)|no (refund|reply|answer|update|sign)|(same|this) (problem|issue)|"
-    r"(problem|issue) (is )?still|again|another (day|week|month))\b|"
+    r"(problem|issue) (is )?still|again|another (day|week|month|delay|excuse|fee|charge|"
+    r"problem|issue|wait|form|bot)|empty (box|parcel|package|envelope))\b|"
     + _NOT
     + r" (been |even |yet |really |actually |have |got |get )?(my |the |it |any )?(arrived|"
     r"received|delivered|come|here|working|work|works|fixed|sorted|resolved|solved|help|helped|"
@@ -1208,8 +1300,15 @@ _PRAISE_LEAD = re.compile(
 )
 
 
+# thanks said to mean the opposite ("Thank you for nothing."; twenty-first round, lines written
+# here)
+_THANKLESS = re.compile(r"\b(thank(s| you)|cheers)( so| very)?( much)? for nothing\b")
+
+
 def polite_complaint_folded(folded: str) -> bool:
     """``polite_complaint`` on text already folded (``fold``)."""
+    if _THANKLESS.search(folded):
+        return True
     contrast = _CONTRAST.search(folded)
     if contrast and _PROBLEM.search(folded, contrast.end()):
         return True
@@ -1393,7 +1492,9 @@ _UNHAPPY = re.compile(
     r"(frustrat\w*|upset|annoy\w*|angry|mad|furious|livid|disappoint\w*|unhappy|fed up|"
     r"sick (and tired )?of|tired of|stress\w*|devastat\w*|gutted|irritat\w*|exasperat\w*|"
     r"ridiculous|unacceptable|outrageous|a joke|a nightmare|a disaster|infuriat\w*|appall\w*|"
-    r"disgust\w*|concerned|worried|anxious)\b|"
+    r"disgust\w*|concerned|worried|anxious|daylight robbery|robbery|a rip ?off|a scam|"
+    r"a shambles|shambolic|a farce|terrible|awful|horrible|pathetic|useless|rubbish|garbage|"
+    r"not good enough)\b|"
     r"\bput me in a (tough|difficult|bad|terrible|awful) (spot|position|situation)\b"
 )
 _BELONGING = (
@@ -1427,7 +1528,9 @@ _GRUDGING = re.compile(
     r"\b(not (ideal|great)|better than nothing|(it'll|itll|that'll|thatll|this'll|it will|"
     r"that will|this will) (just )?have to (do|work)|more than i (was |had )?(expect\w*|hoped|"
     r"thought|budgeted|planned)|i (guess|suppose) i (have|don't have|dont have|have got) "
-    r"(no|any|much) (other )?choice)\b"
+    r"(no|any|much) (other )?choice|"
+    # "Fine, whatever, just refund it", not "okay, whatever you need"
+    r"(fine|ok|okay)[,.!]* whatever(?! (you|u|it|helps|works|is|that|needs|we|they)\b))\b"
 )
 
 
@@ -1440,8 +1543,9 @@ def unhappy_folded(folded: str) -> bool:
 
 def polite_complaint(text: str) -> bool:
     """True when English ``text`` reports a problem after a contrast ("thanks, but it's still
-    broken") or after a word of praise ("great, wrong size again"): a complaint, negative
-    however politely it opens (issue 10; docs/intents.md, sentiment)."""
+    broken") or after a word of praise ("great, wrong size again"), or gives thanks "for
+    nothing": a complaint, negative however politely it opens (issue 10; docs/intents.md,
+    sentiment)."""
     return polite_complaint_folded(fold(text))
 
 
