@@ -19,6 +19,29 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
 
 
+# the CPU features the int8 kernels choose between: ONNX Runtime's int8 products take another
+# path on AVX2 alone than with VNNI or AMX, and the classifier's readings differ slightly with it
+# (issue 10, twenty-first round: the same commit and pinned versions read 17 or 18 of the
+# telecom set's 300 turns as raising an intent on two machines)
+INT8_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8")
+
+
+def cpu(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """The CPU's model name and which of INT8_FLAGS it has, e.g. "AMD EPYC; avx2"."""
+    try:
+        text = cpuinfo.read_text()
+    except OSError:
+        return platform.processor() or "unknown"
+    fields = dict(
+        (key.strip(), value.strip())
+        for key, _, value in (line.partition(":") for line in text.splitlines())
+        if key.strip() in ("model name", "flags")
+    )
+    flags = set(fields.get("flags", "").split())
+    have = [flag for flag in INT8_FLAGS if flag in flags]
+    return "; ".join([fields.get("model name", "unknown"), " ".join(have) or "no avx2"])
+
+
 def update_results(section: str, data: dict[str, Any], path: Path = BENCH_FILE) -> None:
     """Replace one top-level section, keeping the others, and stamp when and where."""
     current: dict[str, Any] = {}
@@ -29,6 +52,7 @@ def update_results(section: str, data: dict[str, Any], path: Path = BENCH_FILE) 
         "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": f"{platform.machine()}, {platform.python_version()}",
         "cores": __import__("os").cpu_count(),
+        "cpu": cpu(),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import pytest
 
@@ -66,3 +67,18 @@ def test_largest_held_finds_the_edge_by_doubling_then_bisection(
     assert asyncio.run(largest_held(run, cap)) == expected
     assert len(tried) == len(set(tried))  # no N is tried twice
     assert all(n <= cap for n in tried)
+
+
+def test_results_name_the_cpu_and_its_int8_features(tmp_path: Path) -> None:
+    """The classifier's int8 readings depend on the CPU's int8 kernels, so results say which."""
+    from bench.results import cpu
+
+    info = tmp_path / "cpuinfo"
+    info.write_text(
+        "processor\t: 0\nmodel name\t: Some CPU 9000\nflags\t\t: fpu sse avx2 avx512f avx512_vnni\n"
+        "processor\t: 1\nmodel name\t: Some CPU 9000\nflags\t\t: fpu sse avx2 avx512f avx512_vnni\n"
+    )
+    assert cpu(info) == "Some CPU 9000; avx2 avx512f avx512_vnni"
+    info.write_text("processor\t: 0\nmodel name\t: Old CPU\nflags\t\t: fpu sse\n")
+    assert cpu(info) == "Old CPU; no avx2"
+    assert cpu(tmp_path / "missing")  # no /proc: the platform's word, never an error
