@@ -5,6 +5,7 @@ repetition loops and text on silence and noise."""
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -183,8 +184,14 @@ def test_indonesian_and_romanian_come_out_in_their_language(english_engine) -> N
     text, words = indonesian.decode(
         _espeak("Saya sudah menelepon tiga kali minggu ini.", "id"), final=True
     )
-    lowered = text.lower()
-    assert "saya" in lowered and ("minggu" in lowered or "tiga" in lowered), text
+    # in Indonesian, not translated: words of the sentence, none of English. How many of them
+    # are heard depends on the CPU's int8 kernels: "Saya sudah menelepon tiga kali minggu ini"
+    # on the machines before issue 10's twenty-first round, "Kali-minggu ini." on an AMD EPYC
+    # with AVX2 alone
+    heard = re.findall(r"[^\W\d_]+", text.lower())
+    said = {"saya", "sudah", "menelepon", "tiga", "kali", "minggu", "ini"}
+    assert sum(w in said for w in heard) >= 2, text
+    assert not {"i", "have", "called", "three", "times", "this", "week"} & set(heard), text
     assert words and words[0].start >= 0
     romanian = engine_for_language(english_engine, "ro", 0)
     text, _ = romanian.decode(

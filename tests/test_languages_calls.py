@@ -91,29 +91,40 @@ def test_calm_call_raises_no_alert(played, name: str) -> None:  # type: ignore[n
     assert [e for e in events if isinstance(e, ev.Alert)] == []
 
 
-# Indonesian at 16 kHz: on a freshly installed machine (issue 10's eleventh round: Debian
-# espeak-ng 1.51+dfsg-10+deb12u2, ctranslate2 4.8.5; 4.8.4 and 4.7.2 the same) Whisper base
-# hears espeak-ng's "manajer" as "manajul", "batalkan" as "matangkan" and "tidak becus" as
-# "tina peczus", so no cue fires and the call peaks at "watch"; the commit before that round
-# fails here the same way, and passed on the machines before. Not strict: it passes where the
-# recogniser hears the words. The 8 kHz figures (README, "Languages") already show this call
-# unwarned; no misheard spellings are added as cues.
-_ID_MISHEARD = pytest.mark.xfail(
-    reason="espeak-ng Indonesian misheard by Whisper base on some installs (see comment)",
-    strict=False,
-)
+# Indonesian and Malay at 16 kHz: whether Whisper base hears espeak-ng's blow-up words depends
+# on the install and the CPU. On issue 10's eleventh round's fresh machine it heard "manajer"
+# as "manajul", "batalkan" as "matangkan" and "tidak becus" as "tina peczus"; on an AMD EPYC
+# with AVX2 alone (twenty-first round) the Malay blow-up went unheard too, at the commit before
+# that round's lines as after them. What these calls test is the scoring and the rules on what
+# was heard: where a cue of the call's language that the blow-up's script carries is missing
+# from the customer's words heard during it, the test is skipped and names them (on that
+# machine Malay's "saya akan batalkan langganan" was heard, but "pengurus" came out "penurus":
+# a calmly worded cancel threat alone does not warn, `[risk] calm_intent_min`); where every
+# one is heard, the call must warn. The 8 kHz
+# figures (README, "Languages") already show such calls unwarned; no misheard spellings are
+# added as cues. Romanian warns from the risk level, not a cue, and stays strict.
+MAY_MISHEAR = {"id_escalates": "id", "ms_escalates": "ms"}
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param("id_escalates", marks=_ID_MISHEARD),
-        "ms_escalates",
-        "ro_escalates",
-    ],
-)
+@pytest.mark.parametrize("name", ["id_escalates", "ms_escalates", "ro_escalates"])
 def test_escalating_call_warns_by_the_end_of_its_blowup(played, name: str) -> None:  # type: ignore[no-untyped-def]
+    from monitor.scoring.cues import keyword_intents
+
     call, events = played[name]
     blowup = next(t for t in call.turns if t.blowup)
     warned = _warned(events)
-    assert warned is not None and warned <= blowup.end + 1.0, (warned, blowup.start, blowup.end)
+    heard = " ".join(
+        e.text
+        for e in events
+        if isinstance(e, ev.FinalUtterance)
+        and e.speaker == "customer"
+        and e.end >= blowup.start
+        and e.start <= blowup.end + 1.0
+    )
+    language = MAY_MISHEAR.get(name)
+    if language is not None and (warned is None or warned > blowup.end + 1.0):
+        said = {k for k, v in keyword_intents(blowup.text, language).items() if v}
+        missed = said - {k for k, v in keyword_intents(heard, language).items() if v}
+        if missed:
+            pytest.skip(f"the recogniser missed the words of {sorted(missed)}: heard {heard!r}")
+    assert warned is not None and warned <= blowup.end + 1.0, (warned, blowup.end, heard)
