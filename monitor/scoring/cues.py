@@ -157,8 +157,8 @@ _CUES: dict[str, dict[str, tuple[str, ...]]] = {
             r"never (order|buy|shop|use)\w* .{0,25}again",
             # twenty-first round, lines written here: a rival named ("I'm switching to Shopee
             # from now on", "will just buy from Lazada next time"), shopping elsewhere from now
-            # on ("I'll stick to the mall from now on"), not buying here any more, the account or
-            # the app deleted as a threat ("I'll be uninstalling your app after this")
+            # on ("I'll buy from other sites from now on"), not buying here any more, the account
+            # or the app deleted as a threat ("I'll be uninstalling your app after this")
             _TO_RIVAL,
             _FROM_NOW_ON,
             r"(buy|order|shop)\w* (from|at|with) (your|a) competitors?",
