@@ -325,7 +325,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     classifier = await asyncio.to_thread(TextClassifier.load, config.classifier_path)
     if args.no_partials:
         engine.partial_interval = None
-    say(f"speech engine {engine.name}; {os.cpu_count()} cores")
+    say(f"speech engine {engine.name}; scorer {classifier.backend}; {os.cpu_count()} cores")
     tried: list[dict[str, Any]] = []
     best: Trial | None = None
     stopped_by_budget: int | None = None
@@ -359,6 +359,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             "client - end of the utterance's speech"
         ),
         "cores": os.cpu_count(),
+        "scorer_backend": classifier.backend,  # chosen by the CPU (onnx_backend.py)
         "call_seconds": round(longest, 1),
         "calls_rendered": len(pool),
         "latency_limit_s": LATENCY_LIMIT_S,

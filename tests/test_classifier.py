@@ -529,17 +529,63 @@ def test_shipped_weights_match_the_manifest() -> None:
     assert entry["training"]["seed"] == 13 and entry["metrics"]
 
 
-def test_int8_weight_backend_agrees_with_the_trained_fp32_model(text_classifier: Any) -> None:
-    """The service's default (ONNX Runtime, int8 weights) against PyTorch fp32 as trained."""
+def test_the_default_precision_follows_the_cpu(text_classifier: Any) -> None:
+    """The service runs int8 weights where the CPU has an int8 dot product, fp32 elsewhere."""
     pytest.importorskip("onnxruntime")
-    assert text_classifier.backend == "onnxruntime-w8"
+    from monitor.scoring.onnx_backend import default_precision
+
+    assert text_classifier.backend == f"onnxruntime-{default_precision()}"
+
+
+@pytest.mark.parametrize(
+    ("cpuinfo", "expected"),
+    [
+        ("model name\t: AMD EPYC\nflags\t\t: fpu sse2 avx2 fma\n", "fp32"),
+        ("model name\t: Xeon\nflags\t\t: avx2 avx512f avx512_vnni\n", "w8"),
+        ("model name\t: Core i7-12700\nflags\t\t: avx2 avx_vnni\n", "w8"),
+        ("model name\t: Xeon w9\nflags\t\t: avx2 amx_int8 amx_tile\n", "w8"),
+        ("processor\t: 0\nFeatures\t: fp asimd crc32 asimddp\n", "w8"),
+        ("processor\t: 0\nFeatures\t: fp asimd crc32\n", "fp32"),
+        ("", "fp32"),
+    ],
+)
+def test_int8_weights_only_where_the_cpu_has_an_int8_dot_product(
+    cpuinfo: str, expected: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from monitor.scoring.onnx_backend import PRECISION_ENV, default_precision
+
+    monkeypatch.delenv(PRECISION_ENV, raising=False)
+    info = tmp_path / "cpuinfo"
+    info.write_text(cpuinfo)
+    assert default_precision(info) == expected
+    assert default_precision(tmp_path / "no-such-file") == "fp32"
+
+
+def test_the_precision_variable_overrides_the_cpu_and_a_bad_value_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from monitor.scoring.onnx_backend import PRECISION_ENV, default_precision
+
+    info = tmp_path / "cpuinfo"
+    info.write_text("flags\t\t: avx2\n")
+    monkeypatch.setenv(PRECISION_ENV, "w8")
+    assert default_precision(info) == "w8"
+    monkeypatch.setenv(PRECISION_ENV, "int4")
+    with pytest.raises(ValueError, match=f"{PRECISION_ENV}='int4'.*w8, fp32"):
+        default_precision(info)
+
+
+def test_int8_weight_backend_agrees_with_the_trained_fp32_model() -> None:
+    """ONNX Runtime with int8 weights (the default where the CPU has an int8 dot product)
+    against PyTorch fp32 as trained."""
+    pytest.importorskip("onnxruntime")
+    w8 = TextClassifier.load(precision="w8")
+    assert w8.backend == "onnxruntime-w8"
     reference = TextClassifier.load(onnx=False)
     assert reference.backend == "torch-fp32"
     texts = [*CLEAR_EN.values(), *HARD_NEGATIVES_EN]
-    for text, got, want in zip(
-        texts, text_classifier.predict(texts), reference.predict(texts), strict=True
-    ):
-        assert set(text_classifier.raised(got.intents)) == set(reference.raised(want.intents)), text
+    for text, got, want in zip(texts, w8.predict(texts), reference.predict(texts), strict=True):
+        assert set(w8.raised(got.intents)) == set(reference.raised(want.intents)), text
         assert got.sentiment == want.sentiment, text
         assert (
             max(abs(a - b) for a, b in zip(got.probabilities, want.probabilities, strict=True))
@@ -564,7 +610,7 @@ def test_without_the_weight_quantiser_the_classifier_runs_fp32_and_says_so(
 
     monkeypatch.setattr(onnx_backend, "_quantize_weights", missing)
     with caplog.at_level("WARNING", logger="monitor.scoring.onnx_backend"):
-        fallback = TextClassifier.load()
+        fallback = TextClassifier.load(precision="w8")
     assert fallback.backend == "onnxruntime-fp32"
     assert "int8 weights failed" in caplog.text and "onnx_ir" in caplog.text
     [scores] = fallback.predict([CLEAR_EN["abuse"]])

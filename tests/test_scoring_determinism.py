@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from monitor.scoring.classifier import TextClassifier
+
 TEXTS = [
     "i want to speak to your manager right now",
     "hi i'm moving house and i'd like to move my broadband to the new address",
@@ -22,6 +26,19 @@ TEXTS = [
 
 
 def test_scores_alone_equal_scores_in_any_batch(text_classifier: Any) -> None:
+    _batch_invariant(text_classifier)
+
+
+@pytest.mark.parametrize("precision", ["w8", "fp32"])
+def test_both_onnx_precisions_are_batch_invariant(precision: str) -> None:
+    """The CPU chooses the precision (onnx_backend.default_precision): both must hold."""
+    pytest.importorskip("onnxruntime")
+    classifier = TextClassifier.load(precision=precision)
+    assert classifier.backend == f"onnxruntime-{precision}"
+    _batch_invariant(classifier)
+
+
+def _batch_invariant(text_classifier: Any) -> None:
     alone = [text_classifier.predict([t])[0] for t in TEXTS]
     for batch in (TEXTS, TEXTS[::-1], TEXTS[2:5] + TEXTS[:1]):
         for text, got in zip(batch, text_classifier.predict(batch), strict=True):

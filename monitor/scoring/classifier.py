@@ -191,15 +191,17 @@ class TextClassifier:
         path: Path | None = None,
         quantize: bool = False,
         onnx: bool = True,
-        precision: str = "w8",
+        precision: str | None = None,
     ) -> TextClassifier:
         """Load ``models/text-classifier`` (or ``path``) for scoring; see ``backend`` after.
 
-        By default the model runs in ONNX Runtime with int8 weights and per-token int8
-        activations (``precision="w8"``, monitor/scoring/onnx_backend.py), exported once per
-        weights file; ``precision="fp32"`` runs the exported model as trained; ``onnx=False``
-        runs PyTorch fp32. All three are batch-invariant: an utterance gets the same scores
-        alone or in any batch (tests/test_scoring_determinism.py).
+        By default the model runs in ONNX Runtime, exported once per weights file
+        (monitor/scoring/onnx_backend.py): with int8 weights and per-token int8 activations
+        (``precision="w8"``) on a CPU with an int8 dot-product instruction, as trained in fp32
+        (``precision="fp32"``) on any other, where int8 is slower (``default_precision``;
+        ``$CALLMON_SCORER_PRECISION`` overrides it). ``onnx=False`` runs PyTorch fp32. All
+        three are batch-invariant: an utterance gets the same scores alone or in any batch
+        (tests/test_scoring_determinism.py).
 
         ``quantize=True`` gives PyTorch's int8 *dynamic* quantisation, kept only for the
         comparison in eval/ and bench/: it scales activations per batch, so an utterance's
@@ -242,9 +244,10 @@ class TextClassifier:
         tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
         classifier = cls(model, tokenizer, meta, model_dir, quantize)
         if onnx and not quantize:
-            from monitor.scoring.onnx_backend import load_runner
+            from monitor.scoring.onnx_backend import default_precision, load_runner
 
-            classifier._onnx = load_runner(model, tokenizer, weights, precision)
+            chosen = default_precision() if precision is None else precision
+            classifier._onnx = load_runner(model, tokenizer, weights, chosen)
         return classifier
 
     @property

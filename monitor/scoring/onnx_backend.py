@@ -1,17 +1,25 @@
 """ONNX Runtime for the text classifier: the trained model, faster than PyTorch on CPU.
 
 The trained PyTorch model is exported once per weights file (keyed by its SHA-256) into a
-local cache, then run by ONNX Runtime with one thread. Two precisions:
+local cache, then run by ONNX Runtime with one thread. Two precisions, chosen by the CPU
+(``default_precision``):
 
-- ``w8`` (the default): the encoder's matrix weights stored as int8 in blocks of 32 values
-  (``MatMulNBits``, 8 bits, symmetric), multiplied in int8 with each *token row's*
-  activations quantised on its own (accuracy level 4). A quarter of the bytes to stream per
-  utterance, which is what an utterance waits for on a busy machine (monitor/priority.py),
-  and still batch-invariant: no scale is shared between rows, so an utterance's scores do
-  not depend on which other calls share its batch (tests/test_scoring_determinism.py). This
-  is what PyTorch's dynamic int8 quantisation got wrong: one activation scale per batch.
-  Quality is measured beside fp32 in eval/results.json.
-- ``fp32``: the exported model as trained; outputs match PyTorch to ~1e-5.
+- ``w8`` (the default on a CPU with an int8 dot-product instruction): the encoder's matrix
+  weights stored as int8 in blocks of 32 values (``MatMulNBits``, 8 bits, symmetric),
+  multiplied in int8 with each *token row's* activations quantised on its own (accuracy
+  level 4). A quarter of the bytes to stream per utterance, which is what an utterance waits
+  for on a busy machine (monitor/priority.py), and still batch-invariant: no scale is shared
+  between rows, so an utterance's scores do not depend on which other calls share its batch
+  (tests/test_scoring_determinism.py). This is what PyTorch's dynamic int8 quantisation got
+  wrong: one activation scale per batch. Quality is measured beside fp32 in eval/results.json.
+- ``fp32`` (the default on any other CPU): the exported model as trained; outputs match
+  PyTorch to ~1e-5, and read the same on both CPUs measured. Without VNNI, AMX or Arm's dot product,
+  ONNX Runtime's int8 products are slower than fp32 (issue 10, twenty-second round, an AMD EPYC
+  with AVX2 alone: the model alone 8.0 against 7.0 ms on 12 tokens, 27.7 against 18.5 ms on
+  48; scoring p95 at the demo's load 30.5 against 22.2 ms), and they read differently from the
+  int8 products of a CPU that has one.
+
+``CALLMON_SCORER_PRECISION`` (``w8`` or ``fp32``) overrides the choice.
 
 If ``onnx``/``onnxruntime`` (or ``onnx-ir`` for w8) are missing or a step fails, the loader
 falls back (w8 -> fp32 -> PyTorch) and logs why.
@@ -34,6 +42,10 @@ log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PRECISIONS = ("w8", "fp32")
+PRECISION_ENV = "CALLMON_SCORER_PRECISION"
+# /proc/cpuinfo flags of an int8 dot-product instruction, which ONNX Runtime's int8 kernels
+# need to beat fp32: x86's AVX-512 VNNI, AVX-VNNI and AMX, Arm's dot product ("Features")
+INT8_DOT_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8", "asimddp")
 W8_BITS = 8
 W8_BLOCK = 32  # values per quantisation block along the input dimension
 W8_ACCURACY_LEVEL = 4  # int8 x int8 products; activations quantised per row and block
@@ -41,6 +53,35 @@ W8_ACCURACY_LEVEL = 4  # int8 x int8 products; activations quantised per row and
 
 def cache_dir() -> Path:
     return Path(os.environ.get("CALLMON_CACHE", REPO_ROOT / "var" / "cache"))
+
+
+def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
+    """The CPU's feature flags (x86 "flags", Arm "Features"); empty where there is no cpuinfo."""
+    try:
+        text = cpuinfo.read_text()
+    except OSError:
+        return set()
+    flags: set[str] = set()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            flags.update(value.split())
+    return flags
+
+
+def default_precision(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """``$CALLMON_SCORER_PRECISION`` if set, else ``w8`` on a CPU with one of INT8_DOT_FLAGS
+    and ``fp32`` on any other (or where the flags cannot be read). Raises ValueError naming the
+    variable for a value that is not a precision."""
+    chosen = os.environ.get(PRECISION_ENV, "").strip()
+    if chosen:
+        if chosen not in PRECISIONS:
+            raise ValueError(
+                f"{PRECISION_ENV}={chosen!r} is not a scorer precision; choose one of "
+                f"{', '.join(PRECISIONS)} (or unset it to choose by the CPU)"
+            )
+        return chosen
+    return "w8" if cpu_flags(cpuinfo) & set(INT8_DOT_FLAGS) else "fp32"
 
 
 def _digest(path: Path) -> str:
@@ -160,4 +201,5 @@ def load_runner(
     except Exception as exc:  # a runtime problem must not stop the monitor
         log.warning("text classifier falls back to PyTorch: ONNX Runtime failed: %s", exc)
         return None
+    log.info("text classifier on ONNX Runtime, %s (%s)", precision, path.name)
     return OnnxRunner(session, path, precision)
