@@ -942,6 +942,25 @@ def test_idioms_of_go_name_no_leaving(text: str, named: bool) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "intent", "named"),
+    [
+        # the cue's own words name the subject: no word of the subject list is needed
+        ("I won't be shopping here anymore", "cancel_threat", True),
+        ("I'll be uninstalling your app after this", "cancel_threat", True),
+        ("I'm switching to Shopee from now on", "cancel_threat", True),
+        # and the read-outs apply to them: holding a button is a step, whatever the hold cue says
+        ("Okay, I've been holding it for like thirty seconds now.", "hold_complaint", False),
+        ("I've been holding for forty minutes", "hold_complaint", True),
+    ],
+)
+def test_a_matched_cue_names_its_subject_and_the_read_outs_still_apply(
+    text: str, intent: str, named: bool
+) -> None:
+    assert keyword_intents(text, "en")[intent] > 0
+    assert (intent not in ruled_out(text)) is named
+
+
+@pytest.mark.parametrize(
     ("text", "named"),
     [
         ("My manager knows the internet's down but I need it fixed", False),

@@ -625,9 +625,9 @@ _SUBJECT: dict[str, re.Pattern[str]] = {
         r"(service|relationship|subscription|membership|agreement|contract|account|plan|policy|"
         r"package|line|internet|broadband|card|insurance|cover|phone|mobile|tv|deal)s?|"
         r"end\w* (it|this|things)|port\w* (my|our|out|it out)|porting|walk\w*|"
-        r"(i'm|im|i am) (off|out|outta here|out of here)$|"
-        # twenty-first round: a rival, elsewhere from now on, not buying here, the app deleted
-        rf"{_TO_RIVAL}|{_FROM_NOW_ON}|{_NOT_BUYING}|{_DELETING}",
+        r"(i'm|im|i am) (off|out|outta here|out of here)$",
+        # (the twenty-first round's cues, a rival, elsewhere from now on, not buying here, the
+        # app deleted, name their subject themselves: _unnamed)
         "legal_threat": r"lawyer\w*|attorney\w*|solicitor\w*|legal\w*|law|laws|lawsuit\w*|"
         r"sue|suing|sued|court\w*|chargeback|charge back|dispute\w*|ombudsman|regulat\w*|"
         r"trading standards|consumer|claim\w*|tribunal|police|report\w*|cfpb|ftc|bbb|"
@@ -1012,18 +1012,26 @@ _NOT_SUBJECT: dict[str, re.Pattern[str]] = {
 }
 
 
-def _unnamed(folded: str) -> set[str]:
+def _unnamed(folded: str, named: set[str]) -> set[str]:
+    """The intents whose subject the turn does not name. For an intent in ``named`` (an English
+    cue of it matched) the cue's own words count as a subject word too: a cue names its subject
+    ("I'm switching to Shopee"), and the read-outs apply to them as to the subject words ("I've
+    been holding it for ten seconds" is a step, whatever the hold cue says)."""
+    cues = _compiled("en")
     out: set[str] = set()
     for intent, words in _SUBJECT.items():
+        cue = cues.get(intent) if intent in named else None
         # a turn without a subject word has none once words are read out either (a read-out
         # only takes words away, and leaves spaces where they stood): the read-outs, the
         # dearest rules here, only run where a subject word stands
-        if not words.search(folded):
+        if not words.search(folded) and (cue is None or not cue.search(folded)):
             out.add(intent)
             continue
         idioms = _NOT_SUBJECT.get(intent)
-        if idioms is not None and not words.search(idioms.sub(" ", folded)):
-            out.add(intent)
+        if idioms is not None:
+            left = idioms.sub(" ", folded)
+            if not words.search(left) and (cue is None or not cue.search(left)):
+                out.add(intent)
     return out
 
 
@@ -1554,8 +1562,9 @@ def ruled_out(text: str) -> set[str]:
     model or a cue says: a hold while waiting for goods, a cancel threat on a routine
     cancellation, abuse on a turn without a word of attack (or with harsh words aimed at no
     one), repeat contact on the company's contacts (these two unless an English cue of the same
-    intent matched too), any intent whose subject the turn does not name, and a threat or demand
-    the customer rules out ("I don't want to switch", unless a will or a condition follows).
+    intent matched too), any intent whose subject the turn does not name (an English cue of the
+    intent that matched names it too), and a threat or demand the customer rules out ("I don't
+    want to switch", unless a will or a condition follows).
     The service's merge sets them to 0 (UtteranceScorer.merge)."""
     return ruled_out_folded(fold(text))
 
@@ -1564,16 +1573,17 @@ def ruled_out_folded(folded: str, english_cues: dict[str, float] | None = None) 
     """``ruled_out`` on text already folded (``fold``): the scorer folds a turn once.
     ``english_cues``: ``keyword_intents_folded(folded, "en")`` when the caller has it already
     (the merge does), so the abuse and repeat-contact cues are not searched a second time."""
-    out = _unnamed(folded)
-    if _waits_for_goods(folded) or _waits_on_a_step(folded):
-        out.add("hold_complaint")
-    if _routine(folded):
-        out.add("cancel_threat")
 
     def cue(intent: str) -> bool:
         if english_cues is not None:
             return english_cues[intent] > 0
         return bool(_compiled("en")[intent].search(folded))
+
+    out = _unnamed(folded, {intent for intent in _SUBJECT if cue(intent)})
+    if _waits_for_goods(folded) or _waits_on_a_step(folded):
+        out.add("hold_complaint")
+    if _routine(folded):
+        out.add("cancel_threat")
 
     if _attacks_no_one(folded) and not cue("abuse"):
         out.add("abuse")
