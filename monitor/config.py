@@ -9,6 +9,7 @@ detect_languages = ["id", "ms"]  # a call in "auto" is detected among these (def
 
 [scoring]
 model = "models/text-classifier"
+precision = "auto"         # auto (by the CPU) | w8 (int8 weights) | fp32 (as trained)
 
 [rules]
 playbook = "my-playbook.toml"
@@ -46,6 +47,9 @@ class MonitorConfig:
     vosk_model: str | None = None
     asr_niceness: int = ASR_NICENESS
     classifier_path: Path | None = None
+    # [scoring] precision: "w8" or "fp32"; None ("auto"): int8 weights where the CPU has an int8
+    # dot product, fp32 elsewhere (monitor/scoring/onnx_backend.py default_precision)
+    scoring_precision: str | None = None
     playbook: Path | None = None
     store_path: Path | None = None  # None: no store
     retention_days: int | None = None
@@ -74,7 +78,7 @@ class MonitorConfig:
             raise ConfigError(f"{p}: not valid TOML: {exc}") from None
         known = {
             "asr": {"engine", "vosk_model", "niceness", "detect_languages"},
-            "scoring": {"model"},
+            "scoring": {"model", "precision"},
             "rules": {"playbook"},
             "store": {"path", "retention_days", "redact"},
             "capacity": {"max_calls"},
@@ -115,6 +119,9 @@ class MonitorConfig:
         retention = store.get("retention_days")
         if retention is not None and (not isinstance(retention, int) or retention < 1):
             raise ConfigError(f"{p}: [store] retention_days must be a whole number >= 1")
+        precision = scoring.get("precision", "auto")
+        if precision not in ("auto", "w8", "fp32"):
+            raise ConfigError(f"{p}: [scoring] precision {precision!r}: use auto, w8 or fp32")
         redact = store.get("redact", True)
         if not isinstance(redact, bool):
             raise ConfigError(f"{p}: [store] redact must be true or false")
@@ -136,6 +143,7 @@ class MonitorConfig:
             vosk_model=str(vosk_model) if vosk_model else None,
             asr_niceness=niceness,
             classifier_path=rel(scoring.get("model"), "[scoring] model"),
+            scoring_precision=None if precision == "auto" else precision,
             playbook=rel(rules.get("playbook"), "[rules] playbook"),
             store_path=rel(store.get("path"), "[store] path") if "path" in store else default_store,
             retention_days=retention,

@@ -139,7 +139,10 @@ class Monitor:
             )
         if classifier is None:
             say(f"speech engine: {engine.name}; loading the text classifier")
-            classifier = await asyncio.to_thread(TextClassifier.load, config.classifier_path)
+            classifier = await asyncio.to_thread(
+                TextClassifier.load, config.classifier_path, precision=config.scoring_precision
+            )
+            say(f"text classifier: {classifier.backend}")
         scoring = ScoringService(classifier)
         await scoring.start()
         playbook = Playbook.load(config.playbook)

@@ -37,6 +37,7 @@ def test_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
         ("[store]\nredact = 'yes'\n", "redact must be true or false"),
         ("[asr]\nniceness = 20\n", "niceness must be a whole number from 0 to 19"),
         ("[asr]\nniceness = true\n", "niceness must be"),
+        ("[scoring]\nprecision = 'int4'\n", r"\[scoring\] precision 'int4': use auto, w8 or fp32"),
     ],
 )
 def test_bad_config_names_the_problem(tmp_path: Path, text: str, message: str) -> None:
@@ -66,3 +67,12 @@ def test_with_replaces_only_what_is_given() -> None:
     assert cfg.with_(engine=None, vosk_model="/m") == MonitorConfig(
         engine="vosk", asr_niceness=3, vosk_model="/m"
     )
+
+
+def test_scoring_precision_auto_leaves_the_choice_to_the_cpu(tmp_path: Path) -> None:
+    f = tmp_path / "c.toml"
+    f.write_text("[scoring]\nprecision = 'auto'\n")
+    assert MonitorConfig.load(f).scoring_precision is None
+    f.write_text("[scoring]\nprecision = 'fp32'\n")
+    assert MonitorConfig.load(f).scoring_precision == "fp32"
+    assert MonitorConfig().scoring_precision is None

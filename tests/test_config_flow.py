@@ -18,6 +18,7 @@ import pytest
 
 from monitor.cli import build_parser, monitor_config, runtime_config
 from monitor.config import DEFAULT_STORE, MonitorConfig
+from monitor.scoring.onnx_backend import default_precision
 from monitor.server.config import ServerConfig
 from tests.conftest import REPO
 
@@ -38,6 +39,12 @@ def toml_settings(tmp: Path) -> dict[str, tuple[str, str, Any]]:
         "vosk_model": ("asr", "vosk_model", str(vosk)),
         "asr_niceness": ("asr", "niceness", 3),
         "classifier_path": ("scoring", "model", str(REPO / "models" / "text-classifier")),
+        # unlike what this CPU chooses by itself
+        "scoring_precision": (
+            "scoring",
+            "precision",
+            "fp32" if default_precision() == "w8" else "w8",
+        ),
         "playbook": ("rules", "playbook", "pb.toml"),
         "store_path": ("store", "path", "data/calls.db"),
         "retention_days": ("store", "retention_days", 7),
@@ -53,6 +60,7 @@ MONITOR_CONSUMERS: dict[str, Callable[[Any], object]] = {
     "vosk_model": lambda rt: str(rt.monitor.engine.path),
     "asr_niceness": lambda rt: rt.monitor.engine.niceness,
     "classifier_path": lambda rt: rt.monitor.scoring.scorer.classifier.path,
+    "scoring_precision": lambda rt: rt.monitor.scoring.scorer.classifier.backend,
     "playbook": lambda rt: rt.monitor.playbook.settings.strain_window,
     "store_path": lambda rt: rt.store.path,
     "retention_days": lambda rt: rt.store.retention_days,
@@ -70,6 +78,7 @@ def expected_consumed(cfg: MonitorConfig) -> dict[str, object]:
         "vosk_model": cfg.vosk_model,
         "asr_niceness": cfg.asr_niceness,
         "classifier_path": cfg.classifier_path,
+        "scoring_precision": f"onnxruntime-{cfg.scoring_precision}",
         "playbook": 7,  # the file's strain_window, not the packaged 5
         "store_path": cfg.store_path,
         "retention_days": cfg.retention_days,
