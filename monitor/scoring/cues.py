@@ -26,10 +26,12 @@ _WILL = (
     r"(i'll|ill|i will|will|i'm going to|im going to|i'm gonna|im gonna|gonna|going to|"
     r"might as well|may as well|i'd rather|i would rather|i'm|im|i am)"
 )
+# the customer's future with its adverbs ("I'll just", "I'm definitely going to")
+_WILL_JUST = rf"{_WILL}( just| be| probably| definitely| rather)*"
 # shopping elsewhere from now on ("will just buy from other sites next time"); the company's
 # own app, site or a different size is not elsewhere
 _FROM_NOW_ON = (
-    rf"{_WILL}( just| be| probably| definitely| rather)* (switch\w*|mov\w*|buy\w*|order\w*|"
+    rf"{_WILL_JUST} (switch\w*|mov\w*|buy\w*|order\w*|"
     r"shop\w*|stick\w*)( over)?( (it|them|everything|my stuff))? (to|from|at|on|with) "
     r"(?!(you|your|u|ur|the|this|that|my|a different (size|colou?r)|another (size|colou?r))\b)"
     r"(\w+ ?){1,2} (next time|from now on|in future|in the future|going forward|from here on)"
@@ -53,7 +55,7 @@ _RIVALS = (
 # Lazada"); a light "going to orange" or a purchase there in the story is not leaving
 _TO_RIVAL = (
     rf"(switch\w*|mov\w*|stick\w*|go over|going over)( over)? (to|with) {_RIVALS}|"
-    rf"{_WILL}( just| be| probably| definitely| rather)* (buy\w*|order\w*|shop\w*)"
+    rf"{_WILL_JUST} (buy\w*|order\w*|shop\w*)"
     rf"( (it|them|everything|my \w+))? (from|at|on|with|via) {_RIVALS}"
 )
 
