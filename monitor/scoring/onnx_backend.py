@@ -13,11 +13,12 @@ local cache, then run by ONNX Runtime with one thread. Two precisions, chosen by
   (tests/test_scoring_determinism.py). This is what PyTorch's dynamic int8 quantisation got
   wrong: one activation scale per batch. Quality is measured beside fp32 in eval/results.json.
 - ``fp32`` (the default on any other CPU): the exported model as trained; outputs match
-  PyTorch to ~1e-5, and read the same on both CPUs measured. Without VNNI, AMX or Arm's dot product,
-  ONNX Runtime's int8 products are slower than fp32 (issue 10, twenty-second round, an AMD EPYC
-  with AVX2 alone: the model alone 8.0 against 7.0 ms on 12 tokens, 27.7 against 18.5 ms on
-  48; scoring p95 at the demo's load 30.5 against 22.2 ms), and they read differently from the
-  int8 products of a CPU that has one.
+  PyTorch to ~1e-5, and read the same on both CPUs measured. Without VNNI, AMX or Arm's dot
+  product, ONNX Runtime's int8 products are slower than fp32 (issue 10, twenty-second round,
+  an AMD EPYC with AVX2 alone: the model alone 8.0 against 7.0 ms on 12 tokens, 27.7 against
+  18.5 ms on 48; scoring p95 at the demo's load 30.5 ms with int8, 21.8 ms in fp32,
+  bench/results.json), and they read differently from the int8 products of a CPU that has
+  one.
 
 ``CALLMON_SCORER_PRECISION`` (``w8`` or ``fp32``) overrides the choice.
 
