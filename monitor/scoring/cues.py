@@ -1025,8 +1025,9 @@ def _unnamed(folded: str, named: set[str]) -> set[str]:
         cue = cues.get(intent) if intent in named else None
         # a turn without a subject word has none once words are read out either (a read-out
         # only takes words away, and leaves spaces where they stood): the read-outs, the
-        # dearest rules here, only run where a subject word stands
-        if not words.search(folded) and (cue is None or not cue.search(folded)):
+        # dearest rules here, only run where a subject word stands. A named intent's cue
+        # matched this very text, so it stands there already.
+        if cue is None and not words.search(folded):
             out.add(intent)
             continue
         idioms = _NOT_SUBJECT.get(intent)
