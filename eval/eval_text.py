@@ -536,7 +536,8 @@ def record_in_manifest(
     escalation: dict[str, Any],
     cross: dict[str, Any] | None = None,
     external: dict[str, Any] | None = None,
-    backend: str = "onnxruntime-w8",
+    *,
+    backend: str,
 ) -> None:
     """Copy the headline figures into models/manifest.json next to the weights they describe."""
     manifest_path = DEFAULT_MODEL_DIR.parent / "manifest.json"
