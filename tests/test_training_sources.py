@@ -221,3 +221,30 @@ def test_a_fine_tune_starts_from_the_given_weights_and_stops_at_max_steps(tmp_pa
     assert TextClassifier.load(out).predict(["get me your manager now"])[0].intents
     with pytest.raises(SystemExit):
         main(["--init", str(tmp_path), "--out", str(tmp_path / "x")])  # no weights there
+
+
+@pytest.mark.slow
+def test_a_smaller_student_keeps_the_lower_layers_and_records_its_teacher(tmp_path: Path) -> None:
+    import json
+
+    from safetensors.torch import load_file
+
+    from monitor.scoring.classifier import META_FILE, WEIGHTS_FILE, TextClassifier
+    from monitor.scoring.train import MODELS_DIR, main
+
+    shipped = MODELS_DIR / "text-classifier"
+    out = tmp_path / "small"
+    args = ["--layers", "3", "--teacher", str(shipped), "--distill-weight", "0.7"]
+    few = ["--max-steps", "2", "--max-tweets", "0", "--call-repeat", "1", "--cfpb-repeat", "0"]
+    assert main([*args, "--out", str(out), *few]) == 0
+    training = json.loads((out / META_FILE).read_text())["training"]
+    assert training["layers"] == 3 and training["teacher"] == str(shipped)
+    assert training["distill_weight"] == 0.7
+    assert json.loads((out / "config.json").read_text())["num_hidden_layers"] == 3
+    names = load_file(str(out / WEIGHTS_FILE)).keys()
+    assert any(n.startswith("encoder.encoder.layer.2.") for n in names)
+    assert not any(n.startswith("encoder.encoder.layer.3.") for n in names)
+    assert len(TextClassifier.load(out).predict(["get me your manager now"])) == 1
+    for bad in (["--layers", "7"], ["--distill-weight", "1.5"], ["--teacher", str(tmp_path)]):
+        with pytest.raises(SystemExit):
+            main([*bad, "--out", str(tmp_path / "x")])

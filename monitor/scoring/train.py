@@ -251,6 +251,24 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also train sentiment on the CFPB rows (default: their intents only)",
     )
+    parser.add_argument(
+        "--layers",
+        type=int,
+        default=0,
+        help="keep only the base encoder's lower N layers (0: all six): a smaller, faster model",
+    )
+    parser.add_argument(
+        "--teacher",
+        type=Path,
+        default=None,
+        help="a trained text-classifier folder whose readings the model also learns (distillation)",
+    )
+    parser.add_argument(
+        "--distill-weight",
+        type=float,
+        default=0.5,
+        help="with --teacher: the share of the loss that follows the teacher (0-1)",
+    )
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--threads", type=int, default=1, help="1 is faster on a busy machine")
     parser.add_argument(
@@ -283,6 +301,10 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(goemotions_sentiments) - set(SENTIMENTS)
     if unknown:
         parser.error(f"--goemotions-sentiments: {sorted(unknown)} not in {list(SENTIMENTS)}")
+    if not 0 <= args.layers <= 6:
+        parser.error(f"--layers {args.layers}: the base encoder has 6 layers (0 keeps all)")
+    if not 0.0 <= args.distill_weight <= 1.0:
+        parser.error(f"--distill-weight {args.distill_weight}: a share between 0 and 1")
 
     import torch
     from safetensors.torch import save_file
@@ -296,6 +318,9 @@ def main(argv: list[str] | None = None) -> int:
         TextModel,
     )
 
+    if args.teacher is not None and not (args.teacher / WEIGHTS_FILE).is_file():
+        parser.error(f"--teacher {args.teacher}: no trained text classifier there")
+
     random.seed(args.seed)
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
@@ -303,7 +328,8 @@ def main(argv: list[str] | None = None) -> int:
 
     base = base_encoder_dir()
     tokenizer = AutoTokenizer.from_pretrained(str(base))
-    encoder = BertModel.from_pretrained(str(base), add_pooling_layer=False)
+    kept = {"num_hidden_layers": args.layers} if args.layers else {}
+    encoder = BertModel.from_pretrained(str(base), add_pooling_layer=False, **kept)
     model = TextModel(encoder, encoder.config.hidden_size)
     if args.init is not None:
         from safetensors.torch import load_file
@@ -337,6 +363,14 @@ def main(argv: list[str] | None = None) -> int:
     weights = torch.tensor([math.sqrt(max(counts) / c) for c in counts], dtype=torch.float32)
     sent_loss = torch.nn.CrossEntropyLoss(weight=weights, ignore_index=IGNORE)
     intent_loss = torch.nn.BCEWithLogitsLoss(reduction="none")
+
+    teacher = None
+    if args.teacher is not None:
+        from monitor.scoring.classifier import TextClassifier
+
+        teacher = TextClassifier.load(args.teacher, onnx=False)._model
+        teacher.eval()
+        print(f"distilling from {args.teacher} (weight {args.distill_weight})", flush=True)
 
     head_params = [*model.sentiment_head.parameters(), *model.intent_head.parameters()]
     optim = torch.optim.AdamW(
@@ -380,6 +414,16 @@ def main(argv: list[str] | None = None) -> int:
                 target = torch.tensor([e.intents or (0.0,) * len(INTENTS) for e in batch])
                 per = intent_loss(intent_logits, target).mean(1)
                 loss = loss + 2.0 * (per * mask).sum() / mask.sum()
+            if teacher is not None:
+                with torch.no_grad():
+                    t_sent, t_intents = teacher(enc["input_ids"], enc["attention_mask"])
+                soft = torch.nn.functional.kl_div(
+                    torch.log_softmax(sent_logits, -1),
+                    torch.softmax(t_sent, -1),
+                    reduction="batchmean",
+                )
+                soft = soft + 2.0 * intent_loss(intent_logits, torch.sigmoid(t_intents)).mean()
+                loss = (1 - args.distill_weight) * loss + args.distill_weight * soft
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optim.step()
@@ -467,6 +511,9 @@ def main(argv: list[str] | None = None) -> int:
             "threads": args.threads,
             "init": str(args.init) if args.init is not None else None,
             "max_steps": args.max_steps,
+            "layers": encoder.config.num_hidden_layers,
+            "teacher": str(args.teacher) if args.teacher is not None else None,
+            "distill_weight": args.distill_weight if args.teacher is not None else None,
             "torch": torch.__version__,
         },
     }
