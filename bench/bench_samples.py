@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from bench.results import update_results
+from bench.results import takes_no_options, update_results
 from monitor.samples import MOODS, active_level_dbfs, list_scripts, load_script, render_all
 
 
@@ -35,7 +35,8 @@ def median_f0(x: np.ndarray, rate: int) -> float:
     return float(np.median(f0s)) if f0s else float("nan")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    takes_no_options("python -m bench.bench_samples", __doc__, argv)
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         calls = render_all(Path(tmp), force=True)

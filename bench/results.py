@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import platform
 import time
@@ -11,6 +12,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_FILE = ROOT / "bench" / "results.json"
 EVAL_FILE = ROOT / "eval" / "results.json"
+
+
+def takes_no_options(prog: str, doc: str | None, argv: list[str] | None) -> None:
+    """For a bench or eval module run without options: ``--help`` prints its docstring and
+    stops, and anything else is refused by name, before any results file is rewritten."""
+    argparse.ArgumentParser(
+        prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    ).parse_args(argv)
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -31,7 +31,7 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from bench.results import EVAL_FILE, update_results  # after the environment above
+from bench.results import EVAL_FILE, takes_no_options, update_results  # after the environment above
 from monitor import events as ev
 from monitor.config import REPO_ROOT, MonitorConfig
 
@@ -136,7 +136,8 @@ def figures(
     }
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    takes_no_options("python -m eval.eval_calls", __doc__, argv)
     result = asyncio.run(run())
     update_results("early_warning", result, EVAL_FILE)
     print(

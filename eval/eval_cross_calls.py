@@ -50,7 +50,7 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from bench.results import EVAL_FILE, update_results  # after the environment above
+from bench.results import EVAL_FILE, takes_no_options, update_results  # after the environment above
 from eval.eval_calls import first_warning, run_one_at_a_time
 from monitor import events as ev
 from monitor.config import REPO_ROOT, MonitorConfig
@@ -191,7 +191,8 @@ def by_source(per_call: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    takes_no_options("python -m eval.eval_cross_calls", __doc__, argv)
     result: dict[str, Any] = {
         "data": "eval/data/cross_calls: calm calls from the ABCD sample dialogues (MIT) and the "
         "Taskmaster-1 sample (CC BY 4.0), and calm complaint calls from CFPB narratives that "

@@ -96,3 +96,24 @@ def test_results_name_the_scorer_the_cpu_chose(tmp_path: Path) -> None:
     meta = json.loads(out.read_text())["_meta"]
     assert meta["scorer"] == f"onnxruntime-{default_precision()}"
     assert meta["cpu"]
+
+
+@pytest.mark.parametrize(
+    "module", ["eval.eval_calls", "eval.eval_cross_calls", "bench.bench_samples"]
+)
+def test_a_run_without_options_prints_help_and_refuses_an_option_before_writing(
+    module: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import importlib
+
+    from bench.results import BENCH_FILE, EVAL_FILE
+
+    main = importlib.import_module(module).main
+    before = EVAL_FILE.read_bytes(), BENCH_FILE.read_bytes()
+    with pytest.raises(SystemExit) as asked:
+        main(["--help"])
+    assert asked.value.code == 0 and f"python -m {module}" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as refused:
+        main(["--calls", "3"])
+    assert refused.value.code == 2 and "--calls" in capsys.readouterr().err
+    assert (EVAL_FILE.read_bytes(), BENCH_FILE.read_bytes()) == before
