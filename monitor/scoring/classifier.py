@@ -185,6 +185,11 @@ class TextClassifier:
         # trained with the agent's turns marked (AGENT_MARK), or not (older models)
         self.agent_mark: str | None = meta.get("agent_mark")
 
+    @property
+    def torch_model(self) -> TextModel:
+        """The PyTorch fp32 module behind the scores (a teacher for distillation)."""
+        return self._model
+
     @classmethod
     def load(
         cls,

@@ -255,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         "--layers",
         type=int,
         default=0,
-        help="keep only the base encoder's lower N layers (0: all six): a smaller, faster model",
+        help="keep only the base encoder's lower N layers (0: all): a smaller, faster model",
     )
     parser.add_argument(
         "--teacher",
@@ -301,32 +301,42 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(goemotions_sentiments) - set(SENTIMENTS)
     if unknown:
         parser.error(f"--goemotions-sentiments: {sorted(unknown)} not in {list(SENTIMENTS)}")
-    if not 0 <= args.layers <= 6:
-        parser.error(f"--layers {args.layers}: the base encoder has 6 layers (0 keeps all)")
     if not 0.0 <= args.distill_weight <= 1.0:
         parser.error(f"--distill-weight {args.distill_weight}: a share between 0 and 1")
 
     import torch
     from safetensors.torch import save_file
-    from transformers import AutoTokenizer, BertModel
+    from transformers import AutoTokenizer, BertConfig, BertModel
 
     from monitor.scoring.classifier import (
         AGENT_MARK,
         MAX_TOKENS,
         META_FILE,
         WEIGHTS_FILE,
+        ModelNotFoundError,
+        TextClassifier,
         TextModel,
     )
 
-    if args.teacher is not None and not (args.teacher / WEIGHTS_FILE).is_file():
-        parser.error(f"--teacher {args.teacher}: no trained text classifier there")
+    base = base_encoder_dir()
+    base_layers = BertConfig.from_pretrained(str(base)).num_hidden_layers
+    if not 0 <= args.layers <= base_layers:
+        parser.error(
+            f"--layers {args.layers}: the base encoder has {base_layers} layers (0 keeps all)"
+        )
+    teacher = None
+    if args.teacher is not None:
+        try:
+            teacher = TextClassifier.load(args.teacher, onnx=False).torch_model
+        except ModelNotFoundError as e:
+            parser.error(f"--teacher: {e}")
+        teacher.eval()
 
     random.seed(args.seed)
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     started = time.monotonic()
 
-    base = base_encoder_dir()
     tokenizer = AutoTokenizer.from_pretrained(str(base))
     kept = {"num_hidden_layers": args.layers} if args.layers else {}
     encoder = BertModel.from_pretrained(str(base), add_pooling_layer=False, **kept)
@@ -364,12 +374,7 @@ def main(argv: list[str] | None = None) -> int:
     sent_loss = torch.nn.CrossEntropyLoss(weight=weights, ignore_index=IGNORE)
     intent_loss = torch.nn.BCEWithLogitsLoss(reduction="none")
 
-    teacher = None
-    if args.teacher is not None:
-        from monitor.scoring.classifier import TextClassifier
-
-        teacher = TextClassifier.load(args.teacher, onnx=False)._model
-        teacher.eval()
+    if teacher is not None:
         print(f"distilling from {args.teacher} (weight {args.distill_weight})", flush=True)
 
     head_params = [*model.sentiment_head.parameters(), *model.intent_head.parameters()]
