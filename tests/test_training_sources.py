@@ -224,7 +224,9 @@ def test_a_fine_tune_starts_from_the_given_weights_and_stops_at_max_steps(tmp_pa
 
 
 @pytest.mark.slow
-def test_a_smaller_student_keeps_the_lower_layers_and_records_its_teacher(tmp_path: Path) -> None:
+def test_a_smaller_student_keeps_the_lower_layers_and_records_its_teacher(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import json
 
     from safetensors.torch import load_file
@@ -237,6 +239,12 @@ def test_a_smaller_student_keeps_the_lower_layers_and_records_its_teacher(tmp_pa
     args = ["--layers", "3", "--teacher", str(shipped), "--distill-weight", "0.7"]
     few = ["--max-steps", "2", "--max-tweets", "0", "--call-repeat", "1", "--cfpb-repeat", "0"]
     assert main([*args, "--out", str(out), *few]) == 0
+    # the same student may start from the shipped model's lower layers and heads
+    started = tmp_path / "started"
+    init = ["--init", str(shipped), "--freeze-layers", "0"]
+    assert main([*args, *init, "--out", str(started), *few]) == 0
+    assert "upper layers [3, 4, 5] left out" in capsys.readouterr().out
+    assert json.loads((started / "config.json").read_text())["num_hidden_layers"] == 3
     training = json.loads((out / META_FILE).read_text())["training"]
     assert training["layers"] == 3 and training["teacher"] == str(shipped)
     assert training["distill_weight"] == 0.7
@@ -248,3 +256,23 @@ def test_a_smaller_student_keeps_the_lower_layers_and_records_its_teacher(tmp_pa
     for bad in (["--layers", "7"], ["--distill-weight", "1.5"], ["--teacher", str(tmp_path)]):
         with pytest.raises(SystemExit):
             main([*bad, "--out", str(tmp_path / "x")])
+
+
+def test_a_student_started_from_a_trained_model_keeps_only_its_lower_layers() -> None:
+    import torch
+
+    from monitor.scoring.train import _drop_upper_layers
+
+    state = {
+        f"encoder.encoder.layer.{i}.attention.self.query.weight": torch.zeros(1) for i in range(6)
+    }
+    state["encoder.embeddings.word_embeddings.weight"] = torch.zeros(1)
+    state["intent_head.weight"] = torch.zeros(1)
+    assert _drop_upper_layers(state, 4) == [4, 5]
+    assert sorted(state) == [
+        "encoder.embeddings.word_embeddings.weight",
+        *(f"encoder.encoder.layer.{i}.attention.self.query.weight" for i in range(4)),
+        "intent_head.weight",
+    ]
+    assert _drop_upper_layers(state, 6) == []  # nothing above: nothing left out
+    assert len(state) == 6

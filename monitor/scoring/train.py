@@ -22,6 +22,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from monitor.events import INTENTS
 from monitor.scoring.data.bitext import training_requests
@@ -55,6 +56,23 @@ def _package_dir(name: str, fix: str) -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise SystemExit(f"package {name!r} is not installed; {fix}")
     return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _drop_upper_layers(state: dict[str, Any], keep: int) -> list[int]:
+    """Remove from ``state`` the encoder layers at ``keep`` and above; returns their numbers.
+
+    A student with fewer layers (``--layers``) can start from a trained classifier's lower
+    layers and heads (``--init``): the same start DistilBERT took from its teacher.
+    """
+    prefix = "encoder.encoder.layer."
+    dropped = sorted(
+        {int(k[len(prefix) :].split(".", 1)[0]) for k in state if k.startswith(prefix)}
+        - set(range(keep))
+    )
+    for k in [k for k in state if k.startswith(prefix)]:
+        if int(k[len(prefix) :].split(".", 1)[0]) >= keep:
+            del state[k]
+    return dropped
 
 
 def base_encoder_dir() -> Path:
@@ -282,7 +300,8 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         default=None,
         help="start from a trained text-classifier folder (its weights) instead of the base "
-        "encoder: a short fine-tune that moves the shipped model less than a fresh run does",
+        "encoder: a short fine-tune that moves the shipped model less than a fresh run does; "
+        "with --layers N, a student starts from its lower N layers and its heads",
     )
     parser.add_argument(
         "--max-steps",
@@ -347,8 +366,15 @@ def main(argv: list[str] | None = None) -> int:
         weights = args.init / WEIGHTS_FILE
         if not weights.is_file():
             parser.error(f"--init {args.init}: no {WEIGHTS_FILE} there (a text-classifier folder)")
-        model.load_state_dict({k: v.float() for k, v in load_file(str(weights)).items()})
+        state = {k: v.float() for k, v in load_file(str(weights)).items()}
+        dropped = _drop_upper_layers(state, encoder.config.num_hidden_layers)
+        try:
+            model.load_state_dict(state)
+        except RuntimeError as e:
+            parser.error(f"--init {args.init}: its weights do not fit this encoder ({e})")
         print(f"starting from the weights in {args.init}", flush=True)
+        if dropped:
+            print(f"  (its upper layers {dropped} left out: --layers {args.layers})", flush=True)
     frozen = [encoder.embeddings, *encoder.encoder.layer[: args.freeze_layers]]
     for module in frozen:
         for p in module.parameters():
