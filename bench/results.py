@@ -60,17 +60,25 @@ def scorer() -> str:
 
 
 def update_results(section: str, data: dict[str, Any], path: Path = BENCH_FILE) -> None:
-    """Replace one top-level section, keeping the others, and stamp when and where."""
+    """Replace one top-level section, keeping the others, and stamp when and where.
+
+    ``_meta`` is the stamp of the section written last, and ``_meta.sections`` keeps each
+    section's own stamp, so a file whose sections came from different machines says which
+    came from where (sections written before the stamps were kept have none).
+    """
     current: dict[str, Any] = {}
     if path.exists():
         current = json.loads(path.read_text())
     current[section] = data
-    current["_meta"] = {
+    stamp = {
         "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": f"{platform.machine()}, {platform.python_version()}",
         "cores": __import__("os").cpu_count(),
         "cpu": cpu(),
         "scorer": scorer(),
     }
+    sections = dict(current.get("_meta", {}).get("sections", {}))
+    sections[section] = stamp
+    current["_meta"] = {**stamp, "sections": sections}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n")

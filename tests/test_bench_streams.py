@@ -96,6 +96,14 @@ def test_results_name_the_scorer_the_cpu_chose(tmp_path: Path) -> None:
     meta = json.loads(out.read_text())["_meta"]
     assert meta["scorer"] == f"onnxruntime-{default_precision()}"
     assert meta["cpu"]
+    # each section keeps its own stamp when another section is written later
+    first = meta["sections"]["section"]
+    out.write_text(out.read_text().replace(first["cpu"], "Another CPU; avx2"))
+    update_results("other", {"y": 2}, path=out)
+    written = json.loads(out.read_text())
+    assert written["section"] == {"x": 1} and written["other"] == {"y": 2}
+    assert written["_meta"]["sections"]["section"]["cpu"] == "Another CPU; avx2"
+    assert written["_meta"]["sections"]["other"]["cpu"] == written["_meta"]["cpu"]
 
 
 @pytest.mark.parametrize(
