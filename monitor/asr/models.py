@@ -262,16 +262,15 @@ def text_classifier_line(path: Path | None = None) -> str:
     """The text classifier in words: where, how large, and what scores it on this CPU."""
     import json
 
-    from monitor.scoring.classifier import DEFAULT_MODEL_DIR, META_FILE, WEIGHTS_FILE
+    from monitor.scoring.classifier import DEFAULT_MODEL_DIR, model_files
+    from monitor.scoring.classifier import ModelNotFoundError as ClassifierMissing
     from monitor.scoring.onnx_backend import precision_reason
 
     folder = path or DEFAULT_MODEL_DIR
-    weights, meta = folder / WEIGHTS_FILE, folder / META_FILE
-    if not weights.is_file() or not meta.is_file():
-        return (
-            f"text classifier: MISSING in {folder} (need {WEIGHTS_FILE} and {META_FILE}; "
-            "`git checkout -- models/` restores the shipped one, `callmon models train` retrains)"
-        )
+    try:
+        weights, _ = model_files(folder)
+    except ClassifierMissing as exc:
+        return f"text classifier: MISSING — {exc}"
     try:
         layers = json.loads((folder / "config.json").read_text())["num_hidden_layers"]
     except (OSError, ValueError, KeyError):

@@ -168,6 +168,22 @@ class ModelNotFoundError(FileNotFoundError):
     """The trained classifier is not where it should be."""
 
 
+def model_files(model_dir: Path) -> tuple[Path, Path]:
+    """The weights and classifier.json of a trained classifier in ``model_dir``.
+
+    Raises ModelNotFoundError naming the folder and the fix when either is missing.
+    """
+    weights, meta_file = model_dir / WEIGHTS_FILE, model_dir / META_FILE
+    if not weights.is_file() or not meta_file.is_file():
+        raise ModelNotFoundError(
+            f"text classifier not found in {model_dir} (need {WEIGHTS_FILE} and {META_FILE}). "
+            "The weights ship with the repository under models/text-classifier; if they are "
+            "missing, restore them with `git checkout -- models/` or retrain with "
+            "`callmon models train` / `make models` (python -m monitor.scoring.train)."
+        )
+    return weights, meta_file
+
+
 class TextClassifier:
     """Loads the trained model from disk and scores batches of utterances (sync, CPU)."""
 
@@ -220,15 +236,7 @@ class TextClassifier:
         from transformers import AutoTokenizer, BertConfig, BertModel
 
         model_dir = Path(path) if path is not None else DEFAULT_MODEL_DIR
-        weights = model_dir / WEIGHTS_FILE
-        meta_file = model_dir / META_FILE
-        if not weights.is_file() or not meta_file.is_file():
-            raise ModelNotFoundError(
-                f"text classifier not found in {model_dir} (need {WEIGHTS_FILE} and {META_FILE}). "
-                "The weights ship with the repository under models/text-classifier; if they are "
-                "missing, restore them with `git checkout -- models/` or retrain with "
-                "`callmon models train` / `make models` (python -m monitor.scoring.train)."
-            )
+        weights, meta_file = model_files(model_dir)
         meta = json.loads(meta_file.read_text())
         if tuple(meta["intents"]) != INTENTS:
             raise ValueError(

@@ -74,6 +74,11 @@ def default_precision(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
     """``$CALLMON_SCORER_PRECISION`` if set, else ``w8`` on a CPU with one of INT8_DOT_FLAGS
     and ``fp32`` on any other (or where the flags cannot be read). Raises ValueError naming the
     variable for a value that is not a precision."""
+    return precision_reason(cpuinfo)[0]
+
+
+def precision_reason(cpuinfo: Path = Path("/proc/cpuinfo")) -> tuple[str, str]:
+    """``default_precision``'s choice and why, in words (`models list` shows both)."""
     chosen = os.environ.get(PRECISION_ENV, "").strip()
     if chosen:
         if chosen not in PRECISIONS:
@@ -81,19 +86,11 @@ def default_precision(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
                 f"{PRECISION_ENV}={chosen!r} is not a scorer precision; choose one of "
                 f"{', '.join(PRECISIONS)} (or unset it to choose by the CPU)"
             )
-        return chosen
-    return "w8" if cpu_flags(cpuinfo) & set(INT8_DOT_FLAGS) else "fp32"
-
-
-def precision_reason(cpuinfo: Path = Path("/proc/cpuinfo")) -> tuple[str, str]:
-    """The precision ``default_precision`` picks here, and why, in words for `models list`."""
-    precision = default_precision(cpuinfo)
-    if os.environ.get(PRECISION_ENV, "").strip():
-        return precision, f"${PRECISION_ENV}={precision}"
+        return chosen, f"${PRECISION_ENV}={chosen}"
     found = sorted(cpu_flags(cpuinfo) & set(INT8_DOT_FLAGS))
     if found:
-        return precision, f"this CPU has an int8 dot product ({', '.join(found)})"
-    return precision, "this CPU has no int8 dot product, where int8 is slower"
+        return "w8", f"this CPU has an int8 dot product ({', '.join(found)})"
+    return "fp32", "this CPU has no int8 dot product, where int8 is slower"
 
 
 def _digest(path: Path) -> str:

@@ -65,14 +65,13 @@ def _drop_upper_layers(state: dict[str, Any], keep: int) -> list[int]:
     layers and heads (``--init``): the same start DistilBERT took from its teacher.
     """
     prefix = "encoder.encoder.layer."
-    dropped = sorted(
-        {int(k[len(prefix) :].split(".", 1)[0]) for k in state if k.startswith(prefix)}
-        - set(range(keep))
-    )
+    dropped: set[int] = set()
     for k in [k for k in state if k.startswith(prefix)]:
-        if int(k[len(prefix) :].split(".", 1)[0]) >= keep:
+        layer = int(k[len(prefix) :].split(".", 1)[0])
+        if layer >= keep:
+            dropped.add(layer)
             del state[k]
-    return dropped
+    return sorted(dropped)
 
 
 def base_encoder_dir() -> Path:
