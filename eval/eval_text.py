@@ -64,6 +64,7 @@ from monitor.scoring.classifier import DEFAULT_MODEL_DIR, TextClassifier, TextSc
 from monitor.scoring.data.bitext import test_requests
 from monitor.scoring.data.calls import SENTIMENTS, CallUtterance, heldout_utterances
 from monitor.scoring.data.convabuse import read_turns as read_abuse
+from monitor.scoring.onnx_backend import W8_BLOCK
 from monitor.scoring.service import UtteranceScorer
 from monitor.scoring.train import MIN_AGREEMENT, sentiment_split
 
@@ -526,7 +527,7 @@ def external_only(model_dir: Path | None, out: Path) -> dict[str, Any]:
 
 # what each backend the service may run is (monitor/scoring/onnx_backend.py chooses by the CPU)
 BACKENDS = {
-    "onnxruntime-w8": "int8 weights (blocks of 32), per-token int8 activations",
+    "onnxruntime-w8": f"int8 weights (blocks of {W8_BLOCK}), per-token int8 activations",
     "onnxruntime-fp32": "fp32 as trained (a CPU without an int8 dot-product instruction)",
 }
 

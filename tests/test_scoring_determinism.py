@@ -48,3 +48,27 @@ def _batch_invariant(text_classifier: Any) -> None:
                 < 1e-4
             )
             assert max(abs(got.intents[k] - want.intents[k]) for k in want.intents) < 1e-4, text
+
+
+def test_int8_weights_are_quantised_in_the_configured_blocks() -> None:
+    """The w8 file the service runs holds every encoder matrix as 8-bit blocks of W8_BLOCK
+    values (the twenty-fifth round's speed-up), and its name says so, so that a cache
+    quantised with another block size is never picked up in its place."""
+    pytest.importorskip("onnxruntime")
+    import onnx
+
+    from monitor.scoring.onnx_backend import W8_BITS, W8_BLOCK
+
+    classifier = TextClassifier.load(precision="w8")
+    runner = classifier._onnx
+    assert runner is not None and runner.precision == "w8"
+    assert f"-w8b{W8_BLOCK}-" in runner.path.name
+    graph = onnx.load(str(runner.path), load_external_data=False).graph
+    blocks = [
+        {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+        for node in graph.node
+        if node.op_type == "MatMulNBits"
+    ]
+    # six layers x (query, key, value, attention output, intermediate, output)
+    assert len(blocks) == 36
+    assert {(b["bits"], b["block_size"]) for b in blocks} == {(W8_BITS, W8_BLOCK)}
