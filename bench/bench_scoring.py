@@ -137,6 +137,7 @@ async def demo_load(classifier: TextClassifier, rounds: int) -> dict[str, Any]:
             wall = time.perf_counter() - started
             figures = service_figures(monitor.scoring)
             engine = monitor.engine.name
+            max_wait_ms = monitor.scoring.max_wait * 1000
             niceness = config.asr_niceness
         finally:
             await monitor.aclose()
@@ -152,6 +153,7 @@ async def demo_load(classifier: TextClassifier, rounds: int) -> dict[str, Any]:
         "wall_s": round(wall, 1),
         "asr_engine": engine,
         "asr_niceness": niceness,
+        "max_wait_ms": max_wait_ms,
     }
 
 
@@ -194,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {
         **demo,
         "batch": 32,
-        "max_wait_ms": 10.0,
+        "max_wait_ms": demo["max_wait_ms"],
         "threads": 1,
         "backend": clf.backend,
         "load": f"the demo, {args.rounds} rounds: the 7 sample calls replayed in real time, "

@@ -3,7 +3,7 @@
 ``UtteranceScorer`` is the I/O-free core: it takes a batch of (utterance, language) pairs, runs
 the English model once over the English ones, reads the keyword cues, and merges them.
 ``ScoringService`` is the thin async layer: one per process, a bounded queue shared by every
-call, a batcher that waits at most ``max_wait_ms`` for up to ``max_batch`` utterances, and ONE
+call, a batcher that takes up to ``max_batch`` queued utterances into one pass, and ONE
 worker thread for the model so inference never blocks the event loop.
 
 Merge policy (measured in eval/eval_text.py, see models/README.md):
@@ -190,7 +190,12 @@ class ScoringService:
 
     Batching is adaptive: an utterance that arrives while the model is idle is scored at once;
     while the model is busy, requests queue up and the next pass takes them all (up to
-    ``max_batch``, waiting at most ``max_wait_ms`` for more under load).
+    ``max_batch``). ``max_wait_ms`` (default 0) lets a pass under load (the last one had
+    company) wait that long for more: on one CPU thread a row costs about the same alone or
+    batched, so the wait bought nothing. It was 10 ms until issue 10's twenty-fifth round: in
+    two demo rounds (bench/bench_scoring.py's load) 12 of 550 finals had waited the full 10 ms
+    for company that did not come, 9 of them among the slowest 28; on the loads without ASR
+    the p95 with and without the wait stayed within the runs' spread (models/README.md).
     At most ``8 * max_batch`` utterances are in the service at once; beyond that, ``score``
     waits (the ASR stage upstream slows down) rather than growing memory.
 
@@ -204,7 +209,7 @@ class ScoringService:
         self,
         classifier: TextClassifier,
         max_batch: int = 32,
-        max_wait_ms: float = 10.0,
+        max_wait_ms: float = 0.0,
         threads: int = 1,  # bench/bench_scoring.py: 1 beats 2 on the shared 2-core machine
         history: int = LATENCY_WINDOW,  # latencies and batch sizes kept (the most recent)
     ) -> None:
