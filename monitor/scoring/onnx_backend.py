@@ -5,13 +5,15 @@ local cache, then run by ONNX Runtime with one thread. Two precisions, chosen by
 (``default_precision``):
 
 - ``w8`` (the default on a CPU with an int8 dot-product instruction): the encoder's matrix
-  weights stored as int8 in blocks of 64 values (``MatMulNBits``, 8 bits, symmetric),
+  weights stored as int8 in blocks of 128 values (``MatMulNBits``, 8 bits, symmetric),
   multiplied in int8 with each *token row's* activations quantised on its own (accuracy
   level 4). A quarter of the bytes to stream per utterance, which is what an utterance waits
   for on a busy machine (monitor/priority.py), and still batch-invariant: no scale is shared
-  between rows, so an utterance's scores do not depend on which other calls share its batch
-  (tests/test_scoring_determinism.py). This is what PyTorch's dynamic int8 quantisation got
-  wrong: one activation scale per batch. Quality is measured beside fp32 in eval/results.json.
+  between rows, and each row runs on its own (``OnnxRunner.row_by_row``: with blocks of 128
+  ONNX Runtime 1.32 reads a row differently in a batch of several), so an utterance's scores
+  do not depend on which other calls share its batch (tests/test_scoring_determinism.py).
+  This is what PyTorch's dynamic int8 quantisation got wrong: one activation scale per batch.
+  Quality is measured beside fp32 in eval/results.json.
 - ``fp32`` (the default on any other CPU): the exported model as trained; outputs match
   PyTorch to ~1e-5, and read the same on both CPUs measured. Without VNNI, AMX or Arm's dot
   product, ONNX Runtime's int8 products are slower than fp32 (issue 10, twenty-second round,
@@ -48,12 +50,13 @@ PRECISION_ENV = "CALLMON_SCORER_PRECISION"
 # need to beat fp32: x86's AVX-512 VNNI, AVX-VNNI and AMX, Arm's dot product ("Features")
 INT8_DOT_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8", "asimddp")
 W8_BITS = 8
-# values per quantisation block along the input dimension: 64 since issue 10's twenty-fifth
-# round, 32 before. On an AMD EPYC with AVX-512 VNNI the model alone took 4.2 / 7.1 / 10.7 ms on
-# 12 / 24 / 40 tokens against 4.7 / 7.9 / 12.0 with blocks of 32 (p50, interleaved). Blocks of
-# 128 and 256 were faster still, but ONNX Runtime 1.32 then reads a row differently alone than
-# in a batch (intent probabilities moved by up to 0.02 and 0.08): not batch-invariant, not used
-W8_BLOCK = 64
+# values per quantisation block along the input dimension: 128 since issue 10's twenty-fifth
+# round, 32 before. On an AMD EPYC with AVX-512 VNNI the model alone took 4.2 / 6.9 / 10.0 ms on
+# 12 / 24 / 40 tokens against 4.7 / 7.9 / 12.0 with blocks of 32 (p50, interleaved; 64: 4.2 /
+# 7.1 / 10.7). With blocks of 128 ONNX Runtime 1.32 reads a row differently alone than in a
+# batch of several (intent probabilities moved by up to 0.02; 32 and 64 do not), so the int8
+# model runs every row on its own (OnnxRunner.row_by_row): invariant by construction.
+W8_BLOCK = 128
 W8_ACCURACY_LEVEL = 4  # int8 x int8 products; activations quantised per row and block
 
 
@@ -113,8 +116,25 @@ class OnnxRunner:
         self.session = session
         self.path = path
         self.precision = precision
+        # int8 weights in blocks of 128 read a row differently alone than in a batch of
+        # several (W8_BLOCK): each row runs alone, unpadded, so its scores never depend on its
+        # batch. On one CPU thread a row costs about the same alone or batched.
+        self.row_by_row = precision == "w8"
 
     def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> tuple[Any, Any]:
+        """Rows are right-padded (``attention_mask`` is 1 for a row's tokens, then 0)."""
+        if not self.row_by_row or len(input_ids) == 1:
+            return self._run(input_ids, attention_mask)
+        rows = [
+            self._run(input_ids[i : i + 1, :n], attention_mask[i : i + 1, :n])
+            for i, n in enumerate(attention_mask.sum(axis=1).tolist())
+        ]
+        return (
+            np.concatenate([sent for sent, _ in rows]),
+            np.concatenate([intents for _, intents in rows]),
+        )
+
+    def _run(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> tuple[Any, Any]:
         sent, intents = self.session.run(
             None,
             {
