@@ -196,7 +196,6 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {
         **demo,
         "batch": 32,
-        "max_wait_ms": demo["max_wait_ms"],
         "threads": 1,
         "backend": clf.backend,
         "load": f"the demo, {args.rounds} rounds: the 7 sample calls replayed in real time, "

@@ -116,9 +116,8 @@ class OnnxRunner:
         self.session = session
         self.path = path
         self.precision = precision
-        # int8 weights in blocks of 128 read a row differently alone than in a batch of
-        # several (W8_BLOCK): each row runs alone, unpadded, so its scores never depend on its
-        # batch. On one CPU thread a row costs about the same alone or batched.
+        # W8_BLOCK: each int8 row runs alone, unpadded, so its scores never depend on its batch
+        # (the price: a long turn's windows and sentences run one by one, models/README.md)
         self.row_by_row = precision == "w8"
 
     def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> tuple[Any, Any]:

@@ -191,11 +191,11 @@ class ScoringService:
     Batching is adaptive: an utterance that arrives while the model is idle is scored at once;
     while the model is busy, requests queue up and the next pass takes them all (up to
     ``max_batch``). ``max_wait_ms`` (default 0) lets a pass under load (the last one had
-    company) wait that long for more: on one CPU thread a row costs about the same alone or
-    batched, so the wait bought nothing. It was 10 ms until issue 10's twenty-fifth round: in
-    two demo rounds (bench/bench_scoring.py's load) 12 of 550 finals had waited the full 10 ms
-    for company that did not come, 9 of them among the slowest 28; on the loads without ASR
-    the p95 with and without the wait stayed within the runs' spread (models/README.md).
+    company) wait that long for more. It was 10 ms until issue 10's twenty-fifth round and
+    bought nothing measurable: in two demo rounds (bench/bench_scoring.py's load) 12 of 550
+    finals had waited the full 10 ms for company that did not come, 9 of them among the
+    slowest 28; on the loads without ASR the p95 with and without the wait stayed within the
+    runs' spread (models/README.md).
     At most ``8 * max_batch`` utterances are in the service at once; beyond that, ``score``
     waits (the ASR stage upstream slows down) rather than growing memory.
 
