@@ -36,7 +36,9 @@ INT8_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8")
 
 
 def cpu(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
-    """The CPU's model name and which of INT8_FLAGS it has, e.g. "AMD EPYC; avx2"."""
+    """The CPU's model name, its family and model numbers where /proc gives them (a virtual
+    machine's name, "AMD EPYC", hides which generation ran), and which of INT8_FLAGS it has,
+    e.g. "AMD EPYC (family 26, model 2); avx2"."""
     try:
         text = cpuinfo.read_text()
     except OSError:
@@ -44,11 +46,14 @@ def cpu(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
     fields = dict(
         (key.strip(), value.strip())
         for key, _, value in (line.partition(":") for line in text.splitlines())
-        if key.strip() in ("model name", "flags")
+        if key.strip() in ("model name", "flags", "cpu family", "model")
     )
     flags = set(fields.get("flags", "").split())
     have = [flag for flag in INT8_FLAGS if flag in flags]
-    return "; ".join([fields.get("model name", "unknown"), " ".join(have) or "no avx2"])
+    name = fields.get("model name", "unknown")
+    if "cpu family" in fields and "model" in fields:
+        name += f" (family {fields['cpu family']}, model {fields['model']})"
+    return "; ".join([name, " ".join(have) or "no avx2"])
 
 
 def scorer() -> str:

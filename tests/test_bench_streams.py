@@ -79,6 +79,11 @@ def test_results_name_the_cpu_and_its_int8_features(tmp_path: Path) -> None:
         "processor\t: 1\nmodel name\t: Some CPU 9000\nflags\t\t: fpu sse avx2 avx512f avx512_vnni\n"
     )
     assert cpu(info) == "Some CPU 9000; avx2 avx512f avx512_vnni"
+    info.write_text(
+        "processor\t: 0\ncpu family\t: 26\nmodel\t\t: 2\nmodel name\t: AMD EPYC\n"
+        "flags\t\t: fpu avx2 avx_vnni\n"
+    )
+    assert cpu(info) == "AMD EPYC (family 26, model 2); avx2 avx_vnni"
     info.write_text("processor\t: 0\nmodel name\t: Old CPU\nflags\t\t: fpu sse\n")
     assert cpu(info) == "Old CPU; no avx2"
     assert cpu(tmp_path / "missing")  # no /proc: the platform's word, never an error
@@ -125,3 +130,24 @@ def test_a_run_without_options_prints_help_and_refuses_an_option_before_writing(
         main(["--calls", "3"])
     assert refused.value.code == 2 and "--calls" in capsys.readouterr().err
     assert (EVAL_FILE.read_bytes(), BENCH_FILE.read_bytes()) == before
+
+
+def test_gc_watch_times_each_collection_by_generation_and_thread() -> None:
+    import gc
+    import threading
+
+    from bench.gcwatch import GcWatch
+
+    with GcWatch() as watch:
+        gc.collect()  # a full collection on the watching thread
+        other = threading.Thread(target=gc.collect, args=(0,))
+        other.start()
+        other.join()
+    gc.collect()  # after stop(): not counted
+    figures = watch.figures()
+    assert figures["gen2"]["collections"] == 1
+    assert figures["gen2"]["on_watching_thread"] == 1
+    assert figures["gen2"]["max_ms"] >= 0.0 and figures["gen2"]["total_ms"] >= 0.0
+    assert figures["gen0"]["collections"] >= 1  # the other thread's, and any the runtime made
+    assert figures["gen0"]["on_watching_thread"] < figures["gen0"]["collections"]
+    assert figures["frozen_objects"] == gc.get_freeze_count() == 0
