@@ -49,8 +49,11 @@ import soundfile as sf
 from scipy.signal import resample_poly
 from websockets.asyncio.client import connect
 
+from bench.bench_scoring import model_only
+from bench.gcwatch import GcWatch
 from bench.results import ROOT, percentile, update_results
 from monitor import events as ev
+from monitor import heap
 from monitor.bus import EventBus
 from monitor.sample_script import list_scripts, load_script
 from monitor.sample_tts import engine_for
@@ -156,6 +159,7 @@ class Trial:
     decodes: dict[str, int] = field(default_factory=dict)
     delayed_calls: set[str] = field(default_factory=set)  # calls marked delayed (CallLag)
     aborted: bool = False  # stopped early: hopelessly behind
+    gc: dict[str, Any] = field(default_factory=dict)  # collector pauses (bench/gcwatch.py)
 
     def p(self, q: float) -> float | None:
         values = [lat for _, lat in self.latencies]
@@ -200,6 +204,7 @@ class Trial:
             "calls_marked_delayed": len(self.delayed_calls),
             "aborted": self.aborted,
             "kept_up": self.kept_up,
+            "gc_pauses": self.gc,
         }
 
 
@@ -239,6 +244,8 @@ async def run_trial(n: int, pool: Sequence[BenchCall], engine: Any, classifier: 
         monitor = await Monitor.create(config, bus, engine=engine, classifier=classifier)
         server = MonitorServer(bus, ServerConfig(port=0, tokens={SUP: "supervisor"}))
         await server.start()
+        heap.freeze()  # as the runtime does once the models are loaded (monitor/heap.py)
+        watch = GcWatch().start()
         calls = []
         for k in range(n):
             call = pool[k % len(pool)]
@@ -291,8 +298,11 @@ async def run_trial(n: int, pool: Sequence[BenchCall], engine: Any, classifier: 
                 ticker.cancel()
                 reader.cancel()
         finally:
+            watch.stop()
+            heap.thaw()
             await server.stop()
             await monitor.aclose()
+    trial.gc = watch.figures()
     for call_id, src in sources.items():
         if src.clock_origin is not None and call_id in ended_at:
             lag = ended_at[call_id] - (src.clock_origin + src.duration)
@@ -326,6 +336,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     if args.no_partials:
         engine.partial_interval = None
     say(f"speech engine {engine.name}; scorer {classifier.backend}; {os.cpu_count()} cores")
+    # the shared VM's speed moves by the hour (issue 10, twenty-sixth round: the model alone
+    # 1.55 ms, then 3.3-4.2 ms on the same CPU): the same probe before and after the trials
+    probe = [model_only(classifier, 100)["p50_ms"]]
     tried: list[dict[str, Any]] = []
     best: Trial | None = None
     stopped_by_budget: int | None = None
@@ -351,6 +364,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         if not trial.kept_up:
             break
         best = trial
+    probe.append(model_only(classifier, 100)["p50_ms"])
     section: dict[str, Any] = {
         "what": (
             "whole pipeline (ASR, redaction, scoring, rules, bus, SQLite store, websocket "
@@ -367,6 +381,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "latency_p50_s_at_max": _r(best.p(50)) if best else None,
         "latency_p95_s_at_max": _r(best.p(95)) if best else None,
         "trials": tried,
+        # the scorer's model alone, one short utterance back to back, p50 ms, before and after
+        # the trials (bench_scoring's model_only): how fast the machine was during this run
+        "model_alone_p50_ms_before_after": probe,
     }
     if best is not None and best.calls == tried[-1]["calls"]:
         section["note"] = f"kept up at the largest N tried ({best.calls}); the limit is higher"

@@ -28,7 +28,9 @@ import time
 import tomllib
 from typing import Any
 
+from bench.gcwatch import GcWatch
 from bench.results import BENCH_FILE, ROOT, percentile, update_results
+from monitor import heap
 from monitor.events import FinalUtterance
 from monitor.scoring.classifier import TextClassifier, normalize
 from monitor.scoring.data.calls import heldout_utterances
@@ -120,6 +122,8 @@ async def demo_load(classifier: TextClassifier, rounds: int) -> dict[str, Any]:
         texts: list[str] = []
         bus.add_sink(lambda e: texts.append(e.text) if isinstance(e, FinalUtterance) else None)
         monitor = await Monitor.create(config, bus, classifier=classifier)
+        heap.freeze()  # as the runtime does once the models are loaded (monitor/heap.py)
+        watch = GcWatch().start()
         try:
             started = time.perf_counter()
             for r in range(1, rounds + 1):
@@ -140,6 +144,8 @@ async def demo_load(classifier: TextClassifier, rounds: int) -> dict[str, Any]:
             max_wait_ms = monitor.scoring.max_wait * 1000
             niceness = config.asr_niceness
         finally:
+            watch.stop()
+            heap.thaw()
             await monitor.aclose()
     words = [len(normalize(t).split()) for t in texts]
     return {
@@ -154,6 +160,7 @@ async def demo_load(classifier: TextClassifier, rounds: int) -> dict[str, Any]:
         "asr_engine": engine,
         "asr_niceness": niceness,
         "max_wait_ms": max_wait_ms,
+        "gc_pauses": watch.figures(),
     }
 
 

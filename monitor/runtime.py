@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from monitor import heap
 from monitor.bus import EventBus
 from monitor.config import MonitorConfig
 
@@ -187,6 +188,7 @@ class Runtime:
         self.stop_signal: int | None = None  # the first signal received
         self._closed = False
         self._running = False  # start() has finished
+        self._froze = False  # start() froze the heap (monitor/heap.py): shutdown thaws it
         self._watchdog: asyncio.TimerHandle | None = None  # the forced exit's last resort
 
     # ---- registration (extensions call these before the server starts) ---------------------
@@ -251,6 +253,10 @@ class Runtime:
                 from monitor.pipeline import Monitor
 
                 self.monitor = await Monitor.create(cfg.monitor, self.bus, progress=self.progress)
+            # the models' objects live as long as the runtime: out of the collector's walks
+            # (monitor/heap.py), back in at shutdown
+            heap.freeze()
+            self._froze = True
         if cfg.server is None:
             return
         from monitor.server import MonitorServer
@@ -356,6 +362,9 @@ class Runtime:
         # 5. the scorer, then the store: last
         if m is not None:
             await m.aclose()
+        if self._froze:
+            self._froze = False
+            heap.thaw()
 
     async def _bounded(self, aw: Awaitable[Any], timeout: float) -> None:
         """Wait for ``aw`` at most ``timeout`` s, or until a second signal forces the exit."""

@@ -171,3 +171,51 @@ async def test_a_stop_request_interrupts_calls_in_flight_and_exits_130(
         assert {c["status"] for c in store.list_calls()} == {"interrupted"}
     finally:
         store.close()
+
+
+async def test_the_models_heap_is_frozen_while_the_runtime_runs_and_thawed_after(
+    factory: Any, tmp_path: Path
+) -> None:
+    """The objects alive once the models are loaded leave the collector's full walks
+    (monitor/heap.py), what the calls allocate afterwards is still collected, and shutdown
+    gives the frozen objects back."""
+    import gc
+    import weakref
+
+    class Node:
+        pass
+
+    assert gc.get_freeze_count() == 0
+    config = RuntimeConfig(monitor=MonitorConfig(store_path=tmp_path / "c.db"))
+    rt = Runtime(config, monitor_factory=factory)
+
+    async def work(rt: Runtime) -> int:
+        assert rt.monitor is not None
+        assert gc.get_freeze_count() > 10_000  # the models' modules, tensors' wrappers, ...
+        assert not any(obj is rt.monitor for obj in gc.get_objects())  # frozen: not walked
+        cycle = Node()
+        cycle.self = cycle  # type: ignore[attr-defined]
+        alive = weakref.ref(cycle)
+        del cycle
+        gc.collect()
+        assert alive() is None  # a cycle made after the freeze is still collected
+        return 0
+
+    assert await rt.run(work, handle_signals=False) == 0
+    assert gc.get_freeze_count() == 0
+
+
+def test_heap_thaws_only_when_the_last_holder_lets_go() -> None:
+    import gc
+
+    from monitor import heap
+
+    assert gc.get_freeze_count() == 0
+    heap.freeze()
+    heap.freeze()  # a second runtime in the same process
+    heap.thaw()
+    assert gc.get_freeze_count() > 0  # the first still runs
+    heap.thaw()
+    assert gc.get_freeze_count() == 0
+    heap.thaw()  # one too many: nothing to give back, no error
+    assert gc.get_freeze_count() == 0

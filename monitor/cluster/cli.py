@@ -21,6 +21,7 @@ from typing import Any, cast
 
 import redis.exceptions
 
+from monitor import heap
 from monitor.cluster.config import ClusterConfig
 from monitor.config import ConfigError
 from monitor.languages import LANGUAGE_CODES
@@ -118,6 +119,7 @@ async def run_worker(args: argparse.Namespace, cfg: ClusterConfig) -> int:
     store = await PgStore.connect(cfg.postgres_dsn) if cfg.postgres_dsn else None
     bus = WorkerBus(r, Keys(cfg.prefix), store, cfg.events_maxlen)
     monitor = await Monitor.create(mcfg, bus)
+    heap.freeze()  # the models' objects outlive every call (monitor/heap.py)
     worker = Worker(r, monitor, bus, cfg, name=args.name, max_calls=args.max_calls)
     stop = asyncio.Event()
     _on_signals(stop)
