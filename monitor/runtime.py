@@ -188,7 +188,6 @@ class Runtime:
         self.stop_signal: int | None = None  # the first signal received
         self._closed = False
         self._running = False  # start() has finished
-        self._froze = False  # start() froze the heap (monitor/heap.py): shutdown thaws it
         self._watchdog: asyncio.TimerHandle | None = None  # the forced exit's last resort
 
     # ---- registration (extensions call these before the server starts) ---------------------
@@ -254,9 +253,8 @@ class Runtime:
 
                 self.monitor = await Monitor.create(cfg.monitor, self.bus, progress=self.progress)
             # the models' objects live as long as the runtime: out of the collector's walks
-            # (monitor/heap.py), back in at shutdown
+            # (monitor/heap.py), back in at shutdown (step 5)
             heap.freeze()
-            self._froze = True
         if cfg.server is None:
             return
         from monitor.server import MonitorServer
@@ -362,9 +360,7 @@ class Runtime:
         # 5. the scorer, then the store: last
         if m is not None:
             await m.aclose()
-        if self._froze:
-            self._froze = False
-            heap.thaw()
+            heap.thaw()  # start() froze the heap once the monitor existed
 
     async def _bounded(self, aw: Awaitable[Any], timeout: float) -> None:
         """Wait for ``aw`` at most ``timeout`` s, or until a second signal forces the exit."""
