@@ -50,7 +50,18 @@ async def run_one_at_a_time(
     )
     monitor.decode_every_partial = early
     sub = monitor.bus.subscribe("eval", maxsize=1_000_000, overflow="wait")
-    summaries = [await monitor.run_call(source, meta) for source, meta in make_calls()]
+    calls = make_calls()
+    mode = "early alerts" if early else "finals only"
+    summaries = []
+    for i, (source, meta) in enumerate(calls, 1):
+        started = time.monotonic()
+        summaries.append(await monitor.run_call(source, meta))
+        print(
+            f"[{i}/{len(calls)}] {mode}: {summaries[-1].call_id} "
+            f"({time.monotonic() - started:.1f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
     sub.close()
     monitor.playbook = dataclasses.replace(monitor.playbook, settings=settings)
     return summaries, [e async for e in sub]

@@ -34,8 +34,11 @@ reported apart, since a supervisor may well want one.
 A warning is an alert of severity warning/critical or the risk reaching "at_risk"
 (``eval.eval_calls.first_warning``). Per escalating call: warned before the blow-up turn starts
 (lead time = blow-up start - first warning), else the detection delay (first warning - blow-up
-start; the issue asks for detection within 5 s where the model cannot know in advance). Per calm
-call: warnings and warning alerts. Writes eval/results.json -> "cross_source_calls".
+start; the issue asks for detection within 5 s where the model cannot know in advance), and the
+same warning counted from the end of the blow-up turn (negative: during the turn, from a partial
+transcript). The threat often closes a long turn; there the delay from the turn's end is the
+system's own share (end of speech, recognition, scoring), the rest is the customer still talking.
+Per calm call: warnings and warning alerts. Writes eval/results.json -> "cross_source_calls".
 """
 
 from __future__ import annotations
@@ -91,6 +94,7 @@ async def run_mode(monitor: Any, rendered: Sequence[Any], *, early: bool) -> dic
     calm = escalating = warned = detected_5s = 0
     leads: list[float] = []
     delays: list[float] = []
+    after_end: list[float] = []
     for r, s in zip(rendered, summaries, strict=True):
         mine = [e for e in events if ev.call_id_of(e) == s.call_id]
         warn = first_warning(mine)
@@ -114,15 +118,14 @@ async def run_mode(monitor: Any, rendered: Sequence[Any], *, early: bool) -> dic
             )
         else:
             escalating += 1
-            entry["blowup_s"] = round(r.first_blowup, 2)
-            if warn is not None and warn < r.first_blowup:
+            entry.update(blowup_timing(r.turns, warn))
+            if "lead_s" in entry:
                 warned += 1
-                leads.append(r.first_blowup - warn)
-                entry["lead_s"] = round(r.first_blowup - warn, 2)
+                leads.append(entry["lead_s"])
             elif warn is not None:
-                delays.append(warn - r.first_blowup)
-                entry["detection_delay_s"] = round(warn - r.first_blowup, 2)
-                detected_5s += warn - r.first_blowup <= 5.0
+                delays.append(entry["detection_delay_s"])
+                detected_5s += entry["detection_delay_s"] <= 5.0
+                after_end.append(entry["after_blowup_turn_end_s"])
         per_call[r.name] = entry
     calm_calls = [c for c in per_call.values() if c["expected"] == "calm"]
     complaints = {n: c for n, c in per_call.items() if is_calm_complaint(n, c)}
@@ -136,6 +139,11 @@ async def run_mode(monitor: Any, rendered: Sequence[Any], *, early: bool) -> dic
         "mean_lead_s": round(sum(leads) / len(leads), 2) if leads else None,
         "min_lead_s": round(min(leads), 2) if leads else None,
         "detection_delays_s": [round(d, 2) for d in delays],
+        # the same calls' warnings counted from the end of the blow-up turn: the threat often
+        # closes a long turn, so this is the system's own share of the delay there
+        "after_blowup_turn_end_s": [round(d, 2) for d in after_end],
+        "detected_within_5s_of_blowup_turn_end": sum(1 for d in after_end if d <= 5.0),
+        "detected_during_blowup_turn": sum(1 for d in after_end if d < 0.0),
         "calm_calls": calm,
         "calm_calls_warned": sum(1 for c in calm_calls if c["first_warning_s"] is not None),
         "warning_alerts": warnings,
@@ -155,6 +163,21 @@ async def run_mode(monitor: Any, rendered: Sequence[Any], *, early: bool) -> dic
         "by_source": by_source(per_call),
         "per_call": per_call,
     }
+
+
+def blowup_timing(turns: Sequence[Any], warn: float | None) -> dict[str, float]:
+    """When an escalating call's first warning came, against its first blow-up turn (timeline
+    turns with ``blowup``, ``start`` and ``end``): ``lead_s`` if before the turn starts, else
+    ``detection_delay_s`` from its start and ``after_blowup_turn_end_s`` from its end (negative:
+    during the turn, from a partial transcript); nothing of either if never warned."""
+    turn = next(t for t in turns if t.blowup)
+    out = {"blowup_s": round(turn.start, 2), "blowup_turn_s": round(turn.end - turn.start, 2)}
+    if warn is not None and warn < turn.start:
+        out["lead_s"] = round(turn.start - warn, 2)
+    elif warn is not None:
+        out["detection_delay_s"] = round(warn - turn.start, 2)
+        out["after_blowup_turn_end_s"] = round(warn - turn.end, 2)
+    return out
 
 
 def is_calm_complaint(name: str, call: dict[str, Any]) -> bool:
@@ -216,7 +239,9 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"cross-source calls {key}: {r['warned_before_blowup']}/{r['escalating_calls']} "
             f"escalating calls warned before the blow-up (mean lead {r['mean_lead_s']} s), "
-            f"{r['detected_within_5s_of_blowup']} more within 5 s, {r['never_warned']} never; "
+            f"{r['detected_within_5s_of_blowup']} more within 5 s, {r['never_warned']} never "
+            f"(of the later ones {r['detected_within_5s_of_blowup_turn_end']} within 5 s of the "
+            f"blow-up turn's end, {r['detected_during_blowup_turn']} during it); "
             f"{r['calm_calls_warned']}/{r['calm_calls']} calm calls warned, "
             f"{r['warning_alerts']} warning alerts ({r['calm_call_minutes']} min); of them "
             f"complaints {r['calm_complaint_calls_warned']}/{r['calm_complaint_calls']} warned, "

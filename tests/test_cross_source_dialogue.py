@@ -155,6 +155,28 @@ def test_cross_call_counts_split_by_source() -> None:
     assert not is_calm_complaint("abcd_1", per_call["abcd_1"])
 
 
+def test_a_warning_is_timed_against_the_start_and_the_end_of_the_blowup_turn() -> None:
+    from eval.eval_cross_calls import blowup_timing
+    from monitor.samples import TimelineTurn
+
+    def turn(i: int, start: float, end: float, blowup: bool = False) -> TimelineTurn:
+        speaker = "customer" if i % 2 else "agent"
+        return TimelineTurn(i, speaker, "words", "calm", start, end, blowup, 0.0, "inbound")
+
+    turns = [turn(0, 0.0, 4.0), turn(1, 5.0, 20.0, blowup=True), turn(2, 21.0, 30.0, blowup=True)]
+    assert blowup_timing(turns, 3.5) == {"blowup_s": 5.0, "blowup_turn_s": 15.0, "lead_s": 1.5}
+    # a partial transcript caught the threat before the customer stopped talking
+    assert blowup_timing(turns, 18.0) == {
+        "blowup_s": 5.0,
+        "blowup_turn_s": 15.0,
+        "detection_delay_s": 13.0,
+        "after_blowup_turn_end_s": -2.0,
+    }
+    # the first blow-up turn counts, not a later one
+    assert blowup_timing(turns, 22.5)["after_blowup_turn_end_s"] == 2.5
+    assert blowup_timing(turns, None) == {"blowup_s": 5.0, "blowup_turn_s": 15.0}
+
+
 def test_later_draws_skip_the_calls_and_conversations_already_used() -> None:
     from eval.htf import used_calls
     from eval.multidogo import used_conversations
