@@ -2,6 +2,7 @@
 
     python -m bench.bench_soak                 # 20 minutes at 3x the demo's load
     python -m bench.bench_soak --minutes 60 --load 1
+    python -m bench.bench_soak --no-freeze     # the same with the heap left to the collector
 
 The demo's load is its 7 sample calls at once, in real time. Here ``--load`` times that many
 calls run at once (21 by default), each a short clip (``--clip-s``, 30 s) cut from the sample
@@ -17,7 +18,10 @@ must stay bounded (Monitor.calls, Monitor.recent, the scorer's history). Issue #
 
 Writes the ``soak`` section of bench/results.json: RSS at the start (after the first calls
 ended, one per slot: models, caches and pools warm) and at the end, its slope over the rest of
-the run, events/s in the first and last quarter of it, and the whole series. Give it time: the
+the run, events/s in the first and last quarter of it, every garbage collection by generation
+(``gc_pauses``), and the whole series. The runtime freezes the models' objects out of the
+collector's walks (monitor/heap.py); ``--no-freeze`` leaves them in, to measure what the freeze
+costs in memory, and is saved as ``soak_without_freeze`` beside ``soak``. Give it time: the
 first minutes are warm-up, and on a busy machine the calls run slower than real time.
 """
 
@@ -37,6 +41,7 @@ from typing import Any
 
 import soundfile as sf
 
+from bench.gcwatch import GcWatch
 from bench.results import ROOT, update_results
 
 DEMO_CALLS = 7  # `callmon demo` runs the 7 sample calls at once
@@ -104,8 +109,10 @@ async def _soak(
     config = RuntimeConfig(
         monitor=MonitorConfig(store_path=tmp / "soak.db"),
         server=ServerConfig(port=0, tokens={TOKEN: "supervisor"}),
+        freeze_heap=not args.no_freeze,
     )
     series: list[dict[str, Any]] = []
+    collections = GcWatch()  # every collection's pause, by generation, while the calls run
     done = {"calls": 0, "failed": 0}
     board = {"messages": 0}
 
@@ -163,9 +170,11 @@ async def _soak(
         watch = asyncio.create_task(sampler())
         close = asyncio.create_task(closer())
         try:
-            async with asyncio.TaskGroup() as tg:
-                for i in range(concurrent):
-                    tg.create_task(slot(i))
+            # the calls' collections only: not the models' loading, the freeze or the shutdown
+            with collections:
+                async with asyncio.TaskGroup() as tg:
+                    for i in range(concurrent):
+                        tg.create_task(slot(i))
         finally:
             for task in (watch, close, client):
                 task.cancel()
@@ -175,7 +184,10 @@ async def _soak(
     code = await Runtime(config, progress=say).run(work)
     if code != 0:
         raise SystemExit(code)
-    return summarise(series, args, concurrent, done)
+    result = summarise(series, args, concurrent, done)
+    result["heap_frozen"] = not args.no_freeze
+    result["gc_pauses"] = collections.figures()
+    return result
 
 
 def summarise(
@@ -225,6 +237,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--load", type=float, default=3.0, help="times the demo's 7 calls (default 3)")
     p.add_argument("--clip-s", type=float, default=30.0, help="length of each call (default 30)")
     p.add_argument("--sample-s", type=float, default=10.0, help="sampling period (default 10)")
+    p.add_argument(
+        "--no-freeze",
+        action="store_true",
+        help="leave the models' objects under the garbage collector (the runtime freezes them);"
+        " saved as soak_without_freeze, beside soak",
+    )
     p.add_argument("--no-save", action="store_true", help="print only, leave results.json")
     args = p.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -233,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     for k, v in brief.items():
         print(f"{k:28s} {v}")
     if not args.no_save:
-        update_results("soak", result)
+        update_results("soak_without_freeze" if args.no_freeze else "soak", result)
     return 0
 
 

@@ -117,6 +117,9 @@ class RuntimeConfig:
     call_defaults: CallDefaults = field(default_factory=CallDefaults)  # for live-call ingests
     flush_timeout_s: float = FLUSH_TIMEOUT_S
     config_file: Path | None = None  # the TOML file, when there is no MonitorConfig to say so
+    # freeze the models' objects out of the collector's walks while running (monitor/heap.py);
+    # False only to measure what the freeze changes (bench.bench_soak --no-freeze)
+    freeze_heap: bool = True
 
 
 # ---------------------------------------------------------------- built-in extensions
@@ -254,7 +257,8 @@ class Runtime:
                 self.monitor = await Monitor.create(cfg.monitor, self.bus, progress=self.progress)
             # the models' objects live as long as the runtime: out of the collector's walks
             # (monitor/heap.py), back in at shutdown (step 5)
-            heap.freeze()
+            if cfg.freeze_heap:
+                heap.freeze()
         if cfg.server is None:
             return
         from monitor.server import MonitorServer
@@ -360,7 +364,8 @@ class Runtime:
         # 5. the scorer, then the store: last
         if m is not None:
             await m.aclose()
-            heap.thaw()  # start() froze the heap once the monitor existed
+            if self.config.freeze_heap:
+                heap.thaw()  # start() froze the heap once the monitor existed
 
     async def _bounded(self, aw: Awaitable[Any], timeout: float) -> None:
         """Wait for ``aw`` at most ``timeout`` s, or until a second signal forces the exit."""

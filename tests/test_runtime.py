@@ -205,6 +205,34 @@ async def test_the_models_heap_is_frozen_while_the_runtime_runs_and_thawed_after
     assert gc.get_freeze_count() == 0
 
 
+async def test_a_runtime_told_not_to_freeze_leaves_the_heap_to_the_collector(
+    factory: Any, tmp_path: Path
+) -> None:
+    """``freeze_heap=False`` (the soak bench's comparison) neither freezes nor, at shutdown,
+    thaws what another holder froze."""
+    import gc
+
+    from monitor import heap
+
+    config = RuntimeConfig(monitor=MonitorConfig(store_path=tmp_path / "c.db"), freeze_heap=False)
+
+    async def work(rt: Runtime) -> int:
+        assert rt.monitor is not None
+        assert any(obj is rt.monitor for obj in gc.get_objects())  # walked as any object
+        return 0
+
+    assert gc.get_freeze_count() == 0
+    assert await Runtime(config, monitor_factory=factory).run(work, handle_signals=False) == 0
+    assert gc.get_freeze_count() == 0
+    heap.freeze()  # another runtime in the process holds the heap frozen
+    try:
+        assert await Runtime(config, monitor_factory=factory).run(work, handle_signals=False) == 0
+        assert gc.get_freeze_count() > 0  # still frozen for the other holder
+    finally:
+        heap.thaw()
+    assert gc.get_freeze_count() == 0
+
+
 def test_heap_thaws_only_when_the_last_holder_lets_go() -> None:
     import gc
 
