@@ -12,9 +12,10 @@ customer sentence with its risk, level, alerts, sentiment, intents and reasons.
 This is **not** an evaluation: no audio, no recogniser, no partial transcripts and no voice,
 so its figures are not the calls' (``python -m eval.eval_cross_calls`` takes 30-40 minutes on
 2 cores and is the measurement). It shows in seconds which turn a rule or a cue changes, on
-development calls. A warning is what the evaluation counts (``eval.eval_calls.first_warning``). Leave
-the calls that are still clean tests out (``--exclude mstravel_``): reading their turn-by-turn
-errors turns them into development material.
+development calls. A warning is what the evaluation counts
+(``eval.eval_calls.first_warning``). Leave the calls that are still clean tests out
+(``--exclude mstravel_``): reading their turn-by-turn errors turns them into development
+material.
 """
 
 from __future__ import annotations
