@@ -36,8 +36,10 @@ A warning is an alert of severity warning/critical or the risk reaching "at_risk
 (lead time = blow-up start - first warning), else the detection delay (first warning - blow-up
 start; the issue asks for detection within 5 s where the model cannot know in advance), and the
 same warning counted from the end of the blow-up turn (negative: during the turn, from a partial
-transcript). The threat often closes a long turn; there the delay from the turn's end is the
-system's own share (end of speech, recognition, scoring), the rest is the customer still talking.
+transcript). Both are call audio time of the words that raised the warning (events' ``at``), so
+neither holds the recogniser's or the scorer's compute time: a live call adds the pipeline's end
+of speech -> board latency (bench.bench_pipeline). The threat often closes a long turn; there
+the delay from the turn's start is the customer still talking.
 Per calm call: warnings and warning alerts. Writes eval/results.json -> "cross_source_calls".
 """
 
@@ -122,7 +124,7 @@ async def run_mode(monitor: Any, rendered: Sequence[Any], *, early: bool) -> dic
             if "lead_s" in entry:
                 warned += 1
                 leads.append(entry["lead_s"])
-            elif warn is not None:
+            elif "detection_delay_s" in entry:
                 delays.append(entry["detection_delay_s"])
                 detected_5s += entry["detection_delay_s"] <= 5.0
                 after_end.append(entry["after_blowup_turn_end_s"])
@@ -139,8 +141,8 @@ async def run_mode(monitor: Any, rendered: Sequence[Any], *, early: bool) -> dic
         "mean_lead_s": round(sum(leads) / len(leads), 2) if leads else None,
         "min_lead_s": round(min(leads), 2) if leads else None,
         "detection_delays_s": [round(d, 2) for d in delays],
-        # the same calls' warnings counted from the end of the blow-up turn: the threat often
-        # closes a long turn, so this is the system's own share of the delay there
+        # the same calls' warnings counted from the end of the blow-up turn (call audio time:
+        # how long after the customer's last word the words that raised it ended)
         "after_blowup_turn_end_s": [round(d, 2) for d in after_end],
         "detected_within_5s_of_blowup_turn_end": sum(1 for d in after_end if d <= 5.0),
         "detected_during_blowup_turn": sum(1 for d in after_end if d < 0.0),
